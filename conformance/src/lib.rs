@@ -1,0 +1,1 @@
+//! The conformance suites: implementation-neutral cases run against a target through one seam.

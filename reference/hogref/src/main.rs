@@ -1,0 +1,30 @@
+//! `hogref`: the reference server and its tools, one subcommand per capability.
+
+use clap::{Parser, Subcommand};
+
+mod hogql_cmd;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hogref",
+    version,
+    about = "Hogref: reference implementation of a PostHog-style analytics stack"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// HogQL tools: parse (and later compile) HogQL read from stdin.
+    Hogql(hogql_cmd::HogqlArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Hogql(args) => hogql_cmd::run(args)?,
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,31 @@
+//! Where things live: the workspace root, and the cache outside the clone that keeps builds and tools.
+
+use std::path::PathBuf;
+
+/// The workspace root (the parent of `xtask/`).
+pub(crate) fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest
+        .parent()
+        .expect("xtask sits one level below the root")
+        .to_path_buf()
+}
+
+/// The cache for tools, venvs and the workspace's build output: `$HOGREF_CACHE`, else `$HOME/.cache/hogref`.
+/// It lives outside the clone so that a fresh clone (as in CI) reuses earlier builds.
+pub(crate) fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("HOGREF_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    home.join(".cache").join("hogref")
+}
+
+/// The target directory the inner cargo calls build into: `$CARGO_TARGET_DIR`, else `<cache>/target`.
+pub(crate) fn cargo_target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join("target"))
+}
