@@ -1,9 +1,27 @@
 //! The test stack: real ClickHouse, a Kafka-protocol broker, PostgreSQL and Redis, brought up by a provider.
 //!
 //! Providers (`local`, `docker`, `external`) sit behind one interface so that every test runs unchanged on each.
-//! This crate knows nothing about HogQL, capture or ingestion: it only starts, describes and stops services.
+//! This crate knows nothing about HogQL, capture or ingestion: it only installs, starts, describes and stops
+//! services. A running stack is described by a state file (`<cache>/stacks/<name>/state.json`), so one
+//! process can start a stack (`cargo xtask stack up`) and another can stop it (`cargo xtask stack down`).
+//!
+//! The local provider needs no Docker:
+//! - ClickHouse: chDB (the ClickHouse engine as a Python library, PyPI `chdb-core`) in a venv in the cache,
+//!   behind `chdb/chdb_http.py`, which speaks ClickHouse's HTTP interface;
+//! - Kafka: tansu, a Kafka-protocol broker built with `cargo install` into the cache (SQLite storage);
+//! - PostgreSQL: a throwaway cluster from Debian's binaries (`initdb` + `pg_ctl`);
+//! - Redis: a private `redis-server` without persistence.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+
+mod external;
+mod install;
+mod local;
+mod process;
 
 /// Connection settings of a running stack, as every Hogref program and test reads them from the environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,6 +36,9 @@ pub struct Endpoints {
     pub redis_url: String,
 }
 
+/// The environment variable names, in the order of [`Endpoints::env_vars`].
+pub const ENV_VARS: [&str; 4] = ["CLICKHOUSE_URL", "KAFKA_HOSTS", "DATABASE_URL", "REDIS_URL"];
+
 impl Endpoints {
     /// The environment variables that carry these endpoints, in a stable order.
     pub fn env_vars(&self) -> Vec<(&'static str, String)> {
@@ -27,6 +48,22 @@ impl Endpoints {
             ("DATABASE_URL", self.database_url.clone()),
             ("REDIS_URL", self.redis_url.clone()),
         ]
+    }
+
+    /// Reads all four endpoints from the environment; a missing one is an error naming it.
+    pub fn from_env() -> Result<Self> {
+        let get = |var: &'static str| {
+            std::env::var(var)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(Error::MissingEnv { var })
+        };
+        Ok(Endpoints {
+            clickhouse_url: get("CLICKHOUSE_URL")?,
+            kafka_hosts: get("KAFKA_HOSTS")?,
+            database_url: get("DATABASE_URL")?,
+            redis_url: get("REDIS_URL")?,
+        })
     }
 }
 
@@ -40,4 +77,538 @@ pub enum Provider {
     Docker,
     /// Existing services named by environment variables.
     External,
+}
+
+impl Provider {
+    /// The provider used when none is named: `docker` when built with the `docker` feature and a Docker
+    /// engine answers, else `local`.
+    pub fn detect() -> Provider {
+        Provider::Local
+    }
+
+    /// The provider's name as typed on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Local => "local",
+            Provider::Docker => "docker",
+            Provider::External => "external",
+        }
+    }
+}
+
+impl std::str::FromStr for Provider {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "local" => Ok(Provider::Local),
+            "docker" => Ok(Provider::Docker),
+            "external" => Ok(Provider::External),
+            other => Err(Error::UnknownProvider(other.to_string())),
+        }
+    }
+}
+
+/// Everything that can go wrong bringing a stack up, describing it, or taking it down.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A component failed to install, start, answer or stop; the reason carries its log tail.
+    #[error("{component}: {reason}")]
+    Component {
+        /// `clickhouse`, `kafka`, `postgres` or `redis`.
+        component: &'static str,
+        /// What happened.
+        reason: String,
+    },
+    /// Installing a missing tool failed.
+    #[error("installing {what} failed: {reason}")]
+    Install {
+        /// The tool or package.
+        what: String,
+        /// What happened.
+        reason: String,
+    },
+    /// No state file: the stack is not up.
+    #[error("stack `{name}` is not running (no {})", state.display())]
+    NotRunning {
+        /// The stack name.
+        name: String,
+        /// Where its state file would be.
+        state: PathBuf,
+    },
+    /// `up` on a stack whose components still run.
+    #[error(
+        "stack `{name}` is already running; stop it with `cargo xtask stack down --name {name}`"
+    )]
+    AlreadyRunning {
+        /// The stack name.
+        name: String,
+    },
+    /// An endpoint variable is not set (external provider, or tests run outside `cargo xtask test`).
+    #[error(
+        "{var} is not set: run through `cargo xtask test`, or `eval \"$(cargo xtask stack env)\"` after `cargo xtask stack up`"
+    )]
+    MissingEnv {
+        /// The variable.
+        var: &'static str,
+    },
+    /// The provider name is not one of local, docker, external.
+    #[error("unknown provider `{0}`: expected local, docker or external")]
+    UnknownProvider(String),
+    /// The provider cannot be used here.
+    #[error("provider {provider} is unavailable: {reason}")]
+    ProviderUnavailable {
+        /// The provider.
+        provider: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A stack name with characters that do not belong in a directory name.
+    #[error("invalid stack name `{0}`: use lowercase letters, digits, `-` and `_`")]
+    BadName(String),
+    /// A file-system operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The state file could not be parsed.
+    #[error("state file {path} is unreadable: {reason}")]
+    State {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(context: String, source: std::io::Error) -> Self {
+        Error::Io { context, source }
+    }
+}
+
+/// This crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One pinned external version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pin {
+    /// The name as its registry knows it.
+    pub name: &'static str,
+    /// The exact version (or feature list).
+    pub version: &'static str,
+    /// Where it comes from and what it is for.
+    pub source: &'static str,
+}
+
+/// Every external version the stack installs or expects, in one place (printed by `stack up`).
+/// Rust crates are pinned separately by the committed `Cargo.lock`.
+pub const PINNED: &[Pin] = &[
+    Pin {
+        name: "chdb-core",
+        version: "26.9.0",
+        source: "PyPI wheel, ClickHouse engine 26.9.2.1 (local provider), pip --no-deps",
+    },
+    Pin {
+        name: "lz4",
+        version: "4.4.5",
+        source: "PyPI, decodes decompress=1 inserts in chdb_http.py",
+    },
+    Pin {
+        name: "python",
+        version: "3.11",
+        source: "python3 that creates the chDB venv ($HOGREF_PYTHON overrides)",
+    },
+    Pin {
+        name: "tansu",
+        version: "0.6.0",
+        source: "crates.io, Kafka-protocol broker, cargo install --locked (local provider)",
+    },
+    Pin {
+        name: "tansu-features",
+        version: "dynostore,libsql",
+        source: "cargo features of the tansu build (memory:// and sqlite:// storage)",
+    },
+    Pin {
+        name: "postgresql",
+        version: "15",
+        source: "Debian 12 package postgresql (15.x), newest /usr/lib/postgresql/*/bin",
+    },
+    Pin {
+        name: "redis-server",
+        version: "7.0",
+        source: "Debian 12 package redis-server (7.0.x)",
+    },
+    Pin {
+        name: "clickhouse/clickhouse-server",
+        version: "26.9",
+        source: "Docker image (docker provider)",
+    },
+    Pin {
+        name: "apache/kafka",
+        version: "4.1.0",
+        source: "Docker image, KRaft mode (docker provider)",
+    },
+    Pin {
+        name: "postgres",
+        version: "15",
+        source: "Docker image (docker provider)",
+    },
+    Pin {
+        name: "redis",
+        version: "7.0",
+        source: "Docker image (docker provider)",
+    },
+];
+
+/// The pinned version of `name` from [`PINNED`].
+pub fn pinned(name: &str) -> &'static str {
+    PINNED
+        .iter()
+        .find(|p| p.name == name)
+        .map_or("", |p| p.version)
+}
+
+/// The cache for tools, venvs, stacks and builds: `$HOGREF_CACHE`, else `$HOME/.cache/hogref`.
+/// It lives outside the clone so that a fresh clone (as in CI) reuses earlier installs.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("HOGREF_CACHE") {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    home.join(".cache").join("hogref")
+}
+
+/// The directory of the stack called `name`.
+pub fn stack_dir(name: &str) -> PathBuf {
+    cache_dir().join("stacks").join(name)
+}
+
+fn state_path(name: &str) -> PathBuf {
+    stack_dir(name).join("state.json")
+}
+
+pub(crate) fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// One running component.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentState {
+    /// `clickhouse`, `kafka`, `postgres` or `redis`.
+    pub name: String,
+    /// What runs (program and how).
+    pub what: String,
+    /// The version it reports.
+    pub version: String,
+    /// `host:port`.
+    pub address: String,
+    /// The port (0 when unknown).
+    pub port: u16,
+    /// The process id, for providers that own processes.
+    pub pid: Option<u32>,
+    /// Its directory (data, log).
+    pub dir: PathBuf,
+    /// Its log file.
+    pub log: PathBuf,
+    /// The binary (or binaries directory) it was started from.
+    pub bin: Option<PathBuf>,
+    /// Seconds from start to ready.
+    pub ready_secs: f64,
+    /// Unix seconds when it became ready.
+    pub started_at: u64,
+}
+
+/// What the state file records about a stack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackState {
+    /// The stack's name (its directory under `<cache>/stacks/`).
+    pub name: String,
+    /// Who brought it up.
+    pub provider: Provider,
+    /// The stack directory.
+    pub dir: PathBuf,
+    /// Connection settings.
+    pub endpoints: Endpoints,
+    /// Components in start order.
+    pub components: Vec<ComponentState>,
+}
+
+impl StackState {
+    /// Reads the state file of the stack `name`.
+    pub fn load(name: &str) -> Result<StackState> {
+        let path = state_path(name);
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotRunning {
+                    name: name.to_string(),
+                    state: path,
+                });
+            }
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        };
+        serde_json::from_str(&text).map_err(|e| Error::State {
+            path,
+            reason: e.to_string(),
+        })
+    }
+
+    fn save(&self) -> Result<()> {
+        let path = state_path(&self.name);
+        let text = serde_json::to_string_pretty(self).map_err(|e| Error::State {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        let tmp = path.with_extension("json.tmp");
+        fs::write(&tmp, text).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+        fs::rename(&tmp, &path).map_err(|e| Error::io(format!("writing {}", path.display()), e))
+    }
+}
+
+/// A component's liveness, as `status` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComponentStatus {
+    /// The component.
+    pub name: String,
+    /// Its address.
+    pub address: String,
+    /// `Ok` when it answers, else why not.
+    pub health: std::result::Result<(), String>,
+}
+
+/// How to bring a stack up.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    /// The stack name (a directory under `<cache>/stacks/`); several stacks can run side by side.
+    pub name: String,
+    /// The provider.
+    pub provider: Provider,
+}
+
+/// A running stack. Dropping it stops every component, unless it was [`Stack::detach`]ed.
+#[derive(Debug)]
+pub struct Stack {
+    state: StackState,
+    stop_on_drop: bool,
+}
+
+impl Stack {
+    /// Installs what is missing, starts every component, waits until each answers, and writes the state file.
+    /// If one component fails, those already started are stopped again before the error returns.
+    pub fn up(options: &UpOptions) -> Result<Stack> {
+        let name = &options.name;
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        {
+            return Err(Error::BadName(name.clone()));
+        }
+        if let Ok(old) = StackState::load(name) {
+            if old
+                .components
+                .iter()
+                .any(|c| c.pid.is_some_and(process::is_alive))
+            {
+                return Err(Error::AlreadyRunning { name: name.clone() });
+            }
+            stop_components(&old);
+        }
+        let dir = stack_dir(name);
+        if dir.exists() {
+            fs::remove_dir_all(&dir)
+                .map_err(|e| Error::io(format!("removing old {}", dir.display()), e))?;
+        }
+        fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let mut stack = Stack {
+            state: StackState {
+                name: name.clone(),
+                provider: options.provider,
+                dir: dir.clone(),
+                endpoints: Endpoints {
+                    clickhouse_url: String::new(),
+                    kafka_hosts: String::new(),
+                    database_url: String::new(),
+                    redis_url: String::new(),
+                },
+                components: Vec::new(),
+            },
+            stop_on_drop: true,
+        };
+        match options.provider {
+            Provider::Local => {
+                // Start order is the reverse of the stop order (the ClickHouse front stops first).
+                let starters: [fn(&Path) -> Result<ComponentState>; 4] = [
+                    local::start_redis,
+                    local::start_postgres,
+                    |dir| local::start_kafka(dir, None),
+                    local::start_clickhouse,
+                ];
+                for start in starters {
+                    match start(&dir) {
+                        Ok(component) => stack.state.components.push(component),
+                        Err(e) => {
+                            // Stop what started, keep the directory (its logs explain the failure).
+                            stack.stop_on_drop = false;
+                            let _ = down_state(&stack.state, false);
+                            return Err(e);
+                        }
+                    }
+                    stack.state.save()?;
+                }
+                let port_of = |n: &str| {
+                    stack
+                        .state
+                        .components
+                        .iter()
+                        .find(|c| c.name == n)
+                        .map_or(0, |c| c.port)
+                };
+                stack.state.endpoints = Endpoints {
+                    clickhouse_url: format!("http://127.0.0.1:{}", port_of("clickhouse")),
+                    kafka_hosts: format!("127.0.0.1:{}", port_of("kafka")),
+                    database_url: format!(
+                        "postgres://postgres@127.0.0.1:{}/hogref",
+                        port_of("postgres")
+                    ),
+                    redis_url: format!("redis://127.0.0.1:{}/", port_of("redis")),
+                };
+            }
+            Provider::External => {
+                let (endpoints, components) = external::connect(&dir)?;
+                stack.state.endpoints = endpoints;
+                stack.state.components = components;
+            }
+            Provider::Docker => {
+                return Err(Error::ProviderUnavailable {
+                    provider: "docker",
+                    reason: "not implemented in this build (no Docker engine to test it against); use --provider local or external".into(),
+                });
+            }
+        }
+        stack.state.save()?;
+        Ok(stack)
+    }
+
+    /// The stack's recorded state.
+    pub fn state(&self) -> &StackState {
+        &self.state
+    }
+
+    /// The connection settings.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.state.endpoints
+    }
+
+    /// Leaves the stack running after this handle is gone (`cargo xtask stack up`); stop it with [`down`].
+    pub fn detach(mut self) -> StackState {
+        self.stop_on_drop = false;
+        self.state.clone()
+    }
+
+    /// Stops every component in order (ClickHouse front, Kafka, PostgreSQL, Redis) and removes the
+    /// stack directory. Returns each component's stop time in seconds.
+    pub fn stop(mut self) -> Result<Vec<(String, f64)>> {
+        self.stop_on_drop = false;
+        down_state(&self.state, true)
+    }
+
+    /// Stops the Kafka broker and starts it again on the same port with the same storage (for fault tests).
+    pub fn restart_kafka(&mut self) -> Result<f64> {
+        let idx = self
+            .state
+            .components
+            .iter()
+            .position(|c| c.name == "kafka")
+            .ok_or(Error::Component {
+                component: "kafka",
+                reason: "this stack has no local kafka broker to restart".into(),
+            })?;
+        let old = self.state.components[idx].clone();
+        local::stop(&old)?;
+        let started = local::start_kafka(&self.state.dir, Some(old.port))?;
+        let secs = started.ready_secs;
+        self.state.components[idx] = started;
+        self.state.save()?;
+        Ok(secs)
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if self.stop_on_drop {
+            let _ = down_state(&self.state, true);
+        }
+    }
+}
+
+/// Stops components in stop order, ignoring errors (best effort, for stale state).
+fn stop_components(state: &StackState) {
+    for component in stop_order(&state.components) {
+        let _ = local::stop(component);
+    }
+}
+
+fn stop_order(components: &[ComponentState]) -> Vec<&ComponentState> {
+    ["clickhouse", "kafka", "postgres", "redis"]
+        .iter()
+        .filter_map(|n| components.iter().find(|c| c.name == *n))
+        .collect()
+}
+
+fn down_state(state: &StackState, remove_dir: bool) -> Result<Vec<(String, f64)>> {
+    let mut times = Vec::new();
+    let mut first_error = None;
+    if state.provider == Provider::Local {
+        for component in stop_order(&state.components) {
+            match local::stop(component) {
+                Ok(secs) => times.push((component.name.clone(), secs)),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    let _ = fs::remove_file(state_path(&state.name));
+    if remove_dir && std::env::var_os("HOGREF_KEEP_STACK_DIR").is_none() {
+        let _ = fs::remove_dir_all(&state.dir);
+    }
+    Ok(times)
+}
+
+/// Stops the stack `name` from its state file (the counterpart of `up` + [`Stack::detach`]).
+pub fn down(name: &str) -> Result<Vec<(String, f64)>> {
+    let state = StackState::load(name)?;
+    down_state(&state, true)
+}
+
+/// Checks each component of the stack `name`: is its process alive, does its port answer.
+pub fn status(name: &str) -> Result<(StackState, Vec<ComponentStatus>)> {
+    let state = StackState::load(name)?;
+    let statuses = state
+        .components
+        .iter()
+        .map(|c| ComponentStatus {
+            name: c.name.clone(),
+            address: c.address.clone(),
+            health: match state.provider {
+                Provider::External => external::reachable(&c.address),
+                _ => local::check(c),
+            },
+        })
+        .collect();
+    Ok((state, statuses))
 }

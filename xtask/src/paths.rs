@@ -11,16 +11,11 @@ pub(crate) fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// The cache for tools, venvs and the workspace's build output: `$HOGREF_CACHE`, else `$HOME/.cache/hogref`.
+/// The cache for tools, venvs, stacks and the workspace's build output: `$HOGREF_CACHE`, else
+/// `$HOME/.cache/hogref` (one definition, in the `stack` crate).
 /// It lives outside the clone so that a fresh clone (as in CI) reuses earlier builds.
 pub(crate) fn cache_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("HOGREF_CACHE") {
-        return PathBuf::from(dir);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    home.join(".cache").join("hogref")
+    stack::cache_dir()
 }
 
 /// The target directory the inner cargo calls build into: `$CARGO_TARGET_DIR`, else `<cache>/target`.

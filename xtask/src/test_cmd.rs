@@ -1,10 +1,166 @@
-//! `cargo xtask test`: stack up, `cargo test --workspace` against it, stack down.
+//! `cargo xtask test`: build the workspace's tests, bring a stack up, run every test against it
+//! (`cargo test --workspace --locked` with each member's `services` feature on), bring the stack down.
+//!
+//! Plain `cargo test` stays hermetic: service-backed tests compile only with a member's `services`
+//! feature, which this command discovers with `cargo metadata --no-deps`.
 
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::Context as _;
 use clap::Args;
 
-#[derive(Debug, Args)]
-pub(crate) struct TestArgs {}
+use crate::paths::{cargo_target_dir, workspace_root};
+use crate::stack_cmd::{self, ProviderArg, StackTarget};
 
-pub(crate) fn run(_args: TestArgs) -> anyhow::Result<()> {
-    anyhow::bail!("test is not implemented yet")
+#[derive(Debug, Args)]
+pub(crate) struct TestArgs {
+    /// local, docker or external (CLICKHOUSE_URL, KAFKA_HOSTS, DATABASE_URL, REDIS_URL); default: docker
+    /// when available, else local.
+    #[arg(long, value_enum)]
+    provider: Option<ProviderArg>,
+    /// Extra arguments for `cargo test` (e.g. `-- -p scenarios -- --nocapture`).
+    #[arg(last = true)]
+    cargo_args: Vec<String>,
+}
+
+pub(crate) fn run(args: TestArgs) -> anyhow::Result<()> {
+    let total = Instant::now();
+    let root = workspace_root();
+    let target_dir = cargo_target_dir();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+
+    let features = services_features(&root, &cargo)?;
+    if features.is_empty() {
+        eprintln!("test: no workspace member declares a `services` feature");
+    } else {
+        eprintln!("test: service-backed features: {}", features.join(", "));
+    }
+    let cargo_test = |extra: &[&str]| {
+        let mut cmd = Command::new(&cargo);
+        cmd.current_dir(&root)
+            .args(["test", "--workspace", "--locked"])
+            .env("CARGO_TARGET_DIR", &target_dir);
+        if !features.is_empty() {
+            cmd.arg("--features").arg(features.join(","));
+        }
+        cmd.args(extra);
+        cmd
+    };
+
+    let step = Instant::now();
+    eprintln!(
+        "test: [1/4] building the workspace's tests (target dir {})...",
+        target_dir.display()
+    );
+    let status = cargo_test(&["--no-run"])
+        .args(split_cargo_args(&args.cargo_args).0)
+        .status()
+        .context("running cargo test --no-run")?;
+    anyhow::ensure!(status.success(), "building the tests failed ({status})");
+    eprintln!("test: [1/4] built in {:.0}s", step.elapsed().as_secs_f64());
+
+    let step = Instant::now();
+    let name = format!("test-{}", std::process::id());
+    eprintln!("test: [2/4] bringing stack `{name}` up...");
+    install_ctrlc(&name);
+    let target = StackTarget {
+        provider: args.provider,
+        name: name.clone(),
+    };
+    let stack = stack_cmd::up(&target)?;
+    eprintln!(
+        "test: [2/4] stack up in {:.1}s",
+        step.elapsed().as_secs_f64()
+    );
+
+    let step = Instant::now();
+    eprintln!("test: [3/4] cargo test --workspace --locked against stack `{name}`...");
+    let mut cmd = cargo_test(&[]);
+    cmd.args(&args.cargo_args);
+    for (var, value) in stack.endpoints().env_vars() {
+        eprintln!("test:       {var}={value}");
+        cmd.env(var, value);
+    }
+    let status = cmd.status().context("running cargo test");
+    eprintln!(
+        "test: [3/4] tests finished in {:.0}s",
+        step.elapsed().as_secs_f64()
+    );
+
+    let step = Instant::now();
+    eprintln!("test: [4/4] bringing stack `{name}` down...");
+    let stopped = stack.stop();
+    match &stopped {
+        Ok(times) => {
+            let list: Vec<String> = times.iter().map(|(c, s)| format!("{c} {s:.2}s")).collect();
+            eprintln!(
+                "test: [4/4] stack down in {:.1}s ({})",
+                step.elapsed().as_secs_f64(),
+                list.join(", ")
+            );
+        }
+        Err(e) => eprintln!("test: [4/4] stopping the stack failed: {e}"),
+    }
+    let status = status?;
+    eprintln!("test: total {:.0}s", total.elapsed().as_secs_f64());
+    anyhow::ensure!(status.success(), "tests failed ({status})");
+    stopped.context("stopping the stack")?;
+    eprintln!("test: all tests passed");
+    Ok(())
+}
+
+/// The `cargo test` arguments before a `--` (build selection), and after it (test-binary arguments).
+fn split_cargo_args(args: &[String]) -> (&[String], &[String]) {
+    match args.iter().position(|a| a == "--") {
+        Some(idx) => (&args[..idx], &args[idx + 1..]),
+        None => (args, &[]),
+    }
+}
+
+/// `<package>/services` for every workspace member that declares a `services` feature.
+fn services_features(
+    root: &std::path::Path,
+    cargo: &std::ffi::OsStr,
+) -> anyhow::Result<Vec<String>> {
+    let out = Command::new(cargo)
+        .current_dir(root)
+        .args(["metadata", "--no-deps", "--format-version", "1", "--locked"])
+        .output()
+        .context("running cargo metadata")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).context("parsing cargo metadata output")?;
+    let members: Vec<&str> = meta["workspace_members"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    let mut features: Vec<String> = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["id"].as_str().is_some_and(|id| members.contains(&id)))
+        .filter(|p| p["features"].get("services").is_some())
+        .filter_map(|p| p["name"].as_str().map(|n| format!("{n}/services")))
+        .collect();
+    features.sort();
+    Ok(features)
+}
+
+/// On Ctrl-C (or SIGTERM), stop the stack before exiting; its processes sit in their own process groups,
+/// so the terminal's signal does not reach them.
+fn install_ctrlc(name: &str) {
+    let name = name.to_string();
+    let _ = ctrlc::set_handler(move || {
+        eprintln!("\ntest: interrupted; bringing stack `{name}` down...");
+        match stack::down(&name) {
+            Ok(_) => eprintln!("test: stack `{name}` is down"),
+            Err(e) => eprintln!("test: {e}"),
+        }
+        std::process::exit(130);
+    });
 }

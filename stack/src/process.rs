@@ -1,0 +1,240 @@
+//! Child processes of a stack: start detached (own process group), check liveness, stop with a deadline.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::{Error, Result};
+
+/// Starts `cmd` in its own process group (so a terminal Ctrl-C reaches only us, and we stop it in order),
+/// with stdin closed and stdout/stderr appended to `log`. Returns the child's pid.
+pub(crate) fn spawn_detached(component: &'static str, mut cmd: Command, log: &Path) -> Result<u32> {
+    let out = open_log(log)?;
+    let err = out
+        .try_clone()
+        .map_err(|e| Error::io(format!("cloning log handle {}", log.display()), e))?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .process_group(0);
+    let child = cmd.spawn().map_err(|e| Error::Component {
+        component,
+        reason: format!("cannot start {:?}: {e}", cmd.get_program()),
+    })?;
+    // The child is reaped by init once we exit; liveness checks treat zombies as stopped.
+    Ok(child.id())
+}
+
+/// Runs a short command to completion, output appended to `log`; fails with the log tail.
+pub(crate) fn run_logged(component: &'static str, mut cmd: Command, log: &Path) -> Result<()> {
+    let out = open_log(log)?;
+    let err = out
+        .try_clone()
+        .map_err(|e| Error::io(format!("cloning log handle {}", log.display()), e))?;
+    let program = format!("{:?}", cmd.get_program());
+    let status = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .process_group(0)
+        .status()
+        .map_err(|e| Error::Component {
+            component,
+            reason: format!("cannot run {program}: {e}"),
+        })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(Error::Component {
+            component,
+            reason: format!(
+                "{program} failed ({status}); log {}:\n{}",
+                log.display(),
+                log_tail(log, 15)
+            ),
+        })
+    }
+}
+
+/// Opens (creating parents) a log file for appending.
+pub(crate) fn open_log(log: &Path) -> Result<File> {
+    if let Some(parent) = log.parent() {
+        fs::create_dir_all(parent)
+            .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+    }
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| Error::io(format!("opening log {}", log.display()), e))
+}
+
+/// Whether `pid` is a live process. A zombie (state `Z`, not yet reaped) counts as stopped.
+pub(crate) fn is_alive(pid: u32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // Format: `pid (comm) S ...`; comm may contain spaces, so look after the last `)`.
+    match stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next())
+    {
+        Some(state) => state != "Z" && state != "X",
+        None => false,
+    }
+}
+
+/// Sends SIGTERM, waits up to `grace`, then SIGKILL and waits up to 2 s more. Returns whether it is gone.
+pub(crate) fn terminate(pid: u32, grace: Duration) -> bool {
+    if !is_alive(pid) {
+        return true;
+    }
+    let target = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
+    let _ = kill(target, Signal::SIGTERM);
+    if wait_gone(pid, grace) {
+        return true;
+    }
+    let _ = kill(target, Signal::SIGKILL);
+    wait_gone(pid, Duration::from_secs(2))
+}
+
+fn wait_gone(pid: u32, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if !is_alive(pid) {
+            return true;
+        }
+        sleep(Duration::from_millis(20));
+    }
+    !is_alive(pid)
+}
+
+/// Picks a free TCP port on 127.0.0.1 (the OS chooses; the listener is closed before returning).
+pub(crate) fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .map_err(|e| Error::io("picking a free port".to_string(), e))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| Error::io("picking a free port".to_string(), e))
+}
+
+/// Whether something accepts TCP connections on `127.0.0.1:port`.
+pub(crate) fn port_open(port: u16) -> bool {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
+}
+
+/// Sends `request` to `host:port` and returns the whole response (for `/ping` and Redis `PING`).
+pub(crate) fn exchange(addr: &str, request: &[u8], expect_close: bool) -> Option<String> {
+    let addr: SocketAddr = addr.parse().ok()?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_millis(1500)))
+        .ok()?;
+    stream.write_all(request).ok()?;
+    let mut buf = Vec::new();
+    if expect_close {
+        let _ = stream.read_to_end(&mut buf);
+    } else {
+        let mut chunk = [0u8; 512];
+        let n = stream.read(&mut chunk).ok()?;
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// An HTTP GET of ClickHouse's `/ping`; true on `Ok.`.
+pub(crate) fn http_ping(host_port: &str) -> bool {
+    let req = format!("GET /ping HTTP/1.1\r\nHost: {host_port}\r\nConnection: close\r\n\r\n");
+    exchange(host_port, req.as_bytes(), true).is_some_and(|r| r.contains("Ok."))
+}
+
+/// A Redis `PING`; true on `+PONG`.
+pub(crate) fn redis_ping(host_port: &str) -> bool {
+    exchange(host_port, b"PING\r\n", false).is_some_and(|r| r.starts_with("+PONG"))
+}
+
+/// The last `lines` lines of a log file, indented, for error messages.
+pub(crate) fn log_tail(log: &Path, lines: usize) -> String {
+    let Ok(mut file) = File::open(log) else {
+        return format!("    (no log at {})", log.display());
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = file.seek(SeekFrom::Start(len.saturating_sub(16 * 1024)));
+    let mut text = String::new();
+    let mut raw = Vec::new();
+    let _ = file.read_to_end(&mut raw);
+    text.push_str(&String::from_utf8_lossy(&raw));
+    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let start = all.len().saturating_sub(lines);
+    if all.is_empty() {
+        return "    (log is empty)".to_string();
+    }
+    all[start..]
+        .iter()
+        .map(|l| format!("    | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Polls `check` every 25 ms until it returns `Some`, the process `pid` dies, or `timeout` passes.
+pub(crate) fn wait_ready<T>(
+    component: &'static str,
+    pid: Option<u32>,
+    log: &Path,
+    timeout: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> Result<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return Ok(value);
+        }
+        if let Some(pid) = pid
+            && !is_alive(pid)
+        {
+            // One last look: it may have become ready and exited between checks (never expected).
+            return Err(Error::Component {
+                component,
+                reason: format!(
+                    "exited during start-up (pid {pid}); log {}:\n{}",
+                    log.display(),
+                    log_tail(log, 15)
+                ),
+            });
+        }
+        if start.elapsed() > timeout {
+            return Err(Error::Component {
+                component,
+                reason: format!(
+                    "not ready after {}s; log {}:\n{}",
+                    timeout.as_secs(),
+                    log.display(),
+                    log_tail(log, 15)
+                ),
+            });
+        }
+        sleep(Duration::from_millis(25));
+    }
+}
+
+/// Runs a command and returns its trimmed stdout (for `--version` probes); `None` when it fails.
+pub(crate) fn output_of(program: &Path, args: &[&str]) -> Option<String> {
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
