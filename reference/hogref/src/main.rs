@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod hogql_cmd;
+mod migrations_cmd;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,12 +20,15 @@ struct Cli {
 enum Command {
     /// HogQL tools: parse (and later compile) HogQL read from stdin.
     Hogql(hogql_cmd::HogqlArgs),
+    /// ClickHouse migrations: check files against the rules, plan per node, apply.
+    Migrations(migrations_cmd::MigrationsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Hogql(args) => hogql_cmd::run(args)?,
+        Command::Migrations(args) => migrations_cmd::run(args)?,
     };
     std::process::exit(code);
 }

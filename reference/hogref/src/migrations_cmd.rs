@@ -1,0 +1,169 @@
+//! `hogref migrations …`: check migration files, print a per-node plan, apply pending migrations.
+//!
+//! - `hogref migrations check [--dialect hogref|posthog-2026] [--config FILE] [--format text|json] PATH...`
+//!   exits 1 on any diagnostic (a PATH is a migration file or a directory checked as a set).
+//! - `hogref migrations plan [--topology FILE] [PATH]` prints which statement runs on which node.
+//! - `hogref migrations apply [--topology FILE] [PATH]` applies pending migrations; without a topology,
+//!   the single node at `CLICKHOUSE_URL` plays every role. PATH defaults to `migrations/clickhouse`.
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+use migration_checker::{Config, Migration, SourceSet};
+use migration_runner::Topology;
+use migration_runner::topology::Env;
+
+#[derive(Debug, Args)]
+pub(crate) struct MigrationsArgs {
+    #[command(subcommand)]
+    command: MigrationsCommand,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum MigrationsCommand {
+    /// Check migration files or directories against the rules; exit 1 on any diagnostic.
+    Check {
+        /// Migration files or directories.
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// Built-in dialect (`hogref` or `posthog-2026`).
+        #[arg(long, default_value = "hogref")]
+        dialect: String,
+        /// Checker configuration file (overrides --dialect).
+        #[arg(long)]
+        config: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+    },
+    /// List the rules.
+    Rules,
+    /// Print which statement runs on which node.
+    Plan {
+        /// Topology file; without it, one node at CLICKHOUSE_URL plays every role.
+        #[arg(long)]
+        topology: Option<String>,
+        /// Database (single-node mode).
+        #[arg(long, default_value = "default")]
+        database: String,
+        /// Migration directory.
+        #[arg(default_value = "migrations/clickhouse")]
+        path: String,
+    },
+    /// Apply pending migrations in order, recording each after all its operations succeeded.
+    Apply {
+        /// Topology file; without it, one node at CLICKHOUSE_URL plays every role.
+        #[arg(long)]
+        topology: Option<String>,
+        /// Database (single-node mode).
+        #[arg(long, default_value = "default")]
+        database: String,
+        /// Migration directory.
+        #[arg(default_value = "migrations/clickhouse")]
+        path: String,
+    },
+}
+
+fn load(path: &str) -> anyhow::Result<Vec<Migration>> {
+    let set = SourceSet::read(path)?;
+    let (migrations, diagnostics) = set.migrations();
+    if let Some(first) = diagnostics.first() {
+        anyhow::bail!(
+            "{}:{}:{}: {}",
+            first.file,
+            first.line,
+            first.column,
+            first.message
+        );
+    }
+    Ok(migrations)
+}
+
+fn topology(path: Option<&str>, database: &str) -> anyhow::Result<Topology> {
+    let env = Env::from_process();
+    match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+            Ok(Topology::from_toml(path, &text, &env)?)
+        }
+        None => {
+            let url = std::env::var("CLICKHOUSE_URL")
+                .context("no --topology given and CLICKHOUSE_URL is not set")?;
+            Ok(Topology::single_node(&url, database, &env))
+        }
+    }
+}
+
+pub(crate) fn run(args: MigrationsArgs) -> anyhow::Result<i32> {
+    match args.command {
+        MigrationsCommand::Check {
+            paths,
+            dialect,
+            config,
+            format,
+        } => {
+            let config = match config {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {path}"))?;
+                    Config::from_toml(&path, &text)?
+                }
+                None => Config::built_in(&dialect)?,
+            };
+            let sets = paths
+                .iter()
+                .map(|p| SourceSet::read(p))
+                .collect::<Result<Vec<_>, _>>()?;
+            let report = migration_checker::check(&sets, &config);
+            match format {
+                OutputFormat::Text => print!("{}", report.render_text()),
+                OutputFormat::Json => println!("{}", report.render_json()),
+            }
+            Ok(i32::from(!report.diagnostics.is_empty()))
+        }
+        MigrationsCommand::Rules => {
+            for (code, name, summary) in migration_checker::rules::list() {
+                println!("{code}  {name:<22} {summary}");
+            }
+            Ok(0)
+        }
+        MigrationsCommand::Plan {
+            topology: topo,
+            database,
+            path,
+        } => {
+            let topology = topology(topo.as_deref(), &database)?;
+            let plan = migration_runner::plan(&topology, &load(&path)?)?;
+            print!("{}", plan.render());
+            Ok(0)
+        }
+        MigrationsCommand::Apply {
+            topology: topo,
+            database,
+            path,
+        } => {
+            let migrations = load(&path)?;
+            let report = migration_checker::check(&[SourceSet::read(&path)?], &Config::default());
+            if !report.diagnostics.is_empty() {
+                eprint!("{}", report.render_text());
+                anyhow::bail!("refusing to apply: the checker found problems");
+            }
+            let topology = topology(topo.as_deref(), &database)?;
+            let result = migration_runner::apply(&topology, &migrations)?;
+            for name in &result.applied {
+                println!("applied {name}");
+            }
+            println!(
+                "{} applied, {} already applied",
+                result.applied.len(),
+                result.already_applied.len()
+            );
+            Ok(0)
+        }
+    }
+}
