@@ -1,0 +1,267 @@
+//! Small fixed tables the printer consults besides the allowlist: comparison names that are
+//! re-routed to the comparison printer, the aggregates an `arrayReduce`-style first argument may
+//! name, and the table functions allowed in `FROM`.
+
+use crate::{Error, Result};
+
+/// A comparison operator (`ast.CompareOperationOp`) that a function name stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CompareOp {
+    Eq,
+    NotEq,
+    Lt,
+    Gt,
+    LtEq,
+    GtEq,
+    Like,
+    ILike,
+    NotLike,
+    NotILike,
+    In,
+    NotIn,
+}
+
+/// PostHog's `HOGQL_COMPARISON_MAPPING`: a call to one of these names (exact spelling) is
+/// printed through the null-safe comparison printer instead of as a plain call.
+/// (PostHog: functions/mapping.py @ af2acc5c0e3808d0f5443f6cb074b3b434e1d666.)
+pub const COMPARISON_FUNCTIONS: [(&str, CompareOp); 12] = [
+    ("equals", CompareOp::Eq),
+    ("notEquals", CompareOp::NotEq),
+    ("less", CompareOp::Lt),
+    ("greater", CompareOp::Gt),
+    ("lessOrEquals", CompareOp::LtEq),
+    ("greaterOrEquals", CompareOp::GtEq),
+    ("like", CompareOp::Like),
+    ("ilike", CompareOp::ILike),
+    ("notLike", CompareOp::NotLike),
+    ("notILike", CompareOp::NotILike),
+    ("in", CompareOp::In),
+    ("notIn", CompareOp::NotIn),
+];
+
+/// The comparison a function name stands for. Case-sensitive, like PostHog's dict lookup.
+pub fn comparison_op(name: &str) -> Option<CompareOp> {
+    COMPARISON_FUNCTIONS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, op)| *op)
+}
+
+impl CompareOp {
+    /// The ClickHouse function the operator prints as.
+    pub fn clickhouse_function(self) -> &'static str {
+        COMPARISON_FUNCTIONS
+            .iter()
+            .find(|(_, op)| *op == self)
+            .map(|(name, _)| *name)
+            .unwrap_or("equals")
+    }
+}
+
+/// PostHog's `HOGQL_PERMITTED_PARAMETRIC_FUNCTIONS`: the aggregates that may be named by the
+/// first argument of `arrayReduce` and other `parametric` entries. Case-sensitive.
+///
+/// Spec §4 says 23 names; the PostHog versions in the index list 20 (without `median`) or 21
+/// (with it). This is the 21-name list of functions/config.py @ 06f8db43ffa8a00847b148b0dbf1cd50e2b3c5a3.
+pub const PERMITTED_PARAMETRIC_FUNCTIONS: [&str; 21] = [
+    "count",
+    "countMap",
+    "countMapState",
+    "sum",
+    "sumMap",
+    "sumMapState",
+    "min",
+    "minMap",
+    "minMapState",
+    "max",
+    "maxMap",
+    "maxMapState",
+    "avg",
+    "avgState",
+    "avgMap",
+    "avgMapState",
+    "median",
+    "uniq",
+    "uniqState",
+    "uniqMap",
+    "uniqMapState",
+];
+
+/// Whether `name` may be the first argument of an `arrayReduce`-style call.
+pub fn is_allowed_parametric_function(name: &str) -> bool {
+    PERMITTED_PARAMETRIC_FUNCTIONS.contains(&name)
+}
+
+/// Check the constant first argument of a `parametric` call: `args_len` is the number of call
+/// arguments, `first_arg` the first one if it is a string constant.
+pub fn check_parametric_first_arg(
+    name: &str,
+    args_len: usize,
+    first_arg: Option<&str>,
+) -> Result<()> {
+    if args_len == 0 {
+        return Err(Error::MissingParametricArgument {
+            name: name.to_owned(),
+        });
+    }
+    match first_arg {
+        Some(value) if is_allowed_parametric_function(value) => Ok(()),
+        Some(value) => Err(Error::InvalidParametricFunction {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        }),
+        // Non-constant first arguments have their own messages that depend on the AST node type;
+        // the printer produces those.
+        None => Ok(()),
+    }
+}
+
+/// A table function allowed in `FROM` (PostHog's `FunctionCallTable`s at the database root).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TableFunction {
+    /// The HogQL name.
+    pub name: &'static str,
+    /// Fewest arguments.
+    pub min_args: usize,
+    /// Most arguments.
+    pub max_args: usize,
+    /// The ClickHouse name, or `None` when PostHog refuses to print it for ClickHouse.
+    pub clickhouse_name: Option<&'static str>,
+    /// The single column it produces.
+    pub column: &'static str,
+}
+
+/// `numbers(N)` / `numbers(start, count)`, and the DuckDB/Postgres-style `range` and
+/// `generate_series`, which newer PostHog keeps in HogQL but rejects for ClickHouse.
+/// (PostHog: database/schema/numbers.py @ 110ba9df293ae598c83cff38469298bbb9f7c4fd and the
+/// range/generate_series tables of the same era.)
+pub const TABLE_FUNCTIONS: [TableFunction; 3] = [
+    TableFunction {
+        name: "numbers",
+        min_args: 1,
+        max_args: 2,
+        clickhouse_name: Some("numbers"),
+        column: "number",
+    },
+    TableFunction {
+        name: "range",
+        min_args: 1,
+        max_args: 3,
+        clickhouse_name: None,
+        column: "range",
+    },
+    TableFunction {
+        name: "generate_series",
+        min_args: 1,
+        max_args: 3,
+        clickhouse_name: None,
+        column: "generate_series",
+    },
+];
+
+/// Look up a table function by its exact name.
+pub fn table_function(name: &str) -> Option<&'static TableFunction> {
+    TABLE_FUNCTIONS.iter().find(|t| t.name == name)
+}
+
+impl TableFunction {
+    /// Check a `FROM name(args…)` call the way PostHog's printer does: `None` means the table was
+    /// used without parentheses.
+    pub fn check_args(&self, args: Option<usize>) -> Result<()> {
+        let name = self.name.to_owned();
+        let Some(n) = args else {
+            return Err(Error::TableFunctionRequiresArguments { name });
+        };
+        if n < self.min_args {
+            return Err(Error::TableFunctionTooFewArguments {
+                name,
+                min: self.min_args,
+            });
+        }
+        if n > self.max_args {
+            return Err(Error::TableFunctionTooManyArguments {
+                name,
+                max: self.max_args,
+            });
+        }
+        Ok(())
+    }
+
+    /// The name to print in ClickHouse SQL.
+    pub fn clickhouse_name(&self) -> Result<&'static str> {
+        self.clickhouse_name
+            .ok_or_else(|| Error::TableFunctionNotInClickHouse {
+                name: self.name.to_owned(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comparison_names_are_exact_case() {
+        assert_eq!(comparison_op("equals"), Some(CompareOp::Eq));
+        assert_eq!(comparison_op("notILike"), Some(CompareOp::NotILike));
+        assert_eq!(comparison_op("EQUALS"), None);
+        assert_eq!(comparison_op("globalIn"), None);
+        for (name, op) in COMPARISON_FUNCTIONS {
+            assert_eq!(op.clickhouse_function(), name);
+        }
+    }
+
+    #[test]
+    fn parametric_first_argument() {
+        assert_eq!(PERMITTED_PARAMETRIC_FUNCTIONS.len(), 21);
+        assert!(check_parametric_first_arg("arrayReduce", 2, Some("sum")).is_ok());
+        assert!(check_parametric_first_arg("arrayReduce", 2, Some("uniqMapState")).is_ok());
+        assert_eq!(
+            check_parametric_first_arg("arrayReduce", 2, Some("SUM"))
+                .unwrap_err()
+                .to_string(),
+            "Invalid parametric function in 'arrayReduce', 'SUM' is not supported."
+        );
+        assert_eq!(
+            check_parametric_first_arg("arrayReduce", 0, None)
+                .unwrap_err()
+                .to_string(),
+            "Missing arguments in function 'arrayReduce'"
+        );
+        assert_eq!(
+            check_parametric_first_arg("arrayReduce", 2, Some("groupArray"))
+                .unwrap_err()
+                .code(),
+            "invalid_parametric_function"
+        );
+    }
+
+    #[test]
+    fn table_functions_check_counts() {
+        let numbers = table_function("numbers").unwrap();
+        assert!(numbers.check_args(Some(1)).is_ok());
+        assert!(numbers.check_args(Some(2)).is_ok());
+        assert_eq!(
+            numbers.check_args(None).unwrap_err().to_string(),
+            "Table function 'numbers' requires arguments"
+        );
+        assert_eq!(
+            numbers.check_args(Some(0)).unwrap_err().to_string(),
+            "Table function 'numbers' requires at least 1 argument"
+        );
+        assert_eq!(
+            numbers.check_args(Some(3)).unwrap_err().to_string(),
+            "Table function 'numbers' requires at most 2 arguments"
+        );
+        assert_eq!(numbers.clickhouse_name(), Ok("numbers"));
+        let range = table_function("range").unwrap();
+        assert!(range.check_args(Some(3)).is_ok());
+        assert_eq!(
+            range.clickhouse_name().unwrap_err().to_string(),
+            "range() is not supported in ClickHouse dialect"
+        );
+        assert_eq!(table_function("generate_series").unwrap().max_args, 3);
+        assert!(table_function("url").is_none());
+        assert!(table_function("s3").is_none());
+    }
+}

@@ -1,0 +1,1 @@
+//! Database schema (in progress).
