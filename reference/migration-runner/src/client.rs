@@ -2,13 +2,14 @@
 
 use std::time::Duration;
 
-use crate::topology::Node;
+use crate::topology::{Auth, Node};
 use crate::{Error, Result};
 
 /// HTTP client shared by all nodes.
 #[derive(Debug)]
 pub struct Client {
     agent: ureq::Agent,
+    auth: Option<Auth>,
 }
 
 impl Default for Client {
@@ -25,7 +26,15 @@ impl Client {
             .timeout_global(Some(Duration::from_secs(120)))
             .build()
             .into();
-        Self { agent }
+        Self { agent, auth: None }
+    }
+
+    /// A client that sends `auth` with every request.
+    pub fn with_auth(auth: Option<Auth>) -> Self {
+        Self {
+            auth,
+            ..Self::new()
+        }
     }
 
     /// Runs one statement on `node` (optionally in `database`) and returns the response body.
@@ -34,6 +43,11 @@ impl Client {
         let mut request = self.agent.post(&url);
         if let Some(db) = database {
             request = request.query("database", db);
+        }
+        if let Some(auth) = &self.auth {
+            request = request
+                .header("X-ClickHouse-User", &auth.user)
+                .header("X-ClickHouse-Key", &auth.password);
         }
         let fail = |message: String| Error::Node {
             node: node.name.clone(),

@@ -95,7 +95,7 @@ pub fn apply(
     migrations: &[migration_checker::Migration],
 ) -> Result<ApplyReport> {
     let ctx = topology.render_context();
-    let http = client::Client::new();
+    let http = client::Client::with_auth(topology.auth.clone());
     // 1. the database on every node, 2. the tracking table on the tracking nodes.
     for node in &topology.nodes {
         http.exec(

@@ -15,6 +15,10 @@
 //! [clusters]                   # cluster name → shards → replica node names (documents remote_servers)
 //! posthog = [["data-1"], ["data-2"]]
 //!
+//! [auth]                       # optional; the password is read from the named env variable
+//! user = "default"
+//! password_env = "CLICKHOUSE_PASSWORD"
+//!
 //! [kafka]                      # broker list comes from env KAFKA_HOSTS, topic prefix from KAFKA_PREFIX
 //! settings = { kafka_flush_interval_ms = 100 }
 //! ```
@@ -51,9 +55,28 @@ pub struct KafkaSection {
     pub settings: BTreeMap<String, toml::Value>,
 }
 
+/// Credentials sent to every node (`X-ClickHouse-User` / `X-ClickHouse-Key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Auth {
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    user: String,
+    /// Name of the environment variable holding the password (never the password itself).
+    password_env: String,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTopology {
+    #[serde(default)]
+    auth: Option<RawAuth>,
     layout: Layout,
     database: String,
     #[serde(default = "default_tracking_roles")]
@@ -96,6 +119,8 @@ pub struct Topology {
     pub group_prefix: String,
     /// Extra Kafka table settings.
     pub kafka_settings: Vec<(String, String)>,
+    /// Credentials, if the nodes need them.
+    pub auth: Option<Auth>,
 }
 
 /// Environment values the topology does not hold.
@@ -107,6 +132,10 @@ pub struct Env {
     pub topic_prefix: Option<String>,
     /// `HOGREF_KAFKA_GROUP_PREFIX`.
     pub group_prefix: Option<String>,
+    /// `CLICKHOUSE_USER` (single-node mode).
+    pub clickhouse_user: Option<String>,
+    /// `CLICKHOUSE_PASSWORD` (single-node mode), and the variable a topology's `password_env` names.
+    pub vars: BTreeMap<String, String>,
 }
 
 impl Env {
@@ -117,6 +146,8 @@ impl Env {
             kafka_hosts: get("KAFKA_HOSTS"),
             topic_prefix: get("KAFKA_PREFIX"),
             group_prefix: get("HOGREF_KAFKA_GROUP_PREFIX"),
+            clickhouse_user: get("CLICKHOUSE_USER"),
+            vars: std::env::vars().collect(),
         }
     }
 }
@@ -162,7 +193,20 @@ impl Topology {
                 }
             }
         }
+        let auth = match raw.auth {
+            Some(a) => Some(Auth {
+                password: env.vars.get(&a.password_env).cloned().ok_or_else(|| {
+                    bad(format!(
+                        "the password variable `{}` named by [auth] is not set",
+                        a.password_env
+                    ))
+                })?,
+                user: a.user,
+            }),
+            None => None,
+        };
         Ok(Self {
+            auth,
             path: path.to_string(),
             layout: raw.layout,
             database: raw.database,
@@ -205,6 +249,14 @@ impl Topology {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            auth: env.clickhouse_user.as_ref().map(|user| Auth {
+                user: user.clone(),
+                password: env
+                    .vars
+                    .get("CLICKHOUSE_PASSWORD")
+                    .cloned()
+                    .unwrap_or_default(),
+            }),
         }
     }
 

@@ -11,17 +11,20 @@ fn repo(path: &str) -> String {
 }
 
 fn env() -> Env {
+    let vars = [("CLICKHOUSE_PASSWORD".to_string(), "secret".to_string())]
+        .into_iter()
+        .collect();
     Env {
         kafka_hosts: Some("kafka:9092".into()),
-        topic_prefix: None,
-        group_prefix: None,
+        vars,
+        ..Env::default()
     }
 }
 
 fn docker_topology() -> Topology {
-    let path = repo("migrations/topologies/docker-2shard.toml");
+    let path = repo("migrations/topologies/docker-multinode.toml");
     Topology::from_toml(
-        "migrations/topologies/docker-2shard.toml",
+        "migrations/topologies/docker-multinode.toml",
         &std::fs::read_to_string(path).unwrap(),
         &env(),
     )
@@ -40,6 +43,31 @@ fn hogref_migrations() -> Vec<Migration> {
 fn hogref_schema_plan_over_two_shards_and_an_ingestion_node() {
     let plan = plan(&docker_topology(), &hogref_migrations()).unwrap();
     insta::assert_snapshot!("docker_2shard_plan", plan.render());
+}
+
+#[test]
+fn docker_topology_reads_the_password_from_the_named_variable() {
+    let topology = docker_topology();
+    let auth = topology.auth.as_ref().unwrap();
+    assert_eq!(
+        (auth.user.as_str(), auth.password.as_str()),
+        ("default", "secret")
+    );
+    let path = repo("migrations/topologies/docker-multinode.toml");
+    let no_password = Env {
+        kafka_hosts: Some("kafka:9092".into()),
+        ..Env::default()
+    };
+    let err = Topology::from_toml(
+        "t.toml",
+        &std::fs::read_to_string(path).unwrap(),
+        &no_password,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "t.toml: the password variable `CLICKHOUSE_PASSWORD` named by [auth] is not set"
+    );
 }
 
 #[test]

@@ -39,7 +39,7 @@ fn query(topology: &Topology, sql: &str) -> String {
 }
 
 fn drop_database(topology: &Topology) {
-    let _ = Client::new().exec(
+    let _ = Client::with_auth(topology.auth.clone()).exec(
         &topology.nodes[0],
         None,
         &format!("DROP DATABASE IF EXISTS `{}` SYNC", topology.database),
