@@ -5,6 +5,9 @@
 //! of `docker/.env.example` and, where PostHog has one, PostHog's own name. An empty value counts
 //! as unset. Every problem is reported at once, each naming its variable.
 //!
+//! A binary layers its sources by chaining them, later ones winning: for example the entries of
+//! a `.env` file ([`parse_dotenv`]) followed by `std::env::vars()`.
+//!
 //! ```
 //! let env = [
 //!     ("SECRET_KEY", "not-a-real-secret"),
