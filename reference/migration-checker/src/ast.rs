@@ -59,6 +59,8 @@ pub struct Column {
     pub name: String,
     /// The type text (empty when absent).
     pub type_text: String,
+    /// `DEFAULT`, `MATERIALIZED`, `ALIAS` or `EPHEMERAL`, with the keyword's span, when given.
+    pub default: Option<(String, Span)>,
 }
 
 /// A CREATE statement.

@@ -473,10 +473,26 @@ impl Parser<'_> {
                 let (name, _) = self.ident("a column name")?;
                 let type_span = self
                     .skip_until(|p| p.at_punct(',') || COLUMN_PROPS.iter().any(|kw| p.at_kw(kw)));
-                let _ = self.skip_until(|p| p.at_punct(','));
+                let mut default = None;
+                while let Some(tok) = self.peek() {
+                    if self.at_punct(',') || self.at_punct(')') || self.at_punct(';') {
+                        break;
+                    }
+                    let kind = ["DEFAULT", "MATERIALIZED", "ALIAS", "EPHEMERAL"]
+                        .into_iter()
+                        .find(|kw| self.at_kw(kw));
+                    if let (Some(kind), None) = (kind, &default) {
+                        default = Some((kind.to_string(), tok.span.clone()));
+                    }
+                    self.pos += 1;
+                    let _ = self.skip_until(|p| {
+                        p.at_punct(',') || COLUMN_PROPS.iter().any(|kw| p.at_kw(kw))
+                    });
+                }
                 columns.push(Column {
                     name,
                     type_text: self.text(&type_span),
+                    default,
                 });
             }
             if self.eat_punct(',') {

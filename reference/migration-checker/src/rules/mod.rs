@@ -15,6 +15,7 @@
 //! | CH010 | numbering | file names, duplicate numbers and `max_migration.txt` |
 //! | CH011 | unknown-role | a role outside the configured role set |
 //! | CH012 | hardcoded-kafka | a Kafka engine written inline instead of through the engine helper |
+//! | CH013 | kafka-column-default | a Kafka table column with a DEFAULT/MATERIALIZED/ALIAS expression |
 
 use crate::Diagnostic;
 use crate::analysis::{AnalyzedMigration, AnalyzedOp};
@@ -35,6 +36,7 @@ mod ch009_naming;
 mod ch010_numbering;
 mod ch011_unknown_role;
 mod ch012_hardcoded_kafka;
+mod ch013_kafka_column_default;
 
 /// A rule: code, name, one-line summary and its check.
 #[derive(Debug)]
@@ -60,6 +62,7 @@ pub(crate) const RULES: &[Rule] = &[
     ch010_numbering::RULE,
     ch011_unknown_role::RULE,
     ch012_hardcoded_kafka::RULE,
+    ch013_kafka_column_default::RULE,
 ];
 
 /// Every rule code.
