@@ -1,1 +1,393 @@
-//! Database schema (in progress).
+//! The database schema HogQL exposes: tables, their fields, and how each field resolves.
+//!
+//! A [`Database`] maps HogQL table names (`events`, `persons`, `raw_groups`, `numbers`, …) to
+//! [`Table`]s. Each table says what it prints as in ClickHouse (`raw_persons` → `person`), whether
+//! it is a real table, a *lazy* table resolved into a deduplicating subquery, or a table function,
+//! and lists its fields in PostHog's order. A field is one of:
+//!
+//! * a [`Column`]: a stored column with its HogQL value type, nullability and ClickHouse type;
+//! * an expression field: HogQL text computed from other columns (the `sessions` aggregates);
+//! * a [`LazyJoin`]: following it adds a join to another table (`events.pdi`);
+//! * a virtual table: a group of columns of the same row under a prefix (`events.poe.properties`);
+//! * a field traverser: an alias for a chain of fields (`events.person` = `pdi.person`).
+//!
+//! `SELECT *` expands to the columns and expression fields of a table, minus `team_id` (except on
+//! table functions), minus the table's "excluded from `*`" list ([`Table::asterisk_fields`]).
+//!
+//! Materialized property columns are per-team metadata ([`MaterializedColumns`]).
+//!
+//! # Sources
+//!
+//! Field names, kinds and nullability are PostHog's `posthog/hogql/database/schema/*.py`:
+//! events.py @ 0639fcc3773a840a6d6f4b736b81c26f13537704, persons.py @
+//! 041911659d49b21a1c06cda5f8e0532d665ca437, persons_pdi.py @
+//! ad219e56a6a6979477963436ba98477a40171465, person_distinct_ids.py @
+//! 006778d4e4ad8c41e69ee55161b851039e70c0fc, person_distinct_id_overrides.py @
+//! 060ebc2b0b56e51fcee2e12e4433c38f99911e2e, groups.py @ 0751027339fe5ec5adb2f45516c0c077e85e13b0,
+//! sessions_v1.py @ 0bc8c76a705c54be7ced673ff1eef1cb45795586, cohort_people.py @
+//! 06a782c63eb9733697a3357fb3a8d9c42d3868bf, numbers.py @ 110ba9df293ae598c83cff38469298bbb9f7c4fd,
+//! the root table list of database.py (index id 51806747674) and `get_asterisk` of models.py
+//! (index id 54647781084). ClickHouse column types are from posthog/models/event/sql.py @
+//! cfd68dbcdf60e15eaa45052287b3117687399dff (plus the `$session_id_uuid` and `elements_chain_*`
+//! materialized columns of a newer events DDL) and `/work/shared/spec/ingestion.md` §4 for
+//! `person`, `person_distinct_id2` and `person_distinct_id_overrides`; where no DDL was read the
+//! ClickHouse type is `None`. The materialized-column naming rule is PostHog's
+//! `materialized_column_name` (`mat_`/`pmat_` + the property with `[^0-9a-zA-Z$]` → `_`).
+//!
+//! # Known gaps
+//!
+//! * Only the core tables of spec §5 are modelled: no `session_replay_events`, logs, heatmaps,
+//!   warehouse tables, saved views, `system.*`, or the `posthog.` namespace.
+//! * `sessions` is v1 only; `$channel_type`'s expression (channel rules) is not carried.
+//! * Lazy-join resolution itself (building the join subqueries) is the resolver's job; this module
+//!   only describes the joins.
+
+mod materialized;
+mod tables;
+
+#[cfg(test)]
+mod tests;
+
+pub use materialized::{
+    MaterializedColumn, MaterializedColumns, PropertySource, materialized_column_name,
+};
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use crate::difflib::get_close_matches;
+use crate::functions::{TableFunction, table_function};
+use crate::{Error, Result};
+
+/// The HogQL value type of a column (PostHog's `*DatabaseField` classes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ValueType {
+    Integer,
+    Float,
+    String,
+    /// A JSON document in a string column (`properties`); supports `properties.x` access.
+    StringJson,
+    StringArray,
+    Date,
+    DateTime,
+    Boolean,
+    Uuid,
+    /// A plain `DatabaseField` (aggregate states, enums, …).
+    Unknown,
+}
+
+/// A stored column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    /// The ClickHouse column name (printed, escaped as an identifier).
+    pub name: String,
+    /// The HogQL value type.
+    pub value_type: ValueType,
+    /// PostHog's declared `nullable`; `None` when the schema does not say, which PostHog treats
+    /// as not nullable (`not not None`).
+    pub declared_nullable: Option<bool>,
+    /// The ClickHouse column type, when the DDL was read.
+    pub clickhouse_type: Option<&'static str>,
+}
+
+impl Column {
+    /// Whether the printer must treat the column as nullable.
+    pub fn is_nullable(&self) -> bool {
+        self.declared_nullable == Some(true)
+    }
+}
+
+/// A field computed by a HogQL expression over the table's source columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpressionField {
+    /// HogQL expression text, or `None` when PostHog builds it from configuration (channel type).
+    pub expr: Option<String>,
+    /// The result type.
+    pub value_type: ValueType,
+    /// Declared nullability, as for [`Column`].
+    pub declared_nullable: Option<bool>,
+}
+
+/// The join a lazy join adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JoinKind {
+    /// `INNER JOIN`.
+    Inner,
+    /// `LEFT JOIN`.
+    Left,
+    /// `LEFT OUTER JOIN`.
+    LeftOuter,
+}
+
+impl JoinKind {
+    /// The SQL keywords.
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            JoinKind::Inner => "INNER JOIN",
+            JoinKind::Left => "LEFT JOIN",
+            JoinKind::LeftOuter => "LEFT OUTER JOIN",
+        }
+    }
+}
+
+/// A field that, when accessed, joins another table: `ON from.<from_field> = to.<to_field>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LazyJoin {
+    /// The joined table's HogQL name in the [`Database`].
+    pub table: &'static str,
+    /// The join PostHog adds by default.
+    pub join: JoinKind,
+    /// The key on the source table.
+    pub from_field: String,
+    /// The key on the joined table.
+    pub to_field: &'static str,
+    /// An extra restriction inside the joined subquery (HogQL text), e.g. `index = 0`.
+    pub filter: Option<String>,
+    /// Where the default can change (modifiers, feature flags).
+    pub note: Option<&'static str>,
+}
+
+/// What a field name on a table resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Field {
+    /// A stored column.
+    Column(Column),
+    /// A computed field.
+    Expression(ExpressionField),
+    /// A join to another table.
+    LazyJoin(LazyJoin),
+    /// Columns of the same row grouped under a prefix; printed against the parent table.
+    VirtualTable(Vec<FieldDef>),
+    /// An alias for a chain of fields, e.g. `["pdi", "person"]`.
+    Traverser(Vec<&'static str>),
+}
+
+/// A named field of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldDef {
+    /// The HogQL field name.
+    pub name: String,
+    /// What it resolves to.
+    pub field: Field,
+    /// Listed in the table's "excluded from `*`" list.
+    pub excluded_from_asterisk: bool,
+}
+
+/// How a lazy table is turned into a subquery over its raw table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LazySource {
+    /// Latest row per key: `argMax(field, <version>) … GROUP BY <group_by> HAVING
+    /// argMax(<deleted>, <version>) = 0` (persons, distinct ids, overrides, groups).
+    ArgMax {
+        /// The raw table selected from.
+        raw_table: &'static str,
+        /// The grouping key fields.
+        group_by: Vec<&'static str>,
+        /// The field that orders versions.
+        version_field: &'static str,
+        /// The soft-delete flag, if any.
+        deleted_field: Option<&'static str>,
+    },
+    /// Aggregate-state merges grouped by a key; the fields are [`ExpressionField`]s (sessions).
+    Aggregate {
+        /// The raw table selected from.
+        raw_table: &'static str,
+        /// The grouping key fields.
+        group_by: Vec<&'static str>,
+    },
+    /// `SELECT DISTINCT … WHERE (cohort_id, version) IN <current versions>` (cohort people).
+    CohortVersions {
+        /// The raw table selected from.
+        raw_table: &'static str,
+    },
+}
+
+/// What kind of table it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TableKind {
+    /// A real ClickHouse table, printed by name.
+    Table,
+    /// A view-like table resolved into a subquery (`persons` over `raw_persons`).
+    Lazy(LazySource),
+    /// A table function (`numbers(10)`).
+    Function(TableFunction),
+}
+
+/// One table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    /// The HogQL name.
+    pub name: &'static str,
+    /// What the table prints as in ClickHouse.
+    pub clickhouse_name: &'static str,
+    /// Real, lazy or table function.
+    pub kind: TableKind,
+    /// Whether the printer adds `equals(<table>.team_id, <team>)` (false for table functions).
+    pub team_id_guard: bool,
+    /// Fields in PostHog's order.
+    pub fields: Vec<FieldDef>,
+}
+
+impl Table {
+    /// The field called `name`, or PostHog's `Field not found: name`.
+    pub fn field(&self, name: &str) -> Result<&FieldDef> {
+        self.fields
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| Error::FieldNotFound {
+                name: name.to_owned(),
+            })
+    }
+
+    /// Whether the table has a field called `name`.
+    pub fn has_field(&self, name: &str) -> bool {
+        self.fields.iter().any(|f| f.name == name)
+    }
+
+    /// The fields `SELECT *` expands to, in order: columns and expression fields, without
+    /// `team_id` (kept on table functions) and without the table's excluded fields. Lazy joins,
+    /// virtual tables and traversers are never expanded.
+    pub fn asterisk_fields(&self) -> Vec<&str> {
+        let is_function = matches!(self.kind, TableKind::Function(_));
+        self.fields
+            .iter()
+            .filter(|f| !f.excluded_from_asterisk)
+            .filter(|f| is_function || f.name != "team_id")
+            .filter(|f| matches!(f.field, Field::Column(_) | Field::Expression(_)))
+            .map(|f| f.name.as_str())
+            .collect()
+    }
+}
+
+/// The HogQL table names PostHog offers as "Did you mean" candidates (its visible table list,
+/// restricted to the tables modelled here).
+const SUGGESTED_TABLES: [&str; 4] = ["events", "groups", "persons", "sessions"];
+
+/// All tables of a project, plus its materialized columns.
+#[derive(Debug, Clone)]
+pub struct Database {
+    tables: Vec<Table>,
+    by_name: HashMap<&'static str, usize>,
+    /// Materialized property columns of this team.
+    pub materialized: MaterializedColumns,
+}
+
+impl Database {
+    /// The default PostHog schema (no materialized columns).
+    pub fn posthog_default() -> Self {
+        // Building the schema is cheap but not free; PostHog learnt that per-query database
+        // construction dominates compile time (#27451), so the default tables are built once.
+        static DEFAULT: OnceLock<Vec<Table>> = OnceLock::new();
+        Self::from_tables(DEFAULT.get_or_init(tables::default_tables).clone())
+    }
+
+    fn from_tables(tables: Vec<Table>) -> Self {
+        let by_name = tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name, i))
+            .collect();
+        Self {
+            tables,
+            by_name,
+            materialized: MaterializedColumns::default(),
+        }
+    }
+
+    /// The same database with a team's materialized columns.
+    pub fn with_materialized(mut self, materialized: MaterializedColumns) -> Self {
+        self.materialized = materialized;
+        self
+    }
+
+    /// The table called `name` (exact), or ``Unknown table `name`.`` with up to three
+    /// suggestions (difflib, cutoff 0.7) from PostHog's visible tables.
+    pub fn table(&self, name: &str) -> Result<&Table> {
+        if let Some(&i) = self.by_name.get(name) {
+            return Ok(&self.tables[i]);
+        }
+        let lowered = name.to_lowercase();
+        let candidates = SUGGESTED_TABLES
+            .iter()
+            .copied()
+            .filter(|c| c.to_lowercase() != lowered);
+        let suggestions = get_close_matches(name, candidates, 3, 0.7)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        Err(Error::UnknownTable {
+            name: name.to_owned(),
+            suggestions,
+        })
+    }
+
+    /// Whether a table called `name` exists.
+    pub fn has_table(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
+    /// The field `name` of table `table`.
+    pub fn field(&self, table: &str, name: &str) -> Result<&FieldDef> {
+        self.table(table)?.field(name)
+    }
+
+    /// Follow a chain of field names from a table through lazy joins, virtual tables and
+    /// traversers, e.g. `["person", "properties"]` on `events`. Returns the table the last field
+    /// lives on and the field. Property paths below a JSON column are the caller's business.
+    pub fn resolve_chain(&self, table: &str, chain: &[&str]) -> Result<(&Table, &FieldDef)> {
+        let mut current = self.table(table)?;
+        let mut scope: &[FieldDef] = &current.fields;
+        let mut pending: Vec<&str> = chain.iter().rev().copied().collect();
+        let mut last: Option<(&Table, &FieldDef)> = None;
+        let mut hops = 0;
+        while let Some(name) = pending.pop() {
+            hops += 1;
+            if hops > 64 {
+                // Traversers pointing at each other; the default schema has none.
+                return Err(Error::FieldNotFound {
+                    name: name.to_owned(),
+                });
+            }
+            let field =
+                scope
+                    .iter()
+                    .find(|f| f.name == name)
+                    .ok_or_else(|| Error::FieldNotFound {
+                        name: name.to_owned(),
+                    })?;
+            let owner = current;
+            match &field.field {
+                Field::LazyJoin(join) => {
+                    current = self.table(join.table)?;
+                    scope = &current.fields;
+                }
+                // Virtual-table fields live on the same row: the owner stays.
+                Field::VirtualTable(fields) => scope = fields,
+                Field::Traverser(path) => {
+                    pending.extend(path.iter().rev());
+                    continue;
+                }
+                Field::Column(_) | Field::Expression(_) => {
+                    if !pending.is_empty() {
+                        // Deeper access into a column (properties.x) is not a schema lookup.
+                        return Ok((owner, field));
+                    }
+                }
+            }
+            last = Some((owner, field));
+        }
+        last.ok_or_else(|| Error::FieldNotFound {
+            name: String::new(),
+        })
+    }
+
+    /// All tables, in definition order.
+    pub fn tables(&self) -> &[Table] {
+        &self.tables
+    }
+
+    /// The table function called `name`, if `name` is one.
+    pub fn table_function(&self, name: &str) -> Option<&'static TableFunction> {
+        table_function(name)
+    }
+}
