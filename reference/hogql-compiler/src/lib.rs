@@ -3,14 +3,52 @@
 //!
 //! * [`functions`]: the function allowlist (ClickHouse functions, aggregations with generated
 //!   combinators, PostHog functions), lookup in PostHog's order, arity checks with PostHog's
-//!   error texts, difflib suggestions, comparison re-routing, the `arrayReduce` aggregate list
-//!   and the table functions.
+//!   error texts, difflib suggestions, comparison re-routing, the `arrayReduce` aggregate list,
+//!   template expansion and the table functions.
 //! * [`schema`]: the tables HogQL exposes (`events`, `persons`, `sessions`, the `raw_*` tables,
-//!   …) with their fields, lazy joins, virtual tables and field traversers, plus materialized
-//!   property columns.
+//!   …) with their fields, lazy joins, virtual tables and field traversers, `*` expansion, plus
+//!   materialized property columns.
 //! * [`escape`]: ClickHouse/HogQL string, identifier and value escaping.
+//! * [`difflib`]: CPython-compatible `SequenceMatcher.ratio` / `get_close_matches`.
 //!
 //! The crate is pure (no I/O); all data is embedded and validated by the crate's tests.
+//!
+//! # How the printer uses it
+//!
+//! ```
+//! use hogql_compiler::escape::{Dialect, escape_identifier, escape_string};
+//! use hogql_compiler::functions::{self, CallShape, Resolved, render_template};
+//! use hogql_compiler::schema::Database;
+//!
+//! // A call: resolve it and check its shape; unknown names come back with a suggestion.
+//! let registry = functions::registry();
+//! let err = registry.check_call("tostring", CallShape { args: 1, ..Default::default() });
+//! assert_eq!(
+//!     err.unwrap_err().to_string(),
+//!     "Unsupported function call 'tostring(...)'. Perhaps you meant 'toString(...)'?"
+//! );
+//! match registry.check_call("date_bin", CallShape { args: 3, ..Default::default() }).unwrap() {
+//!     Resolved::Function(meta) => {
+//!         let args = ["toIntervalDay(1)".to_owned(), "ts".to_owned(), "o".to_owned()];
+//!         let sql = render_template("date_bin", &meta.target, &args).unwrap();
+//!         assert_eq!(sql, "toStartOfInterval(ts, toIntervalDay(1), o)");
+//!         assert!(meta.tz_aware);
+//!     }
+//!     other => panic!("unexpected {other:?}"),
+//! }
+//!
+//! // A table and its fields.
+//! let db = Database::posthog_default();
+//! let raw_groups = db.table("raw_groups").unwrap();
+//! assert_eq!(raw_groups.clickhouse_name, "groups");
+//! assert_eq!(db.table("other").unwrap_err().to_string(), "Unknown table `other`.");
+//! let (table, field) = db.resolve_chain("events", &["person", "properties"]).unwrap();
+//! assert_eq!((table.name, field.name.as_str()), ("persons", "properties"));
+//!
+//! // Escaping.
+//! assert_eq!(escape_string("it's"), r"'it\'s'");
+//! assert_eq!(escape_identifier("$browser", Dialect::ClickHouse).unwrap(), "`$browser`");
+//! ```
 
 pub mod difflib;
 mod error;

@@ -60,6 +60,7 @@ pub use template::render_template;
 
 use crate::difflib::get_close_matches;
 use crate::error::{CallTerm, Counted, Expected};
+use crate::escape::Dialect;
 use crate::{Error, Result};
 
 /// One lookup table: entries in definition order plus a name index.
@@ -257,11 +258,30 @@ impl FunctionRegistry {
         })
     }
 
-    /// Resolve a call and check its argument, parameter and `WITHIN GROUP` shape, producing
-    /// PostHog's errors in PostHog's order. Aggregate nesting and the parametric first argument
-    /// depend on the AST and are checked by the caller ([`check_parametric_first_arg`]).
+    /// Resolve a call and check its argument, parameter and `WITHIN GROUP` shape for the
+    /// ClickHouse dialect; see [`Self::check_call_in`].
     pub fn check_call(&self, name: &str, shape: CallShape) -> Result<Resolved<'_>> {
+        self.check_call_in(Dialect::ClickHouse, name, shape)
+    }
+
+    /// Resolve a call and check its shape, producing PostHog's errors in PostHog's order.
+    ///
+    /// When printing ClickHouse SQL, PostHog expands template targets (`date_bin`, `every`, …)
+    /// *before* any count check, so for those entries the counts are checked only by
+    /// [`render_template`] (and a `{N}` template silently ignores extra arguments). In the HogQL
+    /// dialect templates are not expanded and the normal checks apply. Aggregate nesting and the
+    /// parametric first argument depend on the AST and are checked by the caller
+    /// ([`check_parametric_first_arg`]).
+    pub fn check_call_in(
+        &self,
+        dialect: Dialect,
+        name: &str,
+        shape: CallShape,
+    ) -> Result<Resolved<'_>> {
         let resolved = self.resolve(name)?;
+        let expands_template = |meta: &FunctionMeta| {
+            dialect == Dialect::ClickHouse && matches!(meta.target, Target::Template { .. })
+        };
         match resolved {
             Resolved::Comparison(_) => {
                 if shape.args != 2 {
@@ -270,6 +290,10 @@ impl FunctionRegistry {
                     });
                 }
             }
+            Resolved::Aggregation(meta)
+            | Resolved::Function(meta)
+            | Resolved::PostHogFunction(meta)
+                if expands_template(meta) => {}
             Resolved::Aggregation(meta) => {
                 if meta.requires_within_group && !shape.within_group {
                     return Err(Error::RequiresWithinGroup {

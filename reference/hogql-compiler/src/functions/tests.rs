@@ -1,6 +1,7 @@
 //! Tests of the loaded registry: counts, lookups, PostHog's error texts and the full listing.
 
 use super::*;
+use crate::escape::Dialect;
 use std::fmt::Write as _;
 
 fn reg() -> &'static FunctionRegistry {
@@ -494,4 +495,76 @@ fn exposed_names_skip_hidden_and_posthog_functions() {
     assert!(names.iter().any(|n| n == "avgArrayOrNullIf"));
     assert!(!names.iter().any(|n| n == "matchesAction"));
     assert!(lookup("_toInt64").is_some());
+}
+
+#[test]
+fn template_entries_defer_counts_to_rendering_in_clickhouse() {
+    // PostHog renders `{}` templates before validating counts, so the message comes from the
+    // template check; in the HogQL dialect the ordinary check applies.
+    assert!(reg().check_call("every", shape(2)).is_ok());
+    let every = lookup("every").unwrap();
+    let args: Vec<String> = vec!["a".into(), "b".into()];
+    assert_eq!(
+        render_template("every", &every.target, &args)
+            .unwrap_err()
+            .to_string(),
+        "Function 'every' requires exactly 1 argument"
+    );
+    assert_eq!(
+        reg()
+            .check_call_in(Dialect::HogQL, "every", shape(2))
+            .unwrap_err()
+            .to_string(),
+        "Aggregation 'every' expects 1 argument, found 2"
+    );
+    // A `{N}` template ignores extra arguments when rendered.
+    let date_bin = lookup("date_bin").unwrap();
+    let four: Vec<String> = ["i", "ts", "o", "extra"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    assert_eq!(
+        render_template("date_bin", &date_bin.target, &four).unwrap(),
+        "toStartOfInterval(ts, i, o)"
+    );
+    assert!(
+        reg()
+            .check_call_in(Dialect::HogQL, "date_bin", shape(4))
+            .is_err()
+    );
+}
+
+/// Names PostHog's newer trees have that these tables do not. When one is added, this test fails
+/// and the entry must move out of the list.
+#[test]
+fn known_missing_functions() {
+    const KNOWN_MISSING: [&str; 4] = [
+        "percentile_cont",
+        "percentile_disc",
+        "quantileExact",
+        "topKIf",
+    ];
+    for name in KNOWN_MISSING {
+        assert!(
+            lookup(name).is_none(),
+            "{name} is now present: remove it from KNOWN_MISSING"
+        );
+    }
+}
+
+/// The last generated entries match PostHog's `test_mapping.ambr` snapshot (it ends with the
+/// `median` base), and the snapshot's 329 names all exist with their listed arity.
+#[test]
+fn combinators_end_like_posthog_snapshot() {
+    let generated: Vec<&FunctionMeta> = reg()
+        .entries(FunctionKind::Aggregation)
+        .iter()
+        .filter(|m| m.family == Family::Combinators)
+        .collect();
+    let last = generated.last().unwrap();
+    assert_eq!(
+        (last.name.as_str(), last.args),
+        ("medianArgMaxOrNullIf", Arity::exactly(3))
+    );
+    assert_eq!(COMBINATOR_BASES.len() * 47, 329);
 }
