@@ -14,7 +14,11 @@
 //! `SELECT *` expands to the columns and expression fields of a table, minus `team_id` (except on
 //! table functions), minus the table's "excluded from `*`" list ([`Table::asterisk_fields`]).
 //!
-//! Materialized property columns are per-team metadata ([`MaterializedColumns`]).
+//! Materialized property columns are per-team metadata ([`MaterializedColumns`]). Per-query
+//! shape changes PostHog makes when it builds the database are available as builders:
+//! [`Database::with_persons_on_events_mode`] (the `personsOnEventsMode` modifier rewires
+//! `events.person` / `events.person_id`, adding `event_person_id` and the `override` join in the
+//! override modes) and [`Database::with_group_types`] (`events.<group type name>`).
 //!
 //! # Sources
 //!
@@ -26,8 +30,8 @@
 //! 060ebc2b0b56e51fcee2e12e4433c38f99911e2e, groups.py @ 0751027339fe5ec5adb2f45516c0c077e85e13b0,
 //! sessions_v1.py @ 0bc8c76a705c54be7ced673ff1eef1cb45795586, cohort_people.py @
 //! 06a782c63eb9733697a3357fb3a8d9c42d3868bf, numbers.py @ 110ba9df293ae598c83cff38469298bbb9f7c4fd,
-//! the root table list of database.py (index id 51806747674) and `get_asterisk` of models.py
-//! (index id 54647781084). ClickHouse column types are from posthog/models/event/sql.py @
+//! the root table list and `create_hogql_database` mode handling of database.py (index ids
+//! 51806747674 and 54574309229) and `get_asterisk` of models.py (index id 54647781084). ClickHouse column types are from posthog/models/event/sql.py @
 //! cfd68dbcdf60e15eaa45052287b3117687399dff (plus the `$session_id_uuid` and `elements_chain_*`
 //! materialized columns of a newer events DDL) and `/work/shared/spec/ingestion.md` §4 for
 //! `person`, `person_distinct_id2` and `person_distinct_id_overrides`; where no DDL was read the
@@ -239,6 +243,14 @@ impl Table {
             })
     }
 
+    /// Replace the field of the same name in place, or append it (Python dict assignment).
+    fn set_field(&mut self, def: FieldDef) {
+        match self.fields.iter_mut().find(|f| f.name == def.name) {
+            Some(existing) => *existing = def,
+            None => self.fields.push(def),
+        }
+    }
+
     /// Whether the table has a field called `name`.
     pub fn has_field(&self, name: &str) -> bool {
         self.fields.iter().any(|f| f.name == name)
@@ -259,9 +271,31 @@ impl Table {
     }
 }
 
+/// PostHog's `personsOnEventsMode` modifier: where `events.person_id` and `events.person.*` come
+/// from. PostHog rewires the `events` table per query ([`Database::with_persons_on_events_mode`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum PersonsOnEventsMode {
+    /// `person` and `person_id` go through the `pdi` join (the schema's default shape).
+    #[default]
+    Disabled,
+    /// `person_id` is the column on events; `person` is the `poe` virtual table.
+    PersonIdNoOverridePropertiesOnEvents,
+    /// `person_id` prefers the overrides table; `person` (and `poe.id`) read from events.
+    PersonIdOverridePropertiesOnEvents,
+    /// `person_id` prefers the overrides table; `person` joins `persons` on it.
+    PersonIdOverridePropertiesJoined,
+}
+
+/// The expression PostHog gives `events.person_id` in the override modes.
+pub const OVERRIDE_PERSON_ID_EXPR: &str =
+    "if(not(empty(override.distinct_id)), override.person_id, event_person_id)";
+
 /// The HogQL table names PostHog offers as "Did you mean" candidates (its visible table list,
 /// restricted to the tables modelled here).
 const SUGGESTED_TABLES: [&str; 4] = ["events", "groups", "persons", "sessions"];
+
+/// The group joins on `events`, by group type index.
+const GROUP_JOINS: [&str; 5] = ["group_0", "group_1", "group_2", "group_3", "group_4"];
 
 /// All tables of a project, plus its materialized columns.
 #[derive(Debug, Clone)]
@@ -297,6 +331,103 @@ impl Database {
     /// The same database with a team's materialized columns.
     pub fn with_materialized(mut self, materialized: MaterializedColumns) -> Self {
         self.materialized = materialized;
+        self
+    }
+
+    /// The same database with `events` rewired for a persons-on-events mode, as PostHog's
+    /// `create_hogql_database` does.
+    pub fn with_persons_on_events_mode(mut self, mode: PersonsOnEventsMode) -> Self {
+        let Some(&i) = self.by_name.get("events") else {
+            return self;
+        };
+        let events = &mut self.tables[i];
+        let person_id_expression = || FieldDef {
+            name: "person_id".to_owned(),
+            field: Field::Expression(ExpressionField {
+                expr: Some(OVERRIDE_PERSON_ID_EXPR.to_owned()),
+                value_type: ValueType::Unknown,
+                declared_nullable: None,
+            }),
+            excluded_from_asterisk: false,
+        };
+        let use_overrides = |events: &mut Table| {
+            events.set_field(tables::column_def(
+                "event_person_id",
+                "person_id",
+                ValueType::String,
+                None,
+                Some("UUID"),
+            ));
+            events.set_field(tables::join_def(
+                "override",
+                "person_distinct_id_overrides",
+                JoinKind::LeftOuter,
+                "distinct_id",
+                "distinct_id",
+            ));
+            events.set_field(person_id_expression());
+        };
+        match mode {
+            PersonsOnEventsMode::Disabled => {
+                events.set_field(tables::traverser_def("person", &["pdi", "person"]));
+                events.set_field(tables::traverser_def("person_id", &["pdi", "person_id"]));
+            }
+            PersonsOnEventsMode::PersonIdNoOverridePropertiesOnEvents => {
+                events.set_field(tables::column_def(
+                    "person_id",
+                    "person_id",
+                    ValueType::String,
+                    None,
+                    Some("UUID"),
+                ));
+                events.set_field(tables::traverser_def("person", &["poe"]));
+            }
+            PersonsOnEventsMode::PersonIdOverridePropertiesOnEvents => {
+                use_overrides(events);
+                events.set_field(tables::traverser_def("person", &["poe"]));
+                if let Some(poe) = events.fields.iter_mut().find(|f| f.name == "poe")
+                    && let Field::VirtualTable(fields) = &mut poe.field
+                    && let Some(id) = fields.iter_mut().find(|f| f.name == "id")
+                {
+                    *id = FieldDef {
+                        name: "id".to_owned(),
+                        ..person_id_expression()
+                    };
+                }
+            }
+            PersonsOnEventsMode::PersonIdOverridePropertiesJoined => {
+                use_overrides(events);
+                events.set_field(tables::join_def(
+                    "person",
+                    "persons",
+                    JoinKind::Inner,
+                    "person_id",
+                    "id",
+                ));
+            }
+        }
+        self
+    }
+
+    /// The same database with the team's group types reachable by name: `events.<group type>`
+    /// is a traverser to `group_<index>` unless `events` already has a field of that name.
+    pub fn with_group_types<'a>(
+        mut self,
+        group_types: impl IntoIterator<Item = (u8, &'a str)>,
+    ) -> Self {
+        let Some(&i) = self.by_name.get("events") else {
+            return self;
+        };
+        let events = &mut self.tables[i];
+        for (index, name) in group_types {
+            if index < 5 && !events.has_field(name) {
+                events.fields.push(FieldDef {
+                    name: name.to_owned(),
+                    field: Field::Traverser(vec![GROUP_JOINS[usize::from(index)]]),
+                    excluded_from_asterisk: false,
+                });
+            }
+        }
         self
     }
 

@@ -17,6 +17,31 @@ const DATETIME64_UTC: Option<&str> = Some("DateTime64(6, 'UTC')");
 const DATETIME64: Option<&str> = Some("DateTime64");
 const NONE: Option<&str> = None;
 
+/// Builders shared with the per-mode rewiring in the parent module.
+pub(super) fn column_def(
+    name: &str,
+    column: &str,
+    value_type: ValueType,
+    nullable: Option<bool>,
+    clickhouse_type: Option<&'static str>,
+) -> FieldDef {
+    renamed(name, column, value_type, nullable, clickhouse_type)
+}
+
+pub(super) fn join_def(
+    name: &str,
+    table: &'static str,
+    kind: JoinKind,
+    from: &str,
+    to: &'static str,
+) -> FieldDef {
+    join(name, table, kind, from, to)
+}
+
+pub(super) fn traverser_def(name: &str, chain: &[&'static str]) -> FieldDef {
+    traverser(name, chain)
+}
+
 /// A column whose HogQL name is its ClickHouse name.
 fn col(
     name: &str,

@@ -402,3 +402,82 @@ fn schema_listing() {
     }
     insta::assert_snapshot!("schema_listing", out);
 }
+
+#[test]
+fn persons_on_events_modes_rewire_events() {
+    use PersonsOnEventsMode::*;
+    let disabled = db().with_persons_on_events_mode(Disabled);
+    let (table, _) = disabled
+        .resolve_chain("events", &["person", "properties"])
+        .unwrap();
+    assert_eq!(table.name, "persons");
+    assert_eq!(
+        disabled.table("events").unwrap(),
+        db().table("events").unwrap()
+    );
+
+    let poe = db().with_persons_on_events_mode(PersonIdNoOverridePropertiesOnEvents);
+    let (table, field) = poe
+        .resolve_chain("events", &["person", "properties"])
+        .unwrap();
+    assert_eq!(
+        (table.name, column(field).name.as_str()),
+        ("events", "person_properties")
+    );
+    let (_, field) = poe.resolve_chain("events", &["person_id"]).unwrap();
+    assert_eq!(column(field).name, "person_id");
+
+    let overrides = db().with_persons_on_events_mode(PersonIdOverridePropertiesOnEvents);
+    let events = overrides.table("events").unwrap();
+    let Field::Expression(person_id) = &events.field("person_id").unwrap().field else {
+        panic!("expression")
+    };
+    assert_eq!(person_id.expr.as_deref(), Some(OVERRIDE_PERSON_ID_EXPR));
+    let Field::LazyJoin(join) = &events.field("override").unwrap().field else {
+        panic!("join")
+    };
+    assert_eq!(
+        (join.table, join.join),
+        ("person_distinct_id_overrides", JoinKind::LeftOuter)
+    );
+    let (_, poe_id) = overrides.resolve_chain("events", &["poe", "id"]).unwrap();
+    assert!(matches!(poe_id.field, Field::Expression(_)));
+    assert_eq!(
+        column(events.field("event_person_id").unwrap()).name,
+        "person_id"
+    );
+    // New fields are appended, like Python dict assignment; `*` picks up event_person_id.
+    assert_eq!(events.fields.last().unwrap().name, "override");
+    assert!(events.asterisk_fields().contains(&"event_person_id"));
+
+    let joined = db().with_persons_on_events_mode(PersonIdOverridePropertiesJoined);
+    let (table, _) = joined
+        .resolve_chain("events", &["person", "properties"])
+        .unwrap();
+    assert_eq!(table.name, "persons");
+    let Field::LazyJoin(join) = &joined.field("events", "person").unwrap().field else {
+        panic!("join")
+    };
+    assert_eq!(
+        (join.from_field.as_str(), join.to_field),
+        ("person_id", "id")
+    );
+}
+
+#[test]
+fn group_type_names_become_traversers() {
+    let db = db().with_group_types([(0, "organization"), (1, "event"), (7, "bogus")]);
+    let (table, field) = db
+        .resolve_chain("events", &["organization", "properties"])
+        .unwrap();
+    assert_eq!(
+        (table.name, column(field).name.as_str()),
+        ("groups", "group_properties")
+    );
+    // An existing field name is not overwritten, and only indexes 0..5 exist.
+    assert!(matches!(
+        db.field("events", "event").unwrap().field,
+        Field::Column(_)
+    ));
+    assert!(db.field("events", "bogus").is_err());
+}
