@@ -48,9 +48,9 @@ enum MigrationsCommand {
         /// Topology file; without it, one node at CLICKHOUSE_URL plays every role.
         #[arg(long)]
         topology: Option<String>,
-        /// Database (single-node mode).
-        #[arg(long, default_value = "default")]
-        database: String,
+        /// Database (overrides the topology's; default: env CLICKHOUSE_DATABASE, else `default`).
+        #[arg(long)]
+        database: Option<String>,
         /// Migration directory.
         #[arg(default_value = "migrations/clickhouse")]
         path: String,
@@ -60,9 +60,9 @@ enum MigrationsCommand {
         /// Topology file; without it, one node at CLICKHOUSE_URL plays every role.
         #[arg(long)]
         topology: Option<String>,
-        /// Database (single-node mode).
-        #[arg(long, default_value = "default")]
-        database: String,
+        /// Database (overrides the topology's; default: env CLICKHOUSE_DATABASE, else `default`).
+        #[arg(long)]
+        database: Option<String>,
         /// Migration directory.
         #[arg(default_value = "migrations/clickhouse")]
         path: String,
@@ -84,17 +84,28 @@ fn load(path: &str) -> anyhow::Result<Vec<Migration>> {
     Ok(migrations)
 }
 
-fn topology(path: Option<&str>, database: &str) -> anyhow::Result<Topology> {
+fn topology(path: Option<&str>, database: Option<String>) -> anyhow::Result<Topology> {
     let env = Env::from_process();
     match path {
         Some(path) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
-            Ok(Topology::from_toml(path, &text, &env)?)
+            let mut topology = Topology::from_toml(path, &text, &env)?;
+            if let Some(database) = database {
+                topology.database = database;
+            }
+            Ok(topology)
         }
         None => {
             let url = std::env::var("CLICKHOUSE_URL")
                 .context("no --topology given and CLICKHOUSE_URL is not set")?;
-            Ok(Topology::single_node(&url, database, &env))
+            let database = database
+                .or_else(|| {
+                    std::env::var("CLICKHOUSE_DATABASE")
+                        .ok()
+                        .filter(|d| !d.is_empty())
+                })
+                .unwrap_or_else(|| "default".to_string());
+            Ok(Topology::single_node(&url, &database, &env))
         }
     }
 }
@@ -137,7 +148,7 @@ pub(crate) fn run(args: MigrationsArgs) -> anyhow::Result<i32> {
             database,
             path,
         } => {
-            let topology = topology(topo.as_deref(), &database)?;
+            let topology = topology(topo.as_deref(), database)?;
             let plan = migration_runner::plan(&topology, &load(&path)?)?;
             print!("{}", plan.render());
             Ok(0)
@@ -153,7 +164,7 @@ pub(crate) fn run(args: MigrationsArgs) -> anyhow::Result<i32> {
                 eprint!("{}", report.render_text());
                 anyhow::bail!("refusing to apply: the checker found problems");
             }
-            let topology = topology(topo.as_deref(), &database)?;
+            let topology = topology(topo.as_deref(), database)?;
             let result = migration_runner::apply(&topology, &migrations)?;
             for name in &result.applied {
                 println!("applied {name}");
