@@ -984,6 +984,58 @@ mod tests {
     }
 
     #[test]
+    fn every_supported_statement_parses() {
+        let cases = [
+            "CREATE VIEW IF NOT EXISTS v AS SELECT 1",
+            "CREATE OR REPLACE VIEW v ON CLUSTER c (a UInt8) AS SELECT 1 AS a",
+            "CREATE DICTIONARY IF NOT EXISTS d (k UInt64, v String) PRIMARY KEY k \
+             SOURCE(CLICKHOUSE(TABLE 't' USER 'dict_reader')) LAYOUT(HASHED()) LIFETIME(MIN 0 MAX 300)",
+            "CREATE DATABASE IF NOT EXISTS db ENGINE = Atomic",
+            "CREATE TABLE IF NOT EXISTS t AS other ENGINE = MergeTree ORDER BY a",
+            "CREATE TABLE t UUID '00000000-0000-0000-0000-000000000000' (a UInt8) ENGINE = Memory",
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS mv ENGINE = MergeTree ORDER BY a POPULATE AS SELECT 1 AS a",
+            "ALTER TABLE t MODIFY COLUMN IF EXISTS c REMOVE DEFAULT",
+            "ALTER TABLE t RENAME COLUMN IF EXISTS a TO b, COMMENT COLUMN IF EXISTS b 'x'",
+            "ALTER TABLE t ADD PROJECTION IF NOT EXISTS p (SELECT a ORDER BY b), MATERIALIZE PROJECTION p",
+            "ALTER TABLE t MODIFY SETTING a = 1, RESET SETTING a, REMOVE TTL",
+            "ALTER TABLE t DROP PARTITION '2024-01', DETACH PARTITION 202401, APPLY DELETED MASK",
+            "ALTER TABLE t MODIFY ORDER BY (a, b), MODIFY COMMENT 'x', MODIFY QUERY SELECT 1",
+            "DROP DICTIONARY IF EXISTS d SYNC",
+            "DROP VIEW IF EXISTS v",
+            "DROP DATABASE IF EXISTS db",
+            "RENAME TABLE a TO b, c TO d ON CLUSTER x",
+            "EXCHANGE TABLES a AND b",
+            "TRUNCATE TABLE IF EXISTS t SYNC",
+            "INSERT INTO t VALUES (1)",
+        ];
+        for src in cases {
+            let (stmts, errors) = parse(src);
+            assert!(errors.is_empty() && stmts.len() == 1, "{src}: {errors:?}");
+        }
+    }
+
+    #[test]
+    fn broken_statements_are_diagnosed_with_positions() {
+        let cases = [
+            ("ALTER TABLE t FROB COLUMN c", 14),
+            ("CREATE TABLE t (a UInt8", 23),
+            ("DROP TABLE", 10),
+            ("CREATE TABLE t (a UInt8) ENGINE = MergeTree(", 44),
+            ("ALTER TABLE t DELETE x", 21),
+            ("CREATE MATERIALIZED VIEW mv TO t", 32),
+            ("SELECT 'unterminated", 7),
+        ];
+        for (src, at) in cases {
+            let (_, errors) = parse(src);
+            assert_eq!(
+                errors.first().map(|e| e.span.start),
+                Some(at),
+                "{src}: {errors:?}"
+            );
+        }
+    }
+
+    #[test]
     fn errors_are_positioned_and_parsing_continues() {
         let (stmts, errors) = parse("FROB x; DROP TABLE IF EXISTS y");
         assert_eq!(stmts.len(), 1);
