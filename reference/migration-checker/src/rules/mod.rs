@@ -16,6 +16,7 @@
 //! | CH011 | unknown-role | a role outside the configured role set |
 //! | CH012 | hardcoded-kafka | a Kafka engine written inline instead of through the engine helper |
 //! | CH013 | kafka-column-default | a Kafka table column with a DEFAULT/MATERIALIZED/ALIAS expression |
+//! | CH014 | alter-single-data-role | a replicated ALTER not aimed at exactly one data role (posthog-2026 only) |
 
 use crate::Diagnostic;
 use crate::analysis::{AnalyzedMigration, AnalyzedOp};
@@ -37,6 +38,7 @@ mod ch010_numbering;
 mod ch011_unknown_role;
 mod ch012_hardcoded_kafka;
 mod ch013_kafka_column_default;
+mod ch014_alter_single_data_role;
 
 /// A rule: code, name, one-line summary and its check.
 #[derive(Debug)]
@@ -63,6 +65,7 @@ pub(crate) const RULES: &[Rule] = &[
     ch011_unknown_role::RULE,
     ch012_hardcoded_kafka::RULE,
     ch013_kafka_column_default::RULE,
+    ch014_alter_single_data_role::RULE,
 ];
 
 /// Every rule code.
