@@ -18,6 +18,7 @@ struct Built {
     inline_kafka: bool,
     bad_kafka_name: bool,
     drop_sync: bool,
+    kafka_default: bool,
     table: String,
 }
 
@@ -45,14 +46,14 @@ fn built() -> impl Strategy<Value = Built> {
             any::<bool>(),
             any::<bool>(),
         ),
-        "[a-z]{1,8}",
+        (any::<bool>(), "[a-z]{1,8}"),
     )
         .prop_map(
             |(
                 (on_cluster, create_guard, alter_guard, alter_if_exists, mutation),
                 roles,
                 (omit_flags, wrong_alter_flag, inline_kafka, bad_kafka_name, drop_sync),
-                table,
+                (kafka_default, table),
             )| Built {
                 on_cluster,
                 create_guard,
@@ -65,6 +66,7 @@ fn built() -> impl Strategy<Value = Built> {
                 inline_kafka,
                 bad_kafka_name,
                 drop_sync,
+                kafka_default,
                 table,
             },
         )
@@ -127,6 +129,7 @@ fn render(b: &Built) -> String {
         ("${engine}", Some(KAFKA))
     };
     let sync = if b.drop_sync { " SYNC" } else { "" };
+    let kafka_default = if b.kafka_default { " DEFAULT 0" } else { "" };
     [
         operation(
             roles,
@@ -139,7 +142,7 @@ fn render(b: &Built) -> String {
             r#""INGESTION_SMALL""#,
             Some((false, false)),
             kafka_spec,
-            &format!("CREATE TABLE IF NOT EXISTS {kafka_name} (id UInt64) ENGINE = {kafka_engine}"),
+            &format!("CREATE TABLE IF NOT EXISTS {kafka_name} (id UInt64{kafka_default}) ENGINE = {kafka_engine}"),
         ),
         operation(r#""DATA""#, Some((true, false)), None, &format!("DROP TABLE IF EXISTS sharded_{t}{sync}")),
         operation(
@@ -166,6 +169,7 @@ fn expected(b: &Built) -> Vec<&'static str> {
         (b.bad_kafka_name, "CH009"),
         (b.roles == Roles::Unknown, "CH011"),
         (b.inline_kafka, "CH012"),
+        (b.kafka_default, "CH013"),
     ];
     rules
         .into_iter()

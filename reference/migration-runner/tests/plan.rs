@@ -175,3 +175,13 @@ fn topology_errors_are_clear() {
         "t.toml: cluster `posthog` names unknown node `b`"
     );
 }
+
+#[test]
+fn kafka_tables_need_the_broker_list_from_the_environment() {
+    let topology = Topology::single_node("http://127.0.0.1:8123", "posthog", &Env::default());
+    let err = plan(&topology, &hogref_migrations()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "0001_events operation 4: a Kafka table needs the broker list: set KAFKA_HOSTS"
+    );
+}
