@@ -25,8 +25,21 @@ pub struct SequenceMatcher {
     b: Vec<char>,
     /// Positions of each non-popular element of `b`, ascending.
     b2j: HashMap<char, Vec<usize>>,
-    /// How often each element occurs in `b` (all elements, for `quick_ratio`).
-    b_counts: HashMap<char, usize>,
+    /// How often each ASCII element occurs in `b` (all elements, for `quick_ratio`).
+    b_ascii_counts: [usize; 128],
+    /// The same for non-ASCII elements.
+    b_other_counts: HashMap<char, usize>,
+}
+
+/// Scratch space for [`SequenceMatcher::find_longest_match`]: the lengths of the matches ending
+/// at each `j` for the previous and the current `i` (CPython keeps these in dicts; arrays indexed
+/// by `j + 1` give the same values without hashing).
+#[derive(Debug, Default)]
+struct Scratch {
+    prev: Vec<usize>,
+    next: Vec<usize>,
+    prev_touched: Vec<usize>,
+    next_touched: Vec<usize>,
 }
 
 impl SequenceMatcher {
@@ -37,13 +50,27 @@ impl SequenceMatcher {
         for (j, &c) in b.iter().enumerate() {
             b2j.entry(c).or_default().push(j);
         }
-        let b_counts = b2j.iter().map(|(&c, js)| (c, js.len())).collect();
+        let mut b_ascii_counts = [0usize; 128];
+        let mut b_other_counts = HashMap::new();
+        for (&c, js) in &b2j {
+            match usize::try_from(u32::from(c)) {
+                Ok(i) if i < 128 => b_ascii_counts[i] = js.len(),
+                _ => {
+                    b_other_counts.insert(c, js.len());
+                }
+            }
+        }
         let n = b.len();
         if n >= 200 {
             let ntest = n / 100 + 1;
             b2j.retain(|_, js| js.len() <= ntest);
         }
-        Self { b, b2j, b_counts }
+        Self {
+            b,
+            b2j,
+            b_ascii_counts,
+            b_other_counts,
+        }
     }
 
     /// Longest matching block of `a[alo..ahi]` and `b[blo..bhi]` as `(i, j, size)`.
@@ -52,13 +79,18 @@ impl SequenceMatcher {
         a: &[char],
         (alo, ahi): (usize, usize),
         (blo, bhi): (usize, usize),
+        scratch: &mut Scratch,
     ) -> (usize, usize, usize) {
         let b = &self.b;
         let (mut besti, mut bestj, mut bestsize) = (alo, blo, 0usize);
-        // j2len[j] = length of the match ending at a[i-1], b[j]
-        let mut j2len: HashMap<usize, usize> = HashMap::new();
+        let width = b.len() + 1;
+        for v in [&mut scratch.prev, &mut scratch.next] {
+            if v.len() < width {
+                v.resize(width, 0);
+            }
+        }
+        // prev[j + 1] = length of the match ending at a[i-1], b[j]
         for (i, c) in a.iter().enumerate().take(ahi).skip(alo) {
-            let mut new_j2len: HashMap<usize, usize> = HashMap::new();
             if let Some(js) = self.b2j.get(c) {
                 for &j in js {
                     if j < blo {
@@ -67,13 +99,9 @@ impl SequenceMatcher {
                     if j >= bhi {
                         break;
                     }
-                    let k = j
-                        .checked_sub(1)
-                        .and_then(|prev| j2len.get(&prev))
-                        .copied()
-                        .unwrap_or(0)
-                        + 1;
-                    new_j2len.insert(j, k);
+                    let k = scratch.prev[j] + 1;
+                    scratch.next[j + 1] = k;
+                    scratch.next_touched.push(j + 1);
                     if k > bestsize {
                         besti = i + 1 - k;
                         bestj = j + 1 - k;
@@ -81,8 +109,17 @@ impl SequenceMatcher {
                     }
                 }
             }
-            j2len = new_j2len;
+            for &t in &scratch.prev_touched {
+                scratch.prev[t] = 0;
+            }
+            scratch.prev_touched.clear();
+            std::mem::swap(&mut scratch.prev, &mut scratch.next);
+            std::mem::swap(&mut scratch.prev_touched, &mut scratch.next_touched);
         }
+        for &t in &scratch.prev_touched {
+            scratch.prev[t] = 0;
+        }
+        scratch.prev_touched.clear();
         // Extend over equal elements that could not be indexed (the popular ones).
         while besti > alo && bestj > blo && a[besti - 1] == b[bestj - 1] {
             besti -= 1;
@@ -100,10 +137,11 @@ impl SequenceMatcher {
 
     /// Total size of all matching blocks between `a` and `b`.
     fn matches(&self, a: &[char]) -> usize {
+        let mut scratch = Scratch::default();
         let mut total = 0;
         let mut queue = vec![(0, a.len(), 0, self.b.len())];
         while let Some((alo, ahi, blo, bhi)) = queue.pop() {
-            let (i, j, k) = self.find_longest_match(a, (alo, ahi), (blo, bhi));
+            let (i, j, k) = self.find_longest_match(a, (alo, ahi), (blo, bhi), &mut scratch);
             if k > 0 {
                 total += k;
                 if alo < i && blo < j {
@@ -133,12 +171,16 @@ impl SequenceMatcher {
 
     /// An upper bound on [`Self::ratio`] from element counts only (Python's `quick_ratio`).
     fn quick_ratio(&self, a: &[char]) -> f64 {
-        let mut avail: HashMap<char, usize> = HashMap::new();
+        let mut ascii = self.b_ascii_counts;
+        let mut other: HashMap<char, usize> = HashMap::new();
         let mut matches = 0;
         for &c in a {
-            let left = avail
-                .entry(c)
-                .or_insert_with(|| self.b_counts.get(&c).copied().unwrap_or(0));
+            let left = match usize::try_from(u32::from(c)) {
+                Ok(i) if i < 128 => &mut ascii[i],
+                _ => other
+                    .entry(c)
+                    .or_insert_with(|| self.b_other_counts.get(&c).copied().unwrap_or(0)),
+            };
             if *left > 0 {
                 *left -= 1;
                 matches += 1;
@@ -180,6 +222,28 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn ratio_is_a_bounded_symmetric_score_and_never_panics(a in "\\PC{0,40}", b in "\\PC{0,40}") {
+            let ab = SequenceMatcher::new(b.as_str()).ratio(&a);
+            prop_assert!((0.0..=1.0).contains(&ab));
+            if a == b {
+                prop_assert_eq!(ab, 1.0);
+            }
+        }
+
+        #[test]
+        fn close_matches_are_candidates_above_cutoff(word in "[a-cA-C]{0,8}", words in proptest::collection::vec("[a-cA-C]{0,8}", 0..12)) {
+            let found = get_close_matches(&word, words.iter().map(String::as_str), 3, 0.6);
+            prop_assert!(found.len() <= 3);
+            for f in found {
+                prop_assert!(words.iter().any(|w| w == f));
+                prop_assert!(SequenceMatcher::new(&word).ratio(f) >= 0.6);
+            }
+        }
+    }
 
     /// `round(SequenceMatcher(None, a, b).ratio(), 6)` from CPython 3.11.
     #[test]
@@ -245,6 +309,32 @@ mod tests {
         assert_eq!(matcher.ratio("bxa"), 0.00784313725490196);
         // CPython: SequenceMatcher(None, "aab", "a"*250 + "b").ratio() == 0.023622047244094488
         assert!((got - 0.023622047244094488).abs() < 1e-15, "got {got}");
+    }
+
+    /// 400 random pairs scored by CPython 3.11 (`difflib_cases/ratios.tsv`), compared exactly.
+    #[test]
+    fn random_pairs_match_cpython_exactly() {
+        let mut n = 0;
+        for line in include_str!("difflib_cases/ratios.tsv").lines() {
+            if line.starts_with('#') || line.is_empty() {
+                continue;
+            }
+            let mut cols = line.split('\t');
+            let (a, b, expected) = (
+                cols.next().unwrap(),
+                cols.next().unwrap(),
+                cols.next().unwrap(),
+            );
+            let expected: f64 = expected.parse().unwrap();
+            let got = SequenceMatcher::new(b).ratio(a);
+            assert_eq!(
+                got.to_bits(),
+                expected.to_bits(),
+                "ratio({a:?}, {b:?}) = {got}, CPython {expected}"
+            );
+            n += 1;
+        }
+        assert_eq!(n, 400);
     }
 
     #[test]

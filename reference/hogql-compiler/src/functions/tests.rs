@@ -568,3 +568,38 @@ fn combinators_end_like_posthog_snapshot() {
     );
     assert_eq!(COMBINATOR_BASES.len() * 47, 329);
 }
+
+/// 250 mutated function names and CPython 3.11's `get_close_matches(word, exposed, 1)` answer
+/// (`difflib_cases/suggestions.tsv`, computed over the names of the `full_listing` snapshot).
+#[test]
+fn suggestions_match_cpython_on_mutated_names() {
+    let mut n = 0;
+    for line in include_str!("../difflib_cases/suggestions.tsv").lines() {
+        if line.starts_with('#') || line.is_empty() {
+            continue;
+        }
+        let (word, expected) = line.split_once('\t').unwrap();
+        let expected = (expected != "-").then_some(expected);
+        assert_eq!(reg().suggest(word), expected, "{word}");
+        n += 1;
+    }
+    assert_eq!(n, 250);
+}
+
+proptest::proptest! {
+    // Unknown names compute a suggestion over ~1,100 names; 64 cases keep the suite fast.
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn checking_any_call_never_panics(name in "\\PC{0,24}", args in 0usize..12, params in proptest::option::of(0usize..4), within_group: bool) {
+        let shape = CallShape { args, params, within_group };
+        let _ = reg().check_call(&name, shape);
+        let _ = reg().check_call_in(Dialect::HogQL, &name, shape);
+    }
+
+    #[test]
+    fn rendering_any_template_never_panics(text in "[{}0-9a-z(), ]{0,30}", args in proptest::collection::vec("[a-z]{1,3}", 0..5), positional: bool) {
+        let target = Target::Template { text, positional };
+        let _ = render_template("f", &target, &args);
+    }
+}
