@@ -63,6 +63,9 @@ enum MigrationsCommand {
         /// Database (overrides the topology's; default: env CLICKHOUSE_DATABASE, else `default`).
         #[arg(long)]
         database: Option<String>,
+        /// Built-in dialect the migrations are checked with before applying.
+        #[arg(long, default_value = "hogref")]
+        dialect: String,
         /// Migration directory.
         #[arg(default_value = "migrations/clickhouse")]
         path: String,
@@ -84,7 +87,13 @@ fn load(path: &str) -> anyhow::Result<Vec<Migration>> {
     Ok(migrations)
 }
 
-fn topology(path: Option<&str>, database: Option<String>) -> anyhow::Result<Topology> {
+/// The topology from `--topology`, else one node at `CLICKHOUSE_URL` (for `plan`, a placeholder URL
+/// is enough: nothing is contacted).
+fn topology(
+    path: Option<&str>,
+    database: Option<String>,
+    need_url: bool,
+) -> anyhow::Result<Topology> {
     let env = Env::from_process();
     match path {
         Some(path) => {
@@ -96,8 +105,11 @@ fn topology(path: Option<&str>, database: Option<String>) -> anyhow::Result<Topo
             Ok(topology)
         }
         None => {
-            let url = std::env::var("CLICKHOUSE_URL")
-                .context("no --topology given and CLICKHOUSE_URL is not set")?;
+            let url = match std::env::var("CLICKHOUSE_URL") {
+                Ok(url) => url,
+                Err(_) if !need_url => "$CLICKHOUSE_URL".to_string(),
+                Err(_) => anyhow::bail!("no --topology given and CLICKHOUSE_URL is not set"),
+            };
             let database = database
                 .or_else(|| {
                     std::env::var("CLICKHOUSE_DATABASE")
@@ -139,7 +151,7 @@ pub(crate) fn run(args: MigrationsArgs) -> anyhow::Result<i32> {
         }
         MigrationsCommand::Rules => {
             for (code, name, summary) in migration_checker::rules::list() {
-                println!("{code}  {name:<22} {summary}");
+                println!("{code}  {name:<24}{summary}");
             }
             Ok(0)
         }
@@ -148,7 +160,7 @@ pub(crate) fn run(args: MigrationsArgs) -> anyhow::Result<i32> {
             database,
             path,
         } => {
-            let topology = topology(topo.as_deref(), database)?;
+            let topology = topology(topo.as_deref(), database, false)?;
             let plan = migration_runner::plan(&topology, &load(&path)?)?;
             print!("{}", plan.render());
             Ok(0)
@@ -156,15 +168,17 @@ pub(crate) fn run(args: MigrationsArgs) -> anyhow::Result<i32> {
         MigrationsCommand::Apply {
             topology: topo,
             database,
+            dialect,
             path,
         } => {
             let migrations = load(&path)?;
-            let report = migration_checker::check(&[SourceSet::read(&path)?], &Config::default());
+            let config = Config::built_in(&dialect)?;
+            let report = migration_checker::check(&[SourceSet::read(&path)?], &config);
             if !report.diagnostics.is_empty() {
                 eprint!("{}", report.render_text());
                 anyhow::bail!("refusing to apply: the checker found problems");
             }
-            let topology = topology(topo.as_deref(), database)?;
+            let topology = topology(topo.as_deref(), database, true)?;
             let result = migration_runner::apply(&topology, &migrations)?;
             for name in &result.applied {
                 println!("applied {name}");
