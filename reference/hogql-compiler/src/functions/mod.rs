@@ -52,9 +52,10 @@ use std::sync::OnceLock;
 pub use combinators::COMBINATOR_BASES;
 pub use meta::{ArgType, Arity, Family, FunctionKind, FunctionMeta, Overload, SuffixArg, Target};
 pub use special::{
-    COMPARISON_FUNCTIONS, CompareOp, PERMITTED_PARAMETRIC_FUNCTIONS, TABLE_FUNCTIONS,
-    TableFunction, check_parametric_first_arg, comparison_op, is_allowed_parametric_function,
-    table_function,
+    ADD_OR_NULL_DATETIME_FUNCTIONS, COMPARISON_FUNCTIONS, CompareOp, FIRST_ARG_DATETIME_FUNCTIONS,
+    PERMITTED_PARAMETRIC_FUNCTIONS, TABLE_FUNCTIONS, TRIM_REWRITES, TableFunction,
+    check_parametric_first_arg, comparison_op, is_allowed_parametric_function, table_function,
+    trim_side,
 };
 pub use template::render_template;
 

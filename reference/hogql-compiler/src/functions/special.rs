@@ -116,6 +116,43 @@ pub fn check_parametric_first_arg(
     }
 }
 
+/// Functions whose result PostHog takes from the `-OrNull` variant by default (config.py
+/// `ADD_OR_NULL_DATETIME_FUNCTIONS`); the printer consults this when it rewrites date parsing.
+pub const ADD_OR_NULL_DATETIME_FUNCTIONS: [&str; 5] = [
+    "toDateTime",
+    "toDateTimeUS",
+    "parseDateTime",
+    "parseDateTimeBestEffort",
+    "parseDateTimeBestEffortOrNull",
+];
+
+/// Functions whose first argument must be a `DateTime`, not a `DateTime64`; the printer wraps it
+/// in `toDateTime(x, 'UTC')` (config.py `FIRST_ARG_DATETIME_FUNCTIONS`).
+pub const FIRST_ARG_DATETIME_FUNCTIONS: [&str; 6] = [
+    "tumble",
+    "tumbleStart",
+    "tumbleEnd",
+    "hop",
+    "hopStart",
+    "hopEnd",
+];
+
+/// The exact HogQL names the printer rewrites from `f(s, c)` to `trim(<side> c FROM s)`
+/// (spec §6); the aliases `btrim`, `ltrim`, `rtrim` print as plain calls.
+pub const TRIM_REWRITES: [(&str, &str); 3] = [
+    ("trim", "BOTH"),
+    ("trimLeft", "LEADING"),
+    ("trimRight", "TRAILING"),
+];
+
+/// The `trim(<side> … FROM …)` side for a call name, if the printer rewrites it.
+pub fn trim_side(name: &str) -> Option<&'static str> {
+    TRIM_REWRITES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, side)| *side)
+}
+
 /// A table function allowed in `FROM` (PostHog's `FunctionCallTable`s at the database root).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TableFunction {
@@ -234,6 +271,24 @@ mod tests {
                 .code(),
             "invalid_parametric_function"
         );
+    }
+
+    #[test]
+    fn printer_name_lists() {
+        assert_eq!(trim_side("trim"), Some("BOTH"));
+        assert_eq!(trim_side("trimLeft"), Some("LEADING"));
+        assert_eq!(trim_side("trimRight"), Some("TRAILING"));
+        assert_eq!(trim_side("ltrim"), None);
+        assert!(FIRST_ARG_DATETIME_FUNCTIONS.contains(&"hopEnd"));
+        assert!(ADD_OR_NULL_DATETIME_FUNCTIONS.contains(&"toDateTimeUS"));
+        // Every listed name is an allowlisted function.
+        for name in FIRST_ARG_DATETIME_FUNCTIONS
+            .iter()
+            .chain(&ADD_OR_NULL_DATETIME_FUNCTIONS[..4])
+            .chain(TRIM_REWRITES.iter().map(|(n, _)| n))
+        {
+            assert!(crate::functions::lookup(name).is_some(), "{name}");
+        }
     }
 
     #[test]
