@@ -111,6 +111,7 @@ fn main() {
     let base = repo_root().join("fixtures/migrations");
     let mut trials = Vec::new();
     let mut problems = Vec::new();
+    let mut expected_snapshots = vec!["json_format.snap".to_string()];
     for code in rules::codes() {
         let code_dir = base.join(code);
         for kind in ["ok", "err"] {
@@ -128,6 +129,9 @@ fn main() {
                     .unwrap_or_default();
                 let rel = format!("fixtures/migrations/{code}/{kind}/{file}");
                 let snapshot = format!("{code}__{}", file.trim_end_matches(".toml"));
+                if kind == "err" {
+                    expected_snapshots.push(format!("{snapshot}.snap"));
+                }
                 let (code, kind) = (code.to_string(), kind.to_string());
                 trials.push(Trial::test(rel.clone(), move || {
                     run_case(&code, &kind, &rel, &snapshot)
@@ -146,8 +150,31 @@ fn main() {
             }
         },
     ));
+    // Snapshots whose fixture was renamed or removed fail the run instead of lingering.
+    let snapshot_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    for entry in sorted_entries(&snapshot_dir) {
+        let name = entry
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if name.ends_with(".snap") && !expected_snapshots.contains(&name) {
+            problems.push(format!("tests/snapshots/{name} has no fixture case"));
+        }
+    }
+    trials.push(Trial::test("json output format", || {
+        let rel = "fixtures/migrations/CH001/err/0001_on_cluster_create.toml";
+        let report = check(&[read_case(rel)?], &Config::default());
+        let json = report.render_json();
+        let snapshot_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+        std::panic::catch_unwind(|| {
+            insta::with_settings!({ snapshot_path => snapshot_dir, prepend_module_to_snapshot => false, omit_expression => true }, {
+                insta::assert_snapshot!("json_format", json);
+            });
+        })
+        .map_err(|_| Failed::from("snapshot `json_format` differs (run `cargo insta review`)"))
+    }));
     trials.push(Trial::test(
-        "fixtures/migrations: every rule has ok and err cases",
+        "fixtures/migrations: every rule has ok and err cases, every snapshot a case",
         move || {
             if problems.is_empty() {
                 Ok(())
