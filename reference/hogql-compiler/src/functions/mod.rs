@@ -26,6 +26,7 @@
 //! | combinator snapshot | hogql/test/__snapshots__/test_mapping.ambr | 69ddff7648b3131ebd095a07f70169550f08ea1a |
 //! | posthog | functions/posthog.py | index id 54607495980 (no commit reported) |
 //! | parametric list | functions/config.py | 06f8db43ffa8a00847b148b0dbf1cd50e2b3c5a3 |
+//! | languages.tsv ([`named_constant`]) | hogql/language_mappings.py | a6e3cd83a8e653036341a236edd2cbfe268470e5 |
 //! | error texts, lookup order | printer/base.py (index id 51774963375), functions/core.py 13aa1208d34b120d49734b4c2e61c26973dc120c |
 //!
 //! The files come from different commits (the index keeps one version of each), so the union is
@@ -34,8 +35,6 @@
 //! # Known gaps
 //!
 //! * `signatures` (argument/return types used for type inference) are not carried.
-//! * `languageCodeToName`'s suffix arguments refer to PostHog's `LANGUAGE_CODES` /
-//!   `LANGUAGE_NAMES` tables by name only ([`SuffixArg::Named`]).
 //! * No entry in these versions sets `requires_within_group` (`percentile_cont` and friends are
 //!   newer); the flag and its errors are supported for when they are added.
 //! * The `is_udf` version suffix is the printer's business (deployment configuration).
@@ -54,8 +53,8 @@ pub use meta::{ArgType, Arity, Family, FunctionKind, FunctionMeta, Overload, Suf
 pub use special::{
     ADD_OR_NULL_DATETIME_FUNCTIONS, COMPARISON_FUNCTIONS, CompareOp, FIRST_ARG_DATETIME_FUNCTIONS,
     PERMITTED_PARAMETRIC_FUNCTIONS, TABLE_FUNCTIONS, TRIM_REWRITES, TableFunction,
-    check_parametric_first_arg, comparison_op, is_allowed_parametric_function, table_function,
-    trim_side,
+    check_parametric_first_arg, comparison_op, is_allowed_parametric_function, named_constant,
+    table_function, trim_side,
 };
 pub use template::render_template;
 

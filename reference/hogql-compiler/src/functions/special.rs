@@ -153,6 +153,29 @@ pub fn trim_side(name: &str) -> Option<&'static str> {
         .map(|(_, side)| *side)
 }
 
+/// The ISO 639-1 codes and English names behind `languageCodeToName`, in PostHog's order.
+fn languages() -> &'static [(&'static str, &'static str)] {
+    static LANGUAGES: std::sync::OnceLock<Vec<(&'static str, &'static str)>> =
+        std::sync::OnceLock::new();
+    LANGUAGES.get_or_init(|| {
+        include_str!("data/languages.tsv")
+            .lines()
+            .filter(|line| !line.starts_with('#') && !line.is_empty())
+            .filter_map(|line| line.split_once('\t'))
+            .collect()
+    })
+}
+
+/// The values of a named suffix constant ([`super::SuffixArg::Named`]): `LANGUAGE_CODES` and
+/// `LANGUAGE_NAMES`, each printed as one array argument of `transform`.
+pub fn named_constant(name: &str) -> Option<Vec<&'static str>> {
+    match name {
+        "LANGUAGE_CODES" => Some(languages().iter().map(|(code, _)| *code).collect()),
+        "LANGUAGE_NAMES" => Some(languages().iter().map(|(_, name)| *name).collect()),
+        _ => None,
+    }
+}
+
 /// A table function allowed in `FROM` (PostHog's `FunctionCallTable`s at the database root).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TableFunction {
@@ -271,6 +294,33 @@ mod tests {
                 .code(),
             "invalid_parametric_function"
         );
+    }
+
+    #[test]
+    fn language_constants() {
+        let codes = named_constant("LANGUAGE_CODES").unwrap();
+        let names = named_constant("LANGUAGE_NAMES").unwrap();
+        assert_eq!((codes.len(), names.len()), (184, 184));
+        assert_eq!((codes[0], names[0]), ("aa", "Afar"));
+        assert_eq!((codes[37], names[37]), ("en", "English"));
+        assert_eq!((codes[183], names[183]), ("zu", "Zulu"));
+        let mut sorted = codes.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted, codes, "codes are unique and in order");
+        assert!(named_constant("OTHER").is_none());
+        // Every named suffix in the tables resolves.
+        for meta in crate::functions::registry().all_entries() {
+            for suffix in &meta.suffix_args {
+                if let crate::functions::SuffixArg::Named(name) = suffix {
+                    assert!(
+                        named_constant(name).is_some(),
+                        "{} uses unknown {name}",
+                        meta.name
+                    );
+                }
+            }
+        }
     }
 
     #[test]
