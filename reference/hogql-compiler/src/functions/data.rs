@@ -94,12 +94,12 @@ fn is_valid_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Parse one family's file into entries, in file order.
+/// Parse one family's file into entries with their 1-based line numbers, in file order.
 pub(crate) fn parse_family(
     family: Family,
     file: &'static str,
     text: &'static str,
-) -> Result<Vec<FunctionMeta>> {
+) -> Result<Vec<(usize, FunctionMeta)>> {
     let mut entries = Vec::new();
     for (index, raw_line) in text.lines().enumerate() {
         let line_no = index + 1;
@@ -219,7 +219,7 @@ pub(crate) fn parse_family(
                 "{name}: passthrough without enough suffix arguments"
             )));
         }
-        entries.push(meta);
+        entries.push((line_no, meta));
     }
     Ok(entries)
 }
@@ -229,7 +229,10 @@ mod tests {
     use super::*;
 
     fn parse(text: &'static str) -> Result<Vec<FunctionMeta>> {
-        parse_family(Family::Other, "test.txt", text)
+        Ok(parse_family(Family::Other, "test.txt", text)?
+            .into_iter()
+            .map(|(_, meta)| meta)
+            .collect())
     }
 
     #[test]
@@ -336,7 +339,8 @@ mod tests {
 
     #[test]
     fn aggregation_family_marks_aggregates() {
-        let entries = parse_family(Family::Aggregations, "a.txt", "sum 1 ci").unwrap();
-        assert!(entries[0].aggregate);
+        let entries = parse_family(Family::Aggregations, "a.txt", "# c\nsum 1 ci").unwrap();
+        assert_eq!(entries[0].0, 2);
+        assert!(entries[0].1.aggregate);
     }
 }

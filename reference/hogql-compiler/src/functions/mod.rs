@@ -188,23 +188,10 @@ impl FunctionRegistry {
     }
 
     fn load_family(table: &mut Table, family: Family, may_override_generated: bool) -> Result<()> {
-        let Some((file, text)) = data::source(family) else {
-            return Ok(());
-        };
-        for meta in data::parse_family(family, file, text)? {
-            if let Some(existing) = table.find_exact(&meta.name) {
-                let allowed = may_override_generated && existing.family == Family::Combinators;
-                if !allowed {
-                    return Err(Error::InvalidData {
-                        file,
-                        line: 0,
-                        message: format!("{} is already defined in {}", meta.name, existing.family),
-                    });
-                }
-            }
-            table.upsert(meta);
+        match data::source(family) {
+            Some((file, text)) => load_text(table, family, file, text, may_override_generated),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// The aggregation named `name` (PostHog's `find_hogql_aggregation`).
@@ -363,6 +350,31 @@ impl FunctionRegistry {
     pub fn exposed_names(&self) -> &[String] {
         &self.exposed
     }
+}
+
+/// Add a family's entries to a table. A name already in the table is an error, except that
+/// hand-listed aggregations may replace generated combinator names.
+fn load_text(
+    table: &mut Table,
+    family: Family,
+    file: &'static str,
+    text: &'static str,
+    may_override_generated: bool,
+) -> Result<()> {
+    for (line, meta) in data::parse_family(family, file, text)? {
+        if let Some(existing) = table.find_exact(&meta.name) {
+            let allowed = may_override_generated && existing.family == Family::Combinators;
+            if !allowed {
+                return Err(Error::InvalidData {
+                    file,
+                    line,
+                    message: format!("{} is already defined in {}", meta.name, existing.family),
+                });
+            }
+        }
+        table.upsert(meta);
+    }
+    Ok(())
 }
 
 impl Table {

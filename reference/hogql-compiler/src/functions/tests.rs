@@ -603,3 +603,52 @@ proptest::proptest! {
         let _ = render_template("f", &target, &args);
     }
 }
+
+#[test]
+fn duplicate_names_are_data_errors_except_over_generated_combinators() {
+    let mut table = Table::default();
+    let err = load_text(
+        &mut table,
+        Family::Math,
+        "dup.txt",
+        "f 1\n# x\nf 2\n",
+        false,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        Error::InvalidData {
+            file: "dup.txt",
+            line: 3,
+            message: "f is already defined in math".into()
+        }
+    );
+    let mut aggregations = Table::default();
+    for meta in combinators::generate() {
+        aggregations.upsert(meta);
+    }
+    let before = aggregations.entries.len();
+    load_text(
+        &mut aggregations,
+        Family::Aggregations,
+        "a.txt",
+        "avgIf 5\n",
+        true,
+    )
+    .unwrap();
+    assert_eq!(aggregations.entries.len(), before, "replaced in place");
+    assert_eq!(aggregations.find("avgIf").unwrap().args, Arity::exactly(5));
+    assert_eq!(
+        aggregations.entries[0].name, "avgIf",
+        "position kept, like a Python dict"
+    );
+    let err = load_text(
+        &mut aggregations,
+        Family::Aggregations,
+        "a.txt",
+        "avgIf 1\n",
+        true,
+    )
+    .unwrap_err();
+    assert_eq!(err.code(), "invalid_embedded_data");
+}
