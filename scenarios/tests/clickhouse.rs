@@ -25,7 +25,9 @@ fn event(i: u64) -> Event {
         distinct_id: format!("user-{}", i % 1000),
         score: i as f64 * 0.5,
         tags: (0..i % 3).map(|t| format!("t{t}")).collect(),
-        note: i.is_multiple_of(2).then(|| format!("note {i} with 'quotes'")),
+        note: i
+            .is_multiple_of(2)
+            .then(|| format!("note {i} with 'quotes'")),
         ts: 1_700_000_000 + u32::try_from(i).unwrap_or(0),
     }
 }

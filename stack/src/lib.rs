@@ -447,6 +447,11 @@ impl Stack {
         };
         match options.provider {
             Provider::Local => {
+                // Install everything first, so nothing runs while a long install (tansu) is going on.
+                install::redis_server()?;
+                install::postgres_bin()?;
+                install::tansu()?;
+                install::chdb_python()?;
                 // Start order is the reverse of the stop order (the ClickHouse front stops first).
                 let starters: [fn(&Path) -> Result<ComponentState>; 4] = [
                     local::start_redis,
@@ -525,23 +530,38 @@ impl Stack {
 
     /// Stops the Kafka broker and starts it again on the same port with the same storage (for fault tests).
     pub fn restart_kafka(&mut self) -> Result<f64> {
-        let idx = self
-            .state
-            .components
-            .iter()
-            .position(|c| c.name == "kafka")
-            .ok_or(Error::Component {
-                component: "kafka",
-                reason: "this stack has no local kafka broker to restart".into(),
-            })?;
-        let old = self.state.components[idx].clone();
-        local::stop(&old)?;
-        let started = local::start_kafka(&self.state.dir, Some(old.port))?;
-        let secs = started.ready_secs;
-        self.state.components[idx] = started;
-        self.state.save()?;
+        let secs = restart_kafka_in(&mut self.state)?;
         Ok(secs)
     }
+}
+
+/// Restarts the Kafka broker of the running stack `name` (its state file is updated); returns the
+/// seconds until the broker answered again. Topics, records and committed offsets survive (SQLite storage).
+/// Tests find the stack's name in `HOGREF_STACK` (set by `cargo xtask test`).
+pub fn restart_kafka(name: &str) -> Result<f64> {
+    let mut state = StackState::load(name)?;
+    restart_kafka_in(&mut state)
+}
+
+fn restart_kafka_in(state: &mut StackState) -> Result<f64> {
+    let idx = state
+        .components
+        .iter()
+        .position(|c| c.name == "kafka" && c.pid.is_some())
+        .ok_or(Error::Component {
+            component: "kafka",
+            reason: format!(
+                "stack `{}` has no local kafka broker to restart",
+                state.name
+            ),
+        })?;
+    let old = state.components[idx].clone();
+    local::stop(&old)?;
+    let started = local::start_kafka(&state.dir, Some(old.port))?;
+    let secs = started.ready_secs;
+    state.components[idx] = started;
+    state.save()?;
+    Ok(secs)
 }
 
 impl Drop for Stack {

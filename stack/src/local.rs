@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::process::{
     free_port, http_ping, is_alive, log_tail, output_of, port_open, redis_ping, run_logged,
-    spawn_detached, terminate, wait_ready,
+    run_logged_own_group, spawn_detached, terminate, wait_ready,
 };
 use crate::{ComponentState, Error, Result, install, now_unix, pinned};
 
@@ -127,7 +127,7 @@ pub(crate) fn start_postgres(stack_dir: &Path) -> Result<ComponentState> {
         .arg(&log)
         .args(["-w", "-t", "30", "-o", &options, "start"]);
     let ctl_log = stack_dir.join("postgres-pg_ctl.log");
-    run_logged("postgres", pg_ctl, &ctl_log).map_err(|e| Error::Component {
+    run_logged_own_group("postgres", pg_ctl, &ctl_log).map_err(|e| Error::Component {
         component: "postgres",
         reason: format!("{e}\nserver log {}:\n{}", log.display(), log_tail(&log, 10)),
     })?;

@@ -34,22 +34,42 @@ pub(crate) fn spawn_detached(component: &'static str, mut cmd: Command, log: &Pa
 }
 
 /// Runs a short command to completion, output appended to `log`; fails with the log tail.
-pub(crate) fn run_logged(component: &'static str, mut cmd: Command, log: &Path) -> Result<()> {
+/// It stays in our process group, so a Ctrl-C stops it too (installs, initdb).
+pub(crate) fn run_logged(component: &'static str, cmd: Command, log: &Path) -> Result<()> {
+    run_logged_with(component, cmd, log, false)
+}
+
+/// Like [`run_logged`], in a process group of its own: for commands that leave a daemon behind
+/// (`pg_ctl start`), which the stack stops itself, in order.
+pub(crate) fn run_logged_own_group(
+    component: &'static str,
+    cmd: Command,
+    log: &Path,
+) -> Result<()> {
+    run_logged_with(component, cmd, log, true)
+}
+
+fn run_logged_with(
+    component: &'static str,
+    mut cmd: Command,
+    log: &Path,
+    own_group: bool,
+) -> Result<()> {
     let out = open_log(log)?;
     let err = out
         .try_clone()
         .map_err(|e| Error::io(format!("cloning log handle {}", log.display()), e))?;
     let program = format!("{:?}", cmd.get_program());
-    let status = cmd
-        .stdin(Stdio::null())
+    cmd.stdin(Stdio::null())
         .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .process_group(0)
-        .status()
-        .map_err(|e| Error::Component {
-            component,
-            reason: format!("cannot run {program}: {e}"),
-        })?;
+        .stderr(Stdio::from(err));
+    if own_group {
+        cmd.process_group(0);
+    }
+    let status = cmd.status().map_err(|e| Error::Component {
+        component,
+        reason: format!("cannot run {program}: {e}"),
+    })?;
     if status.success() {
         Ok(())
     } else {

@@ -62,6 +62,7 @@ pub(crate) fn run(args: StackArgs) -> anyhow::Result<()> {
     let name = &args.target.name;
     match args.action {
         Action::Up => {
+            crate::test_cmd::install_ctrlc(name);
             let stack = up(&args.target)?;
             let state = stack.detach();
             eprintln!("stack `{name}` is up; stop it with `cargo xtask stack down --name {name}`");

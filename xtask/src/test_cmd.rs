@@ -78,6 +78,8 @@ pub(crate) fn run(args: TestArgs) -> anyhow::Result<()> {
     eprintln!("test: [3/4] cargo test --workspace --locked against stack `{name}`...");
     let mut cmd = cargo_test(&[]);
     cmd.args(&args.cargo_args);
+    // Fault tests (e.g. a broker restart) find their stack by name.
+    cmd.env("HOGREF_STACK", &name);
     for (var, value) in stack.endpoints().env_vars() {
         eprintln!("test:       {var}={value}");
         cmd.env(var, value);
@@ -153,13 +155,13 @@ fn services_features(
 
 /// On Ctrl-C (or SIGTERM), stop the stack before exiting; its processes sit in their own process groups,
 /// so the terminal's signal does not reach them.
-fn install_ctrlc(name: &str) {
+pub(crate) fn install_ctrlc(name: &str) {
     let name = name.to_string();
     let _ = ctrlc::set_handler(move || {
-        eprintln!("\ntest: interrupted; bringing stack `{name}` down...");
+        eprintln!("\ninterrupted; bringing stack `{name}` down...");
         match stack::down(&name) {
-            Ok(_) => eprintln!("test: stack `{name}` is down"),
-            Err(e) => eprintln!("test: {e}"),
+            Ok(_) => eprintln!("stack `{name}` is down"),
+            Err(e) => eprintln!("{e}"),
         }
         std::process::exit(130);
     });
