@@ -59,6 +59,15 @@ impl StackTarget {
 }
 
 pub(crate) fn run(args: StackArgs) -> anyhow::Result<()> {
+    // One clear line (plus the cause chain), never a backtrace dump: print here and exit non-zero.
+    if let Err(e) = run_inner(args) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn run_inner(args: StackArgs) -> anyhow::Result<()> {
     let name = &args.target.name;
     match args.action {
         Action::Up => {

@@ -25,6 +25,15 @@ pub(crate) struct TestArgs {
 }
 
 pub(crate) fn run(args: TestArgs) -> anyhow::Result<()> {
+    // One clear line (plus the cause chain), never a backtrace dump: print here and exit non-zero.
+    if let Err(e) = run_inner(args) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn run_inner(args: TestArgs) -> anyhow::Result<()> {
     let total = Instant::now();
     let root = workspace_root();
     let target_dir = cargo_target_dir();
