@@ -1,0 +1,85 @@
+//! The suites: each lists its cases from `fixtures/` and judges one case against a target.
+
+use std::path::{Path, PathBuf};
+
+use crate::target::{Entry, Target};
+use crate::{Case, Outcome};
+
+mod hogql_parse;
+mod migrations;
+
+/// One conformance suite.
+pub trait Suite {
+    /// The suite's name, as used in reports and `--filter`.
+    fn name(&self) -> &'static str;
+    /// Why the suite cannot run against `target`, if it cannot.
+    fn unavailable(&self, target: &dyn Target) -> Option<String>;
+    /// Every case, sorted by id.
+    fn cases(&self, root: &Path) -> anyhow::Result<Vec<Case>>;
+    /// Runs one case.
+    fn run(&self, target: &dyn Target, case: &Case) -> Outcome;
+}
+
+/// Every suite, in report order. Suites that are not written yet are listed with the issue that brings them.
+pub fn all() -> Vec<Box<dyn Suite>> {
+    vec![
+        Box::new(hogql_parse::HogqlParse),
+        Box::new(migrations::Migrations),
+    ]
+}
+
+/// Suites the mission names that do not exist yet, with the reason, so reports say so instead of
+/// silently covering less.
+pub const PLANNED: &[(&str, &str)] = &[
+    (
+        "hogql-print",
+        "not written yet: HogQL to ClickHouse printer (issue #4)",
+    ),
+    (
+        "hogql-exec",
+        "not written yet: printed SQL executed on ClickHouse (issue #4)",
+    ),
+    ("capture", "not written yet: capture API (issue #7)"),
+    ("ingestion", "not written yet: ingestion worker (issue #7)"),
+    ("query-api", "not written yet: query API (issue #6)"),
+];
+
+/// Files under `dir` (recursively) whose name ends with `suffix`, sorted.
+fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.to_string_lossy().ends_with(suffix) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The entry point and expected acceptance of a parse fixture, from its path
+/// (`.../parse/{ok,err}/{select,expr,order_expr}/NAME.hogql`).
+fn parse_fixture_kind(path: &Path) -> Option<(bool, Entry)> {
+    let entry = Entry::from_folder(path.parent()?.file_name()?.to_str()?)?;
+    let accept = match path.parent()?.parent()?.file_name()?.to_str()? {
+        "ok" => true,
+        "err" => false,
+        _ => return None,
+    };
+    Some((accept, entry))
+}
