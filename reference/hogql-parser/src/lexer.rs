@@ -239,7 +239,18 @@ fn lex_number(b: &[u8], pos: usize) -> usize {
     }
     let mut e = digits(pos, u8::is_ascii_digit);
     if b.get(e) == Some(&b'.') {
-        e = digits(e + 1, u8::is_ascii_digit);
+        let after = b.get(e + 1).copied().unwrap_or(0);
+        let exp_follows = matches!(after, b'e' | b'E') && {
+            let mut x = e + 2;
+            if matches!(b.get(x), Some(b'+' | b'-')) {
+                x += 1;
+            }
+            b.get(x).is_some_and(u8::is_ascii_digit)
+        };
+        // `1.b` is an access on `1`; `1.`, `1.5` and `1.e5` are floats
+        if after.is_ascii_digit() || exp_follows || !is_ident_char(after) {
+            e = digits(e + 1, u8::is_ascii_digit);
+        }
     }
     if matches!(b.get(e), Some(b'e' | b'E')) {
         let mut x = e + 1;

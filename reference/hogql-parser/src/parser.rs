@@ -178,6 +178,11 @@ const COLUMN_ALIAS_OK: &[&str] = &[
 /// Keywords that may still be an implicit table alias (`from t date`).
 const TABLE_ALIAS_OK: &[&str] = &["date", "first", "id", "key", "respect"];
 
+/// Is `w` a HogQL keyword (or a word that can never be an identifier)? The printer quotes these.
+pub(crate) fn is_keyword(w: &str) -> bool {
+    in_list(KEYWORDS, w) || in_list(RESERVED, w)
+}
+
 fn in_list(list: &[&str], w: &str) -> bool {
     list.iter().any(|k| k.eq_ignore_ascii_case(w))
 }
@@ -210,6 +215,10 @@ pub(crate) struct Parser<'a> {
     /// End of the last consumed token.
     last_end: u32,
     depth: u32,
+    /// Inside `CAST(expr AS type)`: `AS` ends the expression instead of making an alias.
+    no_alias: bool,
+    /// Identifier runs before this offset are known not to be `a, b -> ...` lambdas.
+    no_lambda_until: u32,
     stack_base: usize,
 }
 
@@ -225,6 +234,8 @@ impl<'a> Parser<'a> {
             last_end: 0,
             depth: 0,
             stack_base: stack_addr(),
+            no_alias: false,
+            no_lambda_until: 0,
         };
         p.tok = p.lex_from(0)?;
         Ok(p)
@@ -633,6 +644,13 @@ impl<'a> Parser<'a> {
     }
 
     fn array_access(&mut self, lhs: Node, start: u32, nullish: bool) -> PResult<Node> {
+        let saved = std::mem::replace(&mut self.no_alias, false);
+        let r = self.array_access_inner(lhs, start, nullish);
+        self.no_alias = saved;
+        r
+    }
+
+    fn array_access_inner(&mut self, lhs: Node, start: u32, nullish: bool) -> PResult<Node> {
         // after `[`
         if self.tok.kind == Tok::Colon {
             self.bump()?;
@@ -696,6 +714,13 @@ impl<'a> Parser<'a> {
 
     /// Arguments after `(` up to and including `)`.
     fn call_args(&mut self) -> PResult<Vec<Node>> {
+        let saved = std::mem::replace(&mut self.no_alias, false);
+        let r = self.call_args_inner();
+        self.no_alias = saved;
+        r
+    }
+
+    fn call_args_inner(&mut self) -> PResult<Vec<Node>> {
         let mut args = Vec::new();
         if self.eat(Tok::RParen)? {
             return Ok(args);
@@ -750,7 +775,7 @@ impl<'a> Parser<'a> {
             Tok::IRegex => (90, Infix::Cmp("=~*")),
             Tok::NotRegex => (90, Infix::Cmp("!~")),
             Tok::NotIRegex => (90, Infix::Cmp("!~*")),
-            Tok::Spaceship => (80, Infix::Spaceship),
+            Tok::Spaceship => (79, Infix::Spaceship),
             Tok::Nullish => (70, Infix::Nullish),
             Tok::Question => (20, Infix::Ternary),
             Tok::Word => {
@@ -792,7 +817,7 @@ impl<'a> Parser<'a> {
                     } else {
                         return None;
                     }
-                } else if w.eq_ignore_ascii_case("as") {
+                } else if w.eq_ignore_ascii_case("as") && !self.no_alias {
                     (10, Infix::As)
                 } else if w.eq_ignore_ascii_case("ignore") && self.peek_kw(1, "nulls") {
                     (87, Infix::IgnoreNulls)
@@ -849,19 +874,7 @@ impl<'a> Parser<'a> {
                 if neg {
                     self.bump()?;
                 }
-                let cohort = self.at_kw("cohort") && {
-                    let n = self.peek(1);
-                    !matches!(
-                        n.kind,
-                        Tok::Eof
-                            | Tok::RParen
-                            | Tok::Comma
-                            | Tok::RBracket
-                            | Tok::RBrace
-                            | Tok::Semi
-                            | Tok::Colon
-                    ) && !self.is_infix_start(n)
-                };
+                let cohort = self.at_kw("cohort") && self.starts_operand(self.peek(1));
                 if cohort {
                     self.bump()?;
                 }
@@ -879,7 +892,7 @@ impl<'a> Parser<'a> {
                 if neg {
                     self.bump()?;
                 }
-                let low = self.expr_bp(lbp + 1)?;
+                let low = self.expr_bp(lbp)?;
                 self.expect_kw("and")?;
                 let high = self.expr_bp(lbp + 1)?;
                 let mut n = Node::new("BetweenExpr", None)
@@ -916,7 +929,7 @@ impl<'a> Parser<'a> {
             }
             Infix::Spaceship => {
                 self.bump()?;
-                let rhs = self.expr_bp(lbp + 1)?;
+                let rhs = self.expr_bp(80)?;
                 Ok(is_distinct(lhs, rhs, true, self.span_from(start)))
             }
             Infix::Nullish => {
@@ -1051,6 +1064,16 @@ impl<'a> Parser<'a> {
                     false,
                 ))
             }
+            Tok::BacktickIdent | Tok::QuoteIdent if self.at_multi_lambda() => {
+                let mut args = Vec::new();
+                loop {
+                    args.push(self.ident()?);
+                    if !self.eat(Tok::Comma)? {
+                        break;
+                    }
+                }
+                Ok((self.lambda_body(args, start)?, false))
+            }
             Tok::BacktickIdent | Tok::QuoteIdent => {
                 self.bump()?;
                 let name = self.ident_text(t)?;
@@ -1162,6 +1185,13 @@ impl<'a> Parser<'a> {
     }
 
     fn expr_list_until(&mut self, close: Tok, what: &'static str) -> PResult<Vec<Node>> {
+        let saved = std::mem::replace(&mut self.no_alias, false);
+        let r = self.expr_list_until_inner(close, what);
+        self.no_alias = saved;
+        r
+    }
+
+    fn expr_list_until_inner(&mut self, close: Tok, what: &'static str) -> PResult<Vec<Node>> {
         let mut out = Vec::new();
         if self.eat(close)? {
             return Ok(out);
@@ -1181,6 +1211,13 @@ impl<'a> Parser<'a> {
     }
 
     fn paren(&mut self) -> PResult<(Node, bool)> {
+        let saved = std::mem::replace(&mut self.no_alias, false);
+        let r = self.paren_inner();
+        self.no_alias = saved;
+        r
+    }
+
+    fn paren_inner(&mut self) -> PResult<(Node, bool)> {
         let open = self.bump()?;
         let start = open.start;
         if self.tok.kind == Tok::RParen {
@@ -1285,7 +1322,13 @@ impl<'a> Parser<'a> {
 
     fn lambda_body(&mut self, args: Vec<String>, start: u32) -> PResult<Node> {
         self.expect(Tok::Arrow, "->")?;
-        if self.tok.kind == Tok::LBrace {
+        if self.tok.kind == Tok::LBrace && {
+            let n = self.peek(1);
+            n.kind == Tok::RBrace
+                || ["return", "let", "throw"]
+                    .iter()
+                    .any(|k| self.is_word(n, k))
+        } {
             return Err(self.not_impl(
                 self.tok.start,
                 self.tok.end,
@@ -1302,6 +1345,13 @@ impl<'a> Parser<'a> {
     }
 
     fn brace(&mut self) -> PResult<Node> {
+        let saved = std::mem::replace(&mut self.no_alias, false);
+        let r = self.brace_inner();
+        self.no_alias = saved;
+        r
+    }
+
+    fn brace_inner(&mut self) -> PResult<Node> {
         let open = self.bump()?;
         let start = open.start;
         if self.eat(Tok::RBrace)? {
@@ -1338,12 +1388,22 @@ impl<'a> Parser<'a> {
         let lw = w.to_ascii_lowercase();
         let next = self.peek(1);
         let span = sp(t.start, t.end);
+        if next.kind == Tok::Comma && self.ident_tok(t) && self.at_multi_lambda() {
+            let mut args = Vec::new();
+            loop {
+                args.push(self.ident()?);
+                if !self.eat(Tok::Comma)? {
+                    break;
+                }
+            }
+            return Ok((self.lambda_body(args, start)?, false));
+        }
         match lw.as_str() {
             "null" => {
                 self.bump()?;
                 return Ok((constant(Value::Null, span), false));
             }
-            "true" | "false" => {
+            "true" | "false" if next.kind != Tok::Dot => {
                 self.bump()?;
                 return Ok((constant(Value::Bool(lw == "true"), span), false));
             }
@@ -1356,7 +1416,7 @@ impl<'a> Parser<'a> {
                     false,
                 ));
             }
-            "not" => {
+            "not" if next.kind != Tok::LParen && self.starts_operand(next) => {
                 self.bump()?;
                 let e = self.expr_bp(60)?;
                 return Ok((
@@ -1365,14 +1425,25 @@ impl<'a> Parser<'a> {
                 ));
             }
             "case"
-                if next.kind != Tok::Arrow && next.kind != Tok::LParen && next.kind != Tok::Dot =>
+                if self.is_word(next, "when")
+                    || (next.kind != Tok::Arrow
+                        && next.kind != Tok::Dot
+                        && self.starts_operand(next)) =>
             {
-                return Ok((self.case()?, false));
+                let save = (self.tok, self.last_end);
+                match self.case() {
+                    Ok(n) => return Ok((n, false)),
+                    Err(e) if next.kind != Tok::LParen => return Err(e),
+                    Err(_) => self.reset(save.0, save.1),
+                }
             }
             "cast" | "try_cast" if next.kind == Tok::LParen => {
                 self.bump()?;
                 self.bump()?;
-                let e = self.expr_bp(11)?;
+                let saved = std::mem::replace(&mut self.no_alias, true);
+                let e = self.expr_bp(11);
+                self.no_alias = saved;
+                let e = e?;
                 if self.eat(Tok::Comma)? {
                     let ty = self.expr()?;
                     self.expect(Tok::RParen, ")")?;
@@ -1522,6 +1593,16 @@ impl<'a> Parser<'a> {
         if !self.ident_tok(t) {
             return Err(self.unexpected("expression"));
         }
+        if self.at_multi_lambda() {
+            let mut args = Vec::new();
+            loop {
+                args.push(self.ident()?);
+                if !self.eat(Tok::Comma)? {
+                    break;
+                }
+            }
+            return Ok((self.lambda_body(args, start)?, false));
+        }
         self.bump()?;
         if self.tok.kind == Tok::Arrow {
             return Ok((self.lambda_body(vec![w.to_string()], start)?, false));
@@ -1530,6 +1611,68 @@ impl<'a> Parser<'a> {
             return Ok((self.function_call(w, start)?, false));
         }
         Ok((field(vec![Value::Str(w.to_string())], span), true))
+    }
+
+    /// Is the current `distinct` word a DISTINCT modifier (rather than a column named distinct)?
+    fn distinct_modifier(&self) -> bool {
+        let n = self.peek(1);
+        !(matches!(n.kind, Tok::RParen | Tok::Comma | Tok::Dot)
+            || (n.kind == Tok::Number && self.text(n).starts_with('.')))
+    }
+
+    /// Can `t` start an expression operand?
+    fn starts_operand(&self, t: Token) -> bool {
+        if matches!(
+            t.kind,
+            Tok::Star
+                | Tok::Plus
+                | Tok::Minus
+                | Tok::LBracket
+                | Tok::LParen
+                | Tok::LBrace
+                | Tok::Lt
+        ) {
+            return true;
+        }
+        !matches!(
+            t.kind,
+            Tok::RParen
+                | Tok::Comma
+                | Tok::Eof
+                | Tok::RBracket
+                | Tok::RBrace
+                | Tok::Semi
+                | Tok::Colon
+                | Tok::Dot
+        ) && !(t.kind == Tok::Number && self.text(t).starts_with('.'))
+            && !self.is_infix_start(t)
+    }
+
+    /// At an identifier: is this `a, b, c -> body` (a lambda without parentheses)?
+    fn at_multi_lambda(&mut self) -> bool {
+        if self.tok.start < self.no_lambda_until || self.peek(1).kind != Tok::Comma {
+            return false;
+        }
+        let mut i = 0;
+        loop {
+            let t = self.peek(i);
+            if !self.ident_tok(t)
+                || (t.kind == Tok::Word
+                    && in_list(&["null", "inf", "infinity", "nan"], self.text(t)))
+            {
+                self.no_lambda_until = t.start;
+                return false;
+            }
+            let n = self.peek(i + 1);
+            match n.kind {
+                Tok::Comma => i += 2,
+                Tok::Arrow => return i > 0,
+                _ => {
+                    self.no_lambda_until = n.start;
+                    return false;
+                }
+            }
+        }
     }
 
     fn is_infix_start(&self, t: Token) -> bool {
@@ -1566,11 +1709,7 @@ impl<'a> Parser<'a> {
 
     fn function_call(&mut self, name: &str, start: u32) -> PResult<Node> {
         self.expect(Tok::LParen, "(")?;
-        let distinct = self.at_kw("distinct")
-            && !matches!(
-                self.peek(1).kind,
-                Tok::RParen | Tok::Comma | Tok::Dot | Tok::LParen
-            );
+        let distinct = self.at_kw("distinct") && self.distinct_modifier();
         if distinct {
             self.bump()?;
         }
@@ -1579,11 +1718,7 @@ impl<'a> Parser<'a> {
         let mut args = first;
         if self.tok.kind == Tok::LParen && !distinct {
             self.bump()?;
-            let distinct2 = self.at_kw("distinct")
-                && !matches!(
-                    self.peek(1).kind,
-                    Tok::RParen | Tok::Comma | Tok::Dot | Tok::LParen
-                );
+            let distinct2 = self.at_kw("distinct") && self.distinct_modifier();
             if distinct2 {
                 self.bump()?;
             }
@@ -1881,7 +2016,9 @@ impl<'a> Parser<'a> {
         if u.kind != Tok::Word {
             return Err(self.unexpected("interval unit"));
         }
-        let Some(fname) = interval_fn(self.text(u)) else {
+        let Some(fname) =
+            interval_fn(self.text(u)).filter(|_| !self.text(u).to_ascii_lowercase().ends_with('s'))
+        else {
             return Err(self.unexpected("interval unit"));
         };
         self.bump()?;
@@ -2237,14 +2374,8 @@ impl<'a> Parser<'a> {
                 .with("initial_select_query", Value::node(first))
                 .with("subsequent_select_queries", Value::nodes(rest))
         };
-        // trailing ORDER BY / LIMIT apply to the whole set
-        if self.at_kw("order") && self.peek_kw(1, "by") {
-            self.bump()?;
-            self.bump()?;
-            let ob = self.order_list()?;
-            node.set("order_by", Value::nodes(ob));
-        }
-        self.limit_clauses(&mut node)?;
+        // trailing ORDER BY / LIMIT / OFFSET apply to the whole set
+        self.set_limit_clauses(&mut node)?;
         if node.kind == "SelectSetQuery" {
             node.span = self.span_from(start);
         }
@@ -2327,7 +2458,26 @@ impl<'a> Parser<'a> {
             if !self.eat(Tok::Comma)? {
                 break;
             }
-            if self.at_kw("from") && !cols.is_empty() {
+            if matches!(self.tok.kind, Tok::Eof | Tok::RParen | Tok::Semi)
+                || [
+                    "from",
+                    "where",
+                    "prewhere",
+                    "group",
+                    "having",
+                    "order",
+                    "limit",
+                    "offset",
+                    "union",
+                    "intersect",
+                    "except",
+                    "window",
+                    "qualify",
+                    "settings",
+                ]
+                .iter()
+                .any(|k| self.at_kw(k))
+            {
                 break;
             }
         }
@@ -2347,6 +2497,14 @@ impl<'a> Parser<'a> {
             None
         };
         if let Some(op) = aj {
+            if q.get("select_from").is_none() {
+                let t = self.tok;
+                return Err(self.err_at(
+                    t.start,
+                    t.end,
+                    "using ARRAY JOIN without a FROM clause is not permitted",
+                ));
+            }
             while !self.at_kw("join") {
                 self.bump()?;
             }
@@ -2457,8 +2615,9 @@ impl<'a> Parser<'a> {
         Ok(q)
     }
 
+    /// Statement-level `LIMIT n [OFFSET m] BY exprs` and `LIMIT n [, m] [WITH TIES]`. A plain
+    /// `OFFSET` is left for the set level (PostHog attaches it to the whole set).
     fn limit_clauses(&mut self, q: &mut Node) -> PResult<()> {
-        // LIMIT n [OFFSET m] BY exprs, then LIMIT n [, m | OFFSET m | WITH TIES], or OFFSET m
         for _ in 0..2 {
             if !self.at_kw("limit") {
                 break;
@@ -2468,12 +2627,17 @@ impl<'a> Parser<'a> {
             let ls = save.0.start;
             let n = self.expr()?;
             let mut offset = None;
-            let mut comma = false;
             if self.eat(Tok::Comma)? {
                 offset = Some(self.expr()?);
-                comma = true;
-            } else if self.eat_kw("offset")? {
-                offset = Some(self.expr()?);
+            } else if self.at_kw("offset") {
+                let before = (self.tok, self.last_end);
+                self.bump()?;
+                let m = self.expr()?;
+                if self.at_kw("by") {
+                    offset = Some(m);
+                } else {
+                    self.reset(before.0, before.1);
+                }
             }
             if self.at_kw("by") && q.get("limit_by").is_none() {
                 self.bump()?;
@@ -2484,7 +2648,6 @@ impl<'a> Parser<'a> {
                         break;
                     }
                 }
-                let _ = comma;
                 let mut lb = Node::new("LimitByExpr", None)
                     .with("exprs", Value::nodes(exprs))
                     .with("n", Value::node(n));
@@ -2508,7 +2671,37 @@ impl<'a> Parser<'a> {
                 self.bump()?;
                 q.set("limit_with_ties", Value::Bool(true));
             }
-            break;
+            return Ok(());
+        }
+        // `OFFSET m` without LIMIT belongs to the statement
+        if q.get("limit").is_none() && q.get("offset").is_none() && self.eat_kw("offset")? {
+            let o = self.expr()?;
+            q.set("offset", Value::node(o));
+        }
+        Ok(())
+    }
+
+    /// Set-level trailing clauses: `ORDER BY` (accepted and dropped, as PostHog does), `LIMIT`,
+    /// `OFFSET`. On a single select they merge into it.
+    fn set_limit_clauses(&mut self, q: &mut Node) -> PResult<()> {
+        if self.at_kw("order") && self.peek_kw(1, "by") {
+            self.bump()?;
+            self.bump()?;
+            self.order_list()?;
+        }
+        if self.at_kw("limit") {
+            self.bump()?;
+            let n = self.expr()?;
+            q.set("limit", Value::node(n));
+            if self.eat(Tok::Comma)? || self.eat_kw("offset")? {
+                let o = self.expr()?;
+                q.set("offset", Value::node(o));
+            }
+            if self.at_kw("with") && self.peek_kw(1, "ties") {
+                self.bump()?;
+                self.bump()?;
+                q.set("limit_with_ties", Value::Bool(true));
+            }
         }
         if q.get("offset").is_none() && self.eat_kw("offset")? {
             let o = self.expr()?;
