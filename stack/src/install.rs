@@ -138,12 +138,20 @@ pub(crate) fn chdb_python() -> Result<PathBuf> {
         fs::remove_dir_all(&venv)
             .map_err(|e| Error::io(format!("removing stale venv {}", venv.display()), e))?;
     }
-    let mut create = Command::new(&base);
-    create.args(["-m", "venv"]).arg(&venv);
-    run_logged("clickhouse", create, &log).map_err(|e| Error::Install {
-        what: "chDB venv".into(),
-        reason: e.to_string(),
-    })?;
+    let create = || {
+        let mut cmd = Command::new(&base);
+        cmd.args(["-m", "venv"]).arg(&venv);
+        run_logged("clickhouse", cmd, &log)
+    };
+    if create().is_err() {
+        // Debian's python3 needs python3-venv for `-m venv` (ensurepip).
+        let _ = fs::remove_dir_all(&venv);
+        apt_install("clickhouse", &["python3-venv"])?;
+        create().map_err(|e| Error::Install {
+            what: "chDB venv".into(),
+            reason: e.to_string(),
+        })?;
+    }
     let mut pip = Command::new(venv.join("bin").join("pip"));
     pip.args([
         "install",

@@ -632,3 +632,54 @@ pub fn status(name: &str) -> Result<(StackState, Vec<ComponentStatus>)> {
         .collect();
     Ok((state, statuses))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pinned_versions_are_found_by_name() {
+        assert_eq!(pinned("chdb-core"), "26.9.0");
+        assert_eq!(pinned("tansu"), "0.6.0");
+        assert_eq!(pinned("lz4"), "4.4.5");
+        assert_eq!(pinned("no-such-tool"), "");
+    }
+
+    #[test]
+    fn providers_parse_and_print() {
+        for provider in [Provider::Local, Provider::Docker, Provider::External] {
+            assert_eq!(provider.as_str().parse::<Provider>().unwrap(), provider);
+        }
+        let err = "podman".parse::<Provider>().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "unknown provider `podman`: expected local, docker or external"
+        );
+    }
+
+    #[test]
+    fn env_vars_are_in_the_documented_order() {
+        let endpoints = Endpoints {
+            clickhouse_url: "http://a:1".into(),
+            kafka_hosts: "b:2".into(),
+            database_url: "postgres://c:3/d".into(),
+            redis_url: "redis://e:4/".into(),
+        };
+        let names: Vec<&str> = endpoints.env_vars().iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ENV_VARS);
+    }
+
+    #[test]
+    fn bad_stack_names_are_refused_before_anything_starts() {
+        let err = Stack::up(&UpOptions {
+            name: "../x".into(),
+            provider: Provider::Local,
+        })
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "invalid stack name `../x`: use lowercase letters, digits, `-` and `_`"
+        );
+    }
+}

@@ -258,3 +258,50 @@ pub(crate) fn output_of(program: &Path, args: &[&str]) -> Option<String> {
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_alive_and_a_missing_one_is_not() {
+        assert!(is_alive(std::process::id()));
+        assert!(!is_alive(u32::MAX - 1));
+    }
+
+    #[test]
+    fn log_tail_keeps_the_last_non_empty_lines() {
+        let dir = std::env::temp_dir().join(format!("stack-tail-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("x.log");
+        fs::write(&log, "one\n\ntwo\nthree\nfour\n").unwrap();
+        let tail = log_tail(&log, 2);
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(tail, "    | three\n    | four");
+    }
+
+    #[test]
+    fn a_wait_that_never_succeeds_names_the_component_and_the_limit() {
+        let missing = Path::new("/nonexistent/hogref/x.log");
+        let err = wait_ready("redis", None, missing, Duration::from_millis(60), || {
+            None::<()>
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("redis: not ready after 0s; log /nonexistent/hogref/x.log:"),
+            "{err}"
+        );
+        assert!(
+            err.contains("(no log at /nonexistent/hogref/x.log)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_free_port_is_not_answering() {
+        let port = free_port().unwrap();
+        assert_ne!(port, 0);
+        assert!(!port_open(port));
+    }
+}

@@ -134,11 +134,15 @@ pub(crate) fn up(target: &StackTarget) -> anyhow::Result<Stack> {
     .with_context(|| format!("stack `{}` did not come up", target.name))?;
     let state = stack.state();
     for c in &state.components {
+        let t = c.started_at % 86_400;
         eprintln!(
-            "  {:<10} {:<12} {:<21} ready in {:>5.2}s  pid {:<7} {}",
+            "  {:<10} {:<12} {:<21} up since {:02}:{:02}:{:02} UTC, ready in {:>5.2}s  pid {:<7} {}",
             c.name,
             c.version,
             c.address,
+            t / 3600,
+            t / 60 % 60,
+            t % 60,
             c.ready_secs,
             c.pid.map_or_else(|| "-".to_string(), |p| p.to_string()),
             c.what
