@@ -70,6 +70,7 @@ fn run_inner(args: TestArgs) -> anyhow::Result<()> {
     eprintln!("test: [1/4] built in {:.0}s", step.elapsed().as_secs_f64());
 
     let step = Instant::now();
+    reap_stale_test_stacks();
     let name = format!("test-{}", std::process::id());
     eprintln!("test: [2/4] bringing stack `{name}` up...");
     install_ctrlc(&name);
@@ -174,4 +175,29 @@ pub(crate) fn install_ctrlc(name: &str) {
         }
         std::process::exit(130);
     });
+}
+
+/// Brings down `test-<pid>` stacks whose `cargo xtask test` process is gone (killed without a chance to
+/// clean up), so their services do not pile up.
+fn reap_stale_test_stacks() {
+    let Ok(entries) = std::fs::read_dir(stack::cache_dir().join("stacks")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("test-")
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        eprintln!("test: bringing down stale stack `{name}` (its test run is gone)");
+        if let Err(e) = stack::down(&name) {
+            eprintln!("test: {e}");
+        }
+        let _ = std::fs::remove_dir_all(entry.path());
+    }
 }
