@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_table_and_materialized_view_land_every_message() -> anyhow::Result<()> {
     let endpoints = scenarios::endpoints()?;
+    // How ClickHouse itself reaches the broker (differs from KAFKA_HOSTS only with the docker provider).
+    let clickhouse_kafka_hosts =
+        std::env::var("CLICKHOUSE_KAFKA_HOSTS").unwrap_or_else(|_| endpoints.kafka_hosts.clone());
     let db = scenarios::unique("ch_kafka");
     let topic = scenarios::unique("t_ch_kafka");
     scenarios::create_topic(&topic, 3).await?;
@@ -22,7 +25,7 @@ async fn kafka_table_and_materialized_view_land_every_message() -> anyhow::Resul
              SETTINGS kafka_broker_list = '{}', kafka_topic_list = '{topic}', \
              kafka_group_name = '{db}_consumer', kafka_format = 'JSONEachRow', \
              kafka_flush_interval_ms = 100, kafka_poll_timeout_ms = 100",
-            endpoints.kafka_hosts
+            clickhouse_kafka_hosts
         ))
         .execute()
         .await?;

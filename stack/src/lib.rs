@@ -18,6 +18,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "docker")]
+mod docker;
 mod external;
 mod install;
 mod local;
@@ -83,6 +85,10 @@ impl Provider {
     /// The provider used when none is named: `docker` when built with the `docker` feature and a Docker
     /// engine answers, else `local`.
     pub fn detect() -> Provider {
+        #[cfg(feature = "docker")]
+        if docker::available() {
+            return Provider::Docker;
+        }
         Provider::Local
     }
 
@@ -340,6 +346,22 @@ pub struct StackState {
     pub endpoints: Endpoints,
     /// Components in start order.
     pub components: Vec<ComponentState>,
+    /// Provider-specific variables beyond the four endpoints, e.g. `CLICKHOUSE_KAFKA_HOSTS` (how
+    /// ClickHouse itself reaches the broker, when that differs from `KAFKA_HOSTS`).
+    #[serde(default)]
+    pub extra_env: Vec<(String, String)>,
+}
+
+impl StackState {
+    /// Every variable a program or test run against this stack gets: the endpoints, then the extras.
+    pub fn env_vars(&self) -> Vec<(String, String)> {
+        self.endpoints
+            .env_vars()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .chain(self.extra_env.iter().cloned())
+            .collect()
+    }
 }
 
 impl StackState {
@@ -442,6 +464,7 @@ impl Stack {
                     redis_url: String::new(),
                 },
                 components: Vec::new(),
+                extra_env: Vec::new(),
             },
             stop_on_drop: true,
         };
@@ -494,10 +517,22 @@ impl Stack {
                 stack.state.endpoints = endpoints;
                 stack.state.components = components;
             }
+            #[cfg(feature = "docker")]
             Provider::Docker => {
+                stack.stop_on_drop = false;
+                let (endpoints, components, extra) = docker::start(name, &dir)?;
+                stack.state.endpoints = endpoints;
+                stack.state.components = components;
+                stack.state.extra_env = extra;
+                stack.stop_on_drop = true;
+            }
+            #[cfg(not(feature = "docker"))]
+            Provider::Docker => {
+                stack.stop_on_drop = false;
+                let _ = fs::remove_dir_all(&dir);
                 return Err(Error::ProviderUnavailable {
                     provider: "docker",
-                    reason: "not implemented in this build (no Docker engine to test it against); use --provider local or external".into(),
+                    reason: "this build has no docker support; build xtask with `--features stack/docker` (untested), or use --provider local or external".into(),
                 });
             }
         }
@@ -589,14 +624,23 @@ fn stop_order(components: &[ComponentState]) -> Vec<&ComponentState> {
 fn down_state(state: &StackState, remove_dir: bool) -> Result<Vec<(String, f64)>> {
     let mut times = Vec::new();
     let mut first_error = None;
-    if state.provider == Provider::Local {
+    if state.provider != Provider::External {
         for component in stop_order(&state.components) {
-            match local::stop(component) {
+            let stopped = match state.provider {
+                #[cfg(feature = "docker")]
+                Provider::Docker => docker::stop(component),
+                _ => local::stop(component),
+            };
+            match stopped {
                 Ok(secs) => times.push((component.name.clone(), secs)),
                 Err(e) => {
                     first_error.get_or_insert(e);
                 }
             }
+        }
+        #[cfg(feature = "docker")]
+        if state.provider == Provider::Docker {
+            docker::remove_network(&state.name);
         }
     }
     if let Some(e) = first_error {

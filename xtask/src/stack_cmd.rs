@@ -162,7 +162,7 @@ pub(crate) fn up(target: &StackTarget) -> anyhow::Result<Stack> {
 }
 
 fn print_env(state: &StackState) {
-    for (var, value) in state.endpoints.env_vars() {
+    for (var, value) in state.env_vars() {
         println!("export {var}='{value}'");
     }
 }

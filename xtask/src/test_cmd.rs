@@ -90,7 +90,7 @@ fn run_inner(args: TestArgs) -> anyhow::Result<()> {
     cmd.args(&args.cargo_args);
     // Fault tests (e.g. a broker restart) find their stack by name.
     cmd.env("HOGREF_STACK", &name);
-    for (var, value) in stack.endpoints().env_vars() {
+    for (var, value) in stack.state().env_vars() {
         eprintln!("test:       {var}={value}");
         cmd.env(var, value);
     }
