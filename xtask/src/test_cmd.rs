@@ -86,7 +86,8 @@ fn run_inner(args: TestArgs) -> anyhow::Result<()> {
 
     let step = Instant::now();
     eprintln!("test: [3/4] cargo test --workspace --locked against stack `{name}`...");
-    let mut cmd = cargo_test(&[]);
+    // Every test binary runs even when an earlier one fails, so one run reports every failure.
+    let mut cmd = cargo_test(&["--no-fail-fast"]);
     cmd.args(&args.cargo_args);
     // Fault tests (e.g. a broker restart) find their stack by name.
     cmd.env("HOGREF_STACK", &name);
