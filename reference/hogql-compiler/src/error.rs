@@ -255,6 +255,42 @@ pub enum Error {
         name: String,
     },
 
+    /// The HogQL text does not parse (the parser's message).
+    #[error("{message}")]
+    Syntax {
+        /// The parser's message.
+        message: String,
+    },
+
+    /// A name that is neither a column, an alias, a table nor a lambda argument in scope.
+    #[error("Unable to resolve field: {name}")]
+    UnresolvedField {
+        /// The first element of the chain.
+        name: String,
+    },
+
+    /// A user-facing query error with PostHog's wording (e.g. "SQL indexes start from one, not
+    /// from zero").
+    #[error("{message}")]
+    Query {
+        /// The message.
+        message: String,
+    },
+
+    /// A construct the compiler does not handle yet.
+    #[error("{what} is not supported by the compiler yet")]
+    NotSupported {
+        /// What was used.
+        what: String,
+    },
+
+    /// The parser produced a tree the compiler cannot read (a parser/compiler mismatch).
+    #[error("invalid syntax tree: {message}")]
+    InvalidAst {
+        /// What is wrong.
+        message: String,
+    },
+
     /// The crate's embedded data tables are malformed (a bug caught by the crate's tests).
     #[error("invalid embedded data in {file} line {line}: {message}")]
     InvalidData {
@@ -296,6 +332,11 @@ impl Error {
             Error::TableFunctionNotInClickHouse { .. } => "table_function_not_in_clickhouse",
             Error::UnknownTable { .. } => "unknown_table",
             Error::FieldNotFound { .. } => "field_not_found",
+            Error::Syntax { .. } => "syntax_error",
+            Error::UnresolvedField { .. } => "unresolved_field",
+            Error::Query { .. } => "query_error",
+            Error::NotSupported { .. } => "not_supported",
+            Error::InvalidAst { .. } => "invalid_ast",
             Error::InvalidData { .. } => "invalid_embedded_data",
         }
     }

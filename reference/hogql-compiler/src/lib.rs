@@ -50,10 +50,18 @@
 //! assert_eq!(escape_identifier("$browser", Dialect::ClickHouse).unwrap(), "`$browser`");
 //! ```
 
+pub mod compile;
+pub mod context;
 pub mod difflib;
 mod error;
 pub mod escape;
 pub mod functions;
+pub mod ir;
+pub mod lower;
+pub mod print;
+pub mod resolve;
 pub mod schema;
 
+pub use compile::{CompileError, Compiled, compile};
+pub use context::{Context, LimitContext, Modifiers};
 pub use error::{CallTerm, Counted, Error, Expected, Result};

@@ -1,0 +1,98 @@
+//! The `compile()` entry point: HogQL text → ClickHouse SQL plus its parameter values.
+
+use std::fmt;
+
+use crate::context::Context;
+use crate::ir::{Query, Span};
+use crate::print::Printer;
+use crate::schema::Database;
+use crate::{Error, lower};
+
+/// A compilation error: the crate's [`Error`] plus where in the HogQL text it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    /// What went wrong (its `code()` is the stable identifier).
+    pub error: Error,
+    /// Byte span into the HogQL text, when the failing node has one.
+    pub span: Option<Span>,
+}
+
+impl CompileError {
+    /// An error at `span`.
+    pub fn new(error: Error, span: Option<Span>) -> Self {
+        CompileError { error, span }
+    }
+
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        self.error.code()
+    }
+
+    /// The span as `(start, end)` character offsets into `src` (PostHog counts characters).
+    pub fn char_offsets(&self, src: &str) -> Option<(usize, usize)> {
+        let span = self.span?;
+        let index = hogql_parser::LineIndex::new(src);
+        let clamp = |b: u32| (b as usize).min(src.len());
+        Some((
+            index.char_offset(clamp(span.start)),
+            index.char_offset(clamp(span.end)),
+        ))
+    }
+}
+
+impl fmt::Display for CompileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for CompileError {}
+
+/// The result of compiling one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compiled {
+    /// The ClickHouse SQL, with `%(hogql_val_N)s` placeholders.
+    pub clickhouse: String,
+    /// The placeholder values, in order.
+    pub values: Vec<(String, String)>,
+}
+
+/// Parse `src` as a HogQL SELECT and print it as ClickHouse SQL for `ctx`'s team.
+///
+/// `ctx.values` is appended to; the returned [`Compiled::values`] is the full map.
+pub fn compile(src: &str, ctx: &mut Context) -> Result<Compiled, CompileError> {
+    if src.trim().is_empty() {
+        return Err(CompileError::new(
+            Error::Query {
+                message: "Empty query".into(),
+            },
+            None,
+        ));
+    }
+    let node = hogql_parser::parse_select(src).map_err(|e| {
+        let (start, end) = e.offsets();
+        // The parser reports character offsets; convert back to bytes for the span.
+        let byte = |c: usize| src.char_indices().nth(c).map_or(src.len(), |(b, _)| b) as u32;
+        CompileError::new(
+            Error::Syntax {
+                message: e.message().to_owned(),
+            },
+            Some(Span {
+                start: byte(start),
+                end: byte(end),
+            }),
+        )
+    })?;
+    let query = lower::query(&node)?;
+    compile_query(&query, ctx)
+}
+
+/// Print an already lowered query.
+pub fn compile_query(query: &Query, ctx: &mut Context) -> Result<Compiled, CompileError> {
+    let db = Database::posthog_default().with_persons_on_events_mode(ctx.poe_mode());
+    let clickhouse = Printer::new(ctx, &db).print_top(query)?;
+    Ok(Compiled {
+        clickhouse,
+        values: ctx.values.clone(),
+    })
+}

@@ -1,0 +1,1316 @@
+//! The ClickHouse printer (spec §4): walks the typed IR with a [`Scope`] per SELECT and prints
+//! ClickHouse SQL, sending string constants through the context's values map.
+//!
+//! What it does: the team guard (front of WHERE, inside ON for LEFT joins), inlined vs
+//! parameterised constants, identifier escaping, implicit select-column aliases, JSON property
+//! extraction, null-safe comparisons with constant folding, AND/OR folding, operators as
+//! functions, `toTimeZone` around DateTime columns, timezone-aware functions, the function
+//! allowlist with its errors, LIMIT defaults and clamping, and the global SETTINGS list.
+
+use crate::compile::CompileError;
+use crate::context::Context;
+use crate::escape::{Dialect, escape_identifier, escape_string, python_float_repr};
+use crate::functions::{self, ArgType, CallShape, FunctionMeta, Resolved, SuffixArg, Target};
+use crate::ir::*;
+use crate::resolve::{Resolution, Scope, ScopeAlias, ScopeTable, Source, SubColumn};
+use crate::schema::{Database, TableKind, ValueType};
+use crate::{Error, functions::CompareOp as FnCompareOp};
+
+type Result<T> = std::result::Result<T, CompileError>;
+
+/// PostHog's `HogQLGlobalSettings`, in print order.
+pub const GLOBAL_SETTINGS: &str = "readonly=2, max_execution_time=60, allow_experimental_object_type=1, format_csv_allow_double_quotes=0, max_ast_elements=4000000, max_expanded_ast_elements=4000000, max_bytes_before_external_group_by=0, transform_null_in=1, optimize_min_equality_disjunction_chain_length=4294967295, allow_experimental_join_condition=1, use_hive_partitioning=0";
+
+/// Aliases PostHog refuses.
+const RESERVED_ALIASES: [&str; 4] = ["team_id", "true", "false", "null"];
+
+/// A printed expression and what the comparison printer needs to know about it.
+#[derive(Debug, Clone)]
+struct P {
+    sql: String,
+    nullable: bool,
+}
+
+impl P {
+    fn new(sql: String, nullable: bool) -> Self {
+        P { sql, nullable }
+    }
+}
+
+fn at(error: Error, span: Option<Span>) -> CompileError {
+    CompileError::new(error, span)
+}
+
+fn ident(name: &str, span: Option<Span>) -> Result<String> {
+    escape_identifier(name, Dialect::ClickHouse).map_err(|e| at(e, span))
+}
+
+fn unsupported(what: &str, span: Option<Span>) -> CompileError {
+    at(
+        Error::NotSupported {
+            what: what.to_owned(),
+        },
+        span,
+    )
+}
+
+fn query_error(message: impl Into<String>, span: Option<Span>) -> CompileError {
+    at(
+        Error::Query {
+            message: message.into(),
+        },
+        span,
+    )
+}
+
+/// The printer state for one compilation.
+#[derive(Debug)]
+pub struct Printer<'a, 'db> {
+    ctx: &'a mut Context,
+    db: &'db Database,
+    scopes: Vec<Scope<'db>>,
+    lambda_args: Vec<String>,
+    /// Names of the aggregations we are inside (for the nesting check).
+    aggregations: Vec<String>,
+    /// Inside a JOIN constraint: comparisons are printed without null handling.
+    in_join_constraint: bool,
+}
+
+impl<'a, 'db> Printer<'a, 'db> {
+    /// A printer writing values into `ctx`.
+    pub fn new(ctx: &'a mut Context, db: &'db Database) -> Self {
+        Printer {
+            ctx,
+            db,
+            scopes: Vec::new(),
+            lambda_args: Vec::new(),
+            aggregations: Vec::new(),
+            in_join_constraint: false,
+        }
+    }
+
+    /// Print a whole query as the top-level statement (limits, settings).
+    pub fn print_top(&mut self, query: &Query) -> Result<String> {
+        let (mut sql, _) = self.query(query, true)?;
+        if self.ctx.global_settings {
+            sql.push_str(" SETTINGS ");
+            sql.push_str(GLOBAL_SETTINGS);
+        }
+        Ok(sql)
+    }
+
+    fn query(&mut self, query: &Query, top: bool) -> Result<(String, Vec<SubColumn>)> {
+        match query {
+            Query::Select(s) => self.select(s, top),
+            Query::Set(set) => {
+                let (first, columns) = self.set_member(&set.initial, top)?;
+                let mut out = first;
+                for node in &set.subsequent {
+                    let (member, _) = self.set_member(&node.query, top)?;
+                    out.push(' ');
+                    out.push_str(&node.set_operator);
+                    out.push(' ');
+                    out.push_str(&member);
+                }
+                Ok((out, columns))
+            }
+            Query::Placeholder(e) => Err(self.placeholder_error(e)),
+        }
+    }
+
+    fn set_member(&mut self, query: &Query, top: bool) -> Result<(String, Vec<SubColumn>)> {
+        let (sql, cols) = self.query(query, top)?;
+        Ok(match query {
+            Query::Set(_) => (format!("({sql})"), cols),
+            _ => (sql, cols),
+        })
+    }
+
+    fn placeholder_error(&self, e: &Expr) -> CompileError {
+        let name = match &e.kind {
+            ExprKind::Placeholder(inner) => match &inner.kind {
+                ExprKind::Field(chain) => chain
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("."),
+                _ => "…".into(),
+            },
+            _ => "…".into(),
+        };
+        query_error(format!("Unresolved placeholder: {{{name}}}"), e.span)
+    }
+
+    // ---------------------------------------------------------------- SELECT
+
+    fn select(&mut self, q: &SelectQuery, top: bool) -> Result<(String, Vec<SubColumn>)> {
+        if q.qualify.is_some() {
+            return Err(query_error(
+                "QUALIFY is not supported in the 'clickhouse' dialect",
+                q.span,
+            ));
+        }
+        if !q.interpolate.is_empty() {
+            return Err(unsupported("INTERPOLATE", q.span));
+        }
+        if !q.window_exprs.is_empty() {
+            return Err(unsupported("the WINDOW clause", q.span));
+        }
+        if q.group_by_mode.is_some() {
+            return Err(unsupported(
+                "GROUP BY ALL / GROUPING SETS / ROLLUP / CUBE",
+                q.span,
+            ));
+        }
+        self.scopes.push(Scope::default());
+        let result = self.select_in_scope(q, top);
+        self.scopes.pop();
+        result
+    }
+
+    fn scope(&mut self) -> &mut Scope<'db> {
+        // `select` pushes a scope before anything reads it.
+        if self.scopes.is_empty() {
+            self.scopes.push(Scope::default());
+        }
+        let last = self.scopes.len() - 1;
+        &mut self.scopes[last]
+    }
+
+    fn select_in_scope(&mut self, q: &SelectQuery, top: bool) -> Result<(String, Vec<SubColumn>)> {
+        // FROM first: it defines the scope.
+        let mut guards: Vec<String> = Vec::new();
+        let from = match &q.select_from {
+            Some(j) => Some(self.join_chain(j, &q.ctes, &mut guards)?),
+            None => None,
+        };
+        // Register explicit aliases so every clause can refer to them.
+        for e in &q.select {
+            if let ExprKind::Alias { alias, .. } = &e.kind {
+                if RESERVED_ALIASES
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(alias))
+                {
+                    return Err(query_error(
+                        format!("Alias \"{alias}\" is a reserved keyword"),
+                        e.span,
+                    ));
+                }
+                let scope = self.scope();
+                if !scope.aliases.iter().any(|a| &a.name == alias) {
+                    scope.aliases.push(ScopeAlias {
+                        name: alias.clone(),
+                        nullable: true,
+                    });
+                }
+            }
+        }
+        let mut columns = Vec::new();
+        let mut sub_columns = Vec::new();
+        for e in &q.select {
+            self.select_column(e, &mut columns, &mut sub_columns)?;
+        }
+
+        let mut out = String::from("SELECT ");
+        if q.distinct {
+            out.push_str("DISTINCT ");
+        }
+        out.push_str(&columns.join(", "));
+        if let Some(from) = from {
+            out.push_str(" FROM ");
+            out.push_str(&from);
+        }
+        if let Some(aj) = &q.array_join {
+            let items = self.expr_list(&aj.list)?;
+            out.push(' ');
+            out.push_str(&aj.op);
+            out.push(' ');
+            out.push_str(&items.join(", "));
+        }
+        if let Some(pw) = &q.prewhere {
+            let p = self.expr(pw)?;
+            out.push_str(" PREWHERE ");
+            out.push_str(&p.sql);
+        }
+        // The guard of the later-visited table goes first, then the user's WHERE.
+        let mut conds: Vec<String> = guards.into_iter().rev().collect();
+        if let Some(w) = &q.where_ {
+            conds.push(self.expr(w)?.sql);
+        }
+        if !conds.is_empty() {
+            out.push_str(" WHERE ");
+            out.push_str(&fold_and(conds));
+        }
+        if !q.group_by.is_empty() {
+            out.push_str(" GROUP BY ");
+            out.push_str(&self.expr_list(&q.group_by)?.join(", "));
+        }
+        if let Some(h) = &q.having {
+            out.push_str(" HAVING ");
+            out.push_str(&self.expr(h)?.sql);
+        }
+        if !q.order_by.is_empty() {
+            out.push_str(" ORDER BY ");
+            out.push_str(&self.order_list(&q.order_by)?.join(", "));
+        }
+        if let Some(lb) = &q.limit_by {
+            out.push_str(" LIMIT ");
+            out.push_str(&self.expr(&lb.n)?.sql);
+            if let Some(o) = &lb.offset {
+                out.push_str(" OFFSET ");
+                out.push_str(&self.expr(o)?.sql);
+            }
+            out.push_str(" BY ");
+            out.push_str(&self.expr_list(&lb.exprs)?.join(", "));
+        }
+        let limit = self.limit(q, top)?;
+        if let Some(limit) = limit {
+            out.push_str(" LIMIT ");
+            out.push_str(&limit);
+            if q.limit_with_ties {
+                out.push_str(" WITH TIES");
+            }
+        }
+        if let Some(o) = &q.offset {
+            out.push_str(" OFFSET ");
+            out.push_str(&self.expr(o)?.sql);
+        }
+        Ok((out, sub_columns))
+    }
+
+    fn limit(&mut self, q: &SelectQuery, top: bool) -> Result<Option<String>> {
+        let max = self.ctx.limit_context.max_limit();
+        match (&q.limit, top) {
+            (None, true) => Ok(Some(self.ctx.limit_context.default_limit().to_string())),
+            (None, false) => Ok(None),
+            (Some(e), false) => Ok(Some(self.expr(e)?.sql)),
+            (Some(e), true) => match &e.kind {
+                ExprKind::Constant(Constant::Int(n)) => Ok(Some((*n).min(max).to_string())),
+                _ => {
+                    let inner = self.expr(e)?.sql;
+                    Ok(Some(format!("min2({max}, {inner})")))
+                }
+            },
+        }
+    }
+
+    fn select_column(
+        &mut self,
+        e: &Expr,
+        columns: &mut Vec<String>,
+        sub_columns: &mut Vec<SubColumn>,
+    ) -> Result<()> {
+        match &e.kind {
+            ExprKind::Alias { alias, expr, .. } => {
+                self.scope().excluded_alias = Some(alias.clone());
+                let inner = self.expr(expr);
+                self.scope().excluded_alias = None;
+                let inner = inner?;
+                let name = ident(alias, e.span)?;
+                let sql = if matches!(expr.kind, ExprKind::Alias { .. }) {
+                    format!("({}) AS {name}", inner.sql)
+                } else {
+                    format!("{} AS {name}", inner.sql)
+                };
+                if let Some(a) = self.scope().aliases.iter_mut().find(|a| &a.name == alias) {
+                    a.nullable = inner.nullable;
+                }
+                columns.push(sql);
+                sub_columns.push(SubColumn {
+                    name: alias.clone(),
+                    nullable: inner.nullable,
+                });
+            }
+            ExprKind::Field(chain) => {
+                let res = self.resolve(chain, e.span)?;
+                if let Resolution::Asterisk(chains) = res {
+                    for chain in chains {
+                        let field = Expr {
+                            kind: ExprKind::Field(chain),
+                            span: e.span,
+                        };
+                        self.select_column(&field, columns, sub_columns)?;
+                    }
+                    return Ok(());
+                }
+                let p = self.field(res, e.span)?;
+                let name = match chain.last() {
+                    Some(part) => part.to_string(),
+                    None => String::new(),
+                };
+                let escaped = ident(&name, e.span)?;
+                if p.sql == escaped {
+                    columns.push(p.sql);
+                } else {
+                    columns.push(format!("{} AS {escaped}", p.sql));
+                }
+                sub_columns.push(SubColumn {
+                    name,
+                    nullable: p.nullable,
+                });
+            }
+            ExprKind::Call(_) => {
+                let p = self.expr(e)?;
+                let name = hogql_text(e);
+                columns.push(format!("{} AS {}", p.sql, ident(&name, e.span)?));
+                sub_columns.push(SubColumn {
+                    name,
+                    nullable: p.nullable,
+                });
+            }
+            _ => {
+                let p = self.expr(e)?;
+                columns.push(p.sql);
+            }
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- FROM
+
+    fn join_chain(
+        &mut self,
+        first: &JoinExpr,
+        ctes: &[Cte],
+        guards: &mut Vec<String>,
+    ) -> Result<String> {
+        let mut out = String::new();
+        let mut node = Some(first);
+        while let Some(j) = node {
+            let (table_sql, guard) = self.join_table(j, ctes)?;
+            if let Some(jt) = &j.join_type {
+                out.push(' ');
+                out.push_str(jt);
+                out.push(' ');
+            }
+            out.push_str(&table_sql);
+            if let Some(sample) = &j.sample {
+                out.push_str(" SAMPLE ");
+                out.push_str(&self.ratio(&sample.sample_value)?);
+                if let Some(o) = &sample.offset_value {
+                    out.push_str(" OFFSET ");
+                    out.push_str(&self.ratio(o)?);
+                }
+            }
+            let is_left = j
+                .join_type
+                .as_deref()
+                .is_some_and(|t| t.to_ascii_uppercase().contains("LEFT"));
+            match &j.constraint {
+                Some(c) => {
+                    self.in_join_constraint = true;
+                    let printed = self.expr(&c.expr);
+                    self.in_join_constraint = false;
+                    let mut printed = printed?.sql;
+                    if c.constraint_type == "ON" {
+                        if let (true, Some(g)) = (is_left, &guard) {
+                            printed = fold_and(vec![g.clone(), printed]);
+                        } else if let Some(g) = &guard {
+                            guards.push(g.clone());
+                        }
+                        out.push_str(" ON ");
+                    } else {
+                        if let Some(g) = &guard {
+                            guards.push(g.clone());
+                        }
+                        out.push_str(" USING ");
+                    }
+                    out.push_str(&printed);
+                }
+                None => {
+                    if let Some(g) = &guard {
+                        guards.push(g.clone());
+                    }
+                }
+            }
+            node = j.next_join.as_deref();
+        }
+        Ok(out)
+    }
+
+    fn ratio(&mut self, r: &Ratio) -> Result<String> {
+        let left = self.expr(&r.left)?.sql;
+        Ok(match &r.right {
+            Some(right) => format!("{left}/{}", self.expr(right)?.sql),
+            None => left,
+        })
+    }
+
+    /// Print one FROM entry, add it to the scope, and return its team guard.
+    fn join_table(&mut self, j: &JoinExpr, ctes: &[Cte]) -> Result<(String, Option<String>)> {
+        if !j.column_aliases.is_empty() {
+            return Err(unsupported("column aliases on a FROM entry", j.span));
+        }
+        if j.table_final {
+            return Err(unsupported("FINAL", j.span));
+        }
+        match &j.table {
+            JoinTable::Table { chain, args, span } => {
+                let name = chain.join(".");
+                if let (Some(cte), 1) = (ctes.iter().find(|c| c.name == name), chain.len()) {
+                    let ExprKind::Query(q) = &cte.expr.kind else {
+                        return Err(unsupported("a column CTE used as a table", cte.span));
+                    };
+                    let (sql, cols) = self.query(q, false)?;
+                    let alias = j.alias.clone().unwrap_or(name);
+                    let printed = format!("({sql}) AS {}", ident(&alias, *span)?);
+                    self.scope().tables.push(ScopeTable {
+                        name: alias.clone(),
+                        sql_ref: Some(ident(&alias, *span)?),
+                        source: Source::Subquery(cols),
+                    });
+                    return Ok((printed, None));
+                }
+                let table = self.db.table(&name).map_err(|e| at(e, *span))?;
+                let (base, guard_needed) = match &table.kind {
+                    TableKind::Table => (ident(table.clickhouse_name, *span)?, table.team_id_guard),
+                    TableKind::Function(tf) => {
+                        tf.check_args(args.as_ref().map(Vec::len))
+                            .map_err(|e| at(e, *span))?;
+                        let ch = tf.clickhouse_name().map_err(|e| at(e, *span))?;
+                        let printed = self.expr_list(args.as_deref().unwrap_or(&[]))?;
+                        (format!("{ch}({})", printed.join(", ")), false)
+                    }
+                    TableKind::Lazy(_) => {
+                        return Err(unsupported(
+                            &format!("the lazy table `{name}` (a deduplicating subquery)"),
+                            *span,
+                        ));
+                    }
+                };
+                if args.is_some() && !matches!(table.kind, TableKind::Function(_)) {
+                    return Err(query_error(
+                        format!("Table `{name}` is not a table function"),
+                        *span,
+                    ));
+                }
+                let is_function = matches!(table.kind, TableKind::Function(_));
+                let (printed, sql_ref) = match &j.alias {
+                    Some(alias) if alias != table.clickhouse_name || is_function => {
+                        let a = ident(alias, *span)?;
+                        (format!("{base} AS {a}"), a)
+                    }
+                    // Table functions are always aliased, by their name.
+                    _ if is_function => {
+                        let a = ident(table.name, *span)?;
+                        (format!("{base} AS {a}"), a)
+                    }
+                    _ => (base, ident(table.clickhouse_name, *span)?),
+                };
+                let guard = guard_needed
+                    .then(|| format!("equals({sql_ref}.team_id, {})", self.ctx.team_id));
+                self.scope().tables.push(ScopeTable {
+                    name: j.alias.clone().unwrap_or(name),
+                    sql_ref: Some(sql_ref),
+                    source: Source::Table(table),
+                });
+                Ok((printed, guard))
+            }
+            JoinTable::Query(q) => {
+                let (sql, cols) = self.query(q, false)?;
+                let (printed, sql_ref) = match &j.alias {
+                    Some(alias) => {
+                        let a = ident(alias, j.span)?;
+                        (format!("({sql}) AS {a}"), Some(a))
+                    }
+                    None => (format!("({sql})"), None),
+                };
+                self.scope().tables.push(ScopeTable {
+                    name: j.alias.clone().unwrap_or_default(),
+                    sql_ref,
+                    source: Source::Subquery(cols),
+                });
+                Ok((printed, None))
+            }
+            JoinTable::Placeholder(e) => Err(self.placeholder_error(e)),
+            JoinTable::Nested(_) => Err(unsupported("a parenthesised join", j.span)),
+            JoinTable::Other(e) => Err(query_error(
+                format!("A {} cannot be used as a SELECT source", expr_kind_name(e)),
+                e.span,
+            )),
+        }
+    }
+
+    // ---------------------------------------------------------------- expressions
+
+    fn expr_list(&mut self, exprs: &[Expr]) -> Result<Vec<String>> {
+        exprs.iter().map(|e| Ok(self.expr(e)?.sql)).collect()
+    }
+
+    fn order_list(&mut self, items: &[OrderExpr]) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for o in items {
+            if o.with_fill.is_some() {
+                return Err(unsupported("WITH FILL", o.span));
+            }
+            let e = self.expr(&o.expr)?.sql;
+            out.push(format!(
+                "{e} {}",
+                match o.order {
+                    Order::Asc => "ASC",
+                    Order::Desc => "DESC",
+                }
+            ));
+        }
+        Ok(out)
+    }
+
+    fn resolve(&self, chain: &[ChainPart], span: Option<Span>) -> Result<Resolution<'db>> {
+        let scope = match self.scopes.last() {
+            Some(s) => s,
+            None => {
+                return Err(at(
+                    Error::UnresolvedField {
+                        name: chain.first().map(ToString::to_string).unwrap_or_default(),
+                    },
+                    span,
+                ));
+            }
+        };
+        scope
+            .resolve(chain, &self.lambda_args)
+            .map_err(|e| at(e, span))
+    }
+
+    fn field(&mut self, res: Resolution<'db>, span: Option<Span>) -> Result<P> {
+        Ok(match res {
+            Resolution::Column { table_sql, column } => {
+                let sql = format!("{table_sql}.{}", ident(&column.name, span)?);
+                if column.value_type == ValueType::DateTime {
+                    let tz = self.ctx.display_timezone().to_owned();
+                    let tz = self.ctx.add_value(&tz);
+                    P::new(format!("toTimeZone({sql}, {tz})"), column.is_nullable())
+                } else {
+                    P::new(sql, column.is_nullable())
+                }
+            }
+            Resolution::Property {
+                table_sql,
+                column,
+                path,
+            } => {
+                let mut args = vec![format!("{table_sql}.{}", ident(&column.name, span)?)];
+                for key in &path {
+                    args.push(self.ctx.add_value(key));
+                }
+                P::new(
+                    format!(
+                        "replaceRegexpAll(nullIf(nullIf(JSONExtractRaw({}), ''), 'null'), '^\"|\"$', '')",
+                        args.join(", ")
+                    ),
+                    true,
+                )
+            }
+            Resolution::SubqueryColumn { table_sql, column } => {
+                let name = ident(&column.name, span)?;
+                let sql = match table_sql {
+                    Some(t) => format!("{t}.{name}"),
+                    None => name,
+                };
+                P::new(sql, column.nullable)
+            }
+            Resolution::Alias(alias) => P::new(ident(&alias.name, span)?, alias.nullable),
+            Resolution::LambdaArg(name) => P::new(ident(&name, span)?, true),
+            Resolution::Asterisk(_) => {
+                return Err(query_error("Cannot use '*' in this position", span));
+            }
+        })
+    }
+
+    fn constant(&mut self, c: &Constant, span: Option<Span>) -> Result<P> {
+        Ok(match c {
+            Constant::Null => P::new("NULL".into(), true),
+            Constant::Bool(b) => P::new(if *b { "1" } else { "0" }.into(), false),
+            Constant::Int(i) => P::new(i.to_string(), false),
+            Constant::Float(f) => P::new(python_float_repr(*f), false),
+            Constant::Number(text) => {
+                let sql = match text.as_str() {
+                    "Infinity" => "Inf".to_owned(),
+                    "-Infinity" => "-Inf".to_owned(),
+                    "NaN" => "NaN".to_owned(),
+                    t if t
+                        .trim_start_matches('-')
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '.') =>
+                    {
+                        t.to_owned()
+                    }
+                    _ => return Err(query_error(format!("Invalid number: {text}"), span)),
+                };
+                P::new(sql, false)
+            }
+            Constant::Str(s) => P::new(self.ctx.add_value(s), false),
+        })
+    }
+
+    fn expr(&mut self, e: &Expr) -> Result<P> {
+        let span = e.span;
+        match &e.kind {
+            ExprKind::Constant(c) => self.constant(c, span),
+            ExprKind::Field(chain) => {
+                let res = self.resolve(chain, span)?;
+                self.field(res, span)
+            }
+            ExprKind::Alias { alias, expr, .. } => {
+                let inner = self.expr(expr)?;
+                Ok(P::new(
+                    format!("{} AS {}", inner.sql, ident(alias, span)?),
+                    inner.nullable,
+                ))
+            }
+            ExprKind::Compare {
+                op, left, right, ..
+            } => self.compare(*op, left, right, span),
+            ExprKind::Arithmetic { op, left, right } => {
+                let l = self.expr(left)?;
+                let r = self.expr(right)?;
+                Ok(P::new(
+                    format!("{}({}, {})", op.clickhouse_function(), l.sql, r.sql),
+                    l.nullable || r.nullable,
+                ))
+            }
+            ExprKind::And(items) => {
+                let printed = self.expr_list(items)?;
+                Ok(P::new(fold_and(printed), false))
+            }
+            ExprKind::Or(items) => {
+                let printed = self.expr_list(items)?;
+                Ok(P::new(fold_or(printed), false))
+            }
+            ExprKind::Not(inner) => {
+                let p = self.expr(inner)?;
+                Ok(P::new(format!("not({})", p.sql), false))
+            }
+            ExprKind::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
+                let x = self.expr(expr)?;
+                let lo = self.expr(low)?;
+                let hi = self.expr(high)?;
+                let not = if *negated { "NOT " } else { "" };
+                let sql = format!("{} {not}BETWEEN {} AND {}", x.sql, lo.sql, hi.sql);
+                if (x.nullable || lo.nullable || hi.nullable) && !self.in_join_constraint {
+                    Ok(P::new(format!("ifNull({sql}, 0)"), false))
+                } else {
+                    Ok(P::new(sql, false))
+                }
+            }
+            ExprKind::Array(items) => {
+                let printed = self.expr_list(items)?;
+                Ok(P::new(format!("[{}]", printed.join(", ")), false))
+            }
+            ExprKind::Tuple(items) => {
+                let printed = self.expr_list(items)?;
+                Ok(P::new(format!("tuple({})", printed.join(", ")), false))
+            }
+            ExprKind::ArrayAccess {
+                array, property, ..
+            } => self.array_access(array, property, span),
+            ExprKind::TupleAccess { tuple, index, .. } => {
+                if *index == 0 {
+                    return Err(query_error(
+                        "SQL indexes start from one, not from zero",
+                        span,
+                    ));
+                }
+                let t = self.expr(tuple)?;
+                Ok(P::new(format!("tupleElement({}, {index})", t.sql), true))
+            }
+            ExprKind::Lambda { args, expr } => {
+                let n = self.lambda_args.len();
+                self.lambda_args.extend(args.iter().cloned());
+                let body = self.expr(expr);
+                self.lambda_args.truncate(n);
+                let body = body?;
+                let params = args
+                    .iter()
+                    .map(|a| ident(a, span))
+                    .collect::<Result<Vec<_>>>()?;
+                let head = if params.len() == 1 {
+                    params[0].clone()
+                } else {
+                    format!("({})", params.join(", "))
+                };
+                Ok(P::new(format!("{head} -> {}", body.sql), true))
+            }
+            ExprKind::Call(call) => self.call(call, span),
+            ExprKind::Query(q) => {
+                let (sql, _) = self.query(q, false)?;
+                Ok(P::new(format!("({sql})"), true))
+            }
+            ExprKind::Placeholder(_) => Err(self.placeholder_error(e)),
+            ExprKind::ExprCall { .. } => Err(query_error(
+                "You can only call simple functions in HogQL, not expressions",
+                span,
+            )),
+            ExprKind::WindowFunction(w) => self.window_function(w, span),
+            ExprKind::TypeCast { try_cast: true, .. } => Err(query_error(
+                "TRY_CAST is not allowed in clickhouse dialect",
+                span,
+            )),
+            ExprKind::TypeCast { .. } => Err(unsupported("CAST", span)),
+            ExprKind::IsDistinctFrom { .. } => Err(unsupported("IS DISTINCT FROM", span)),
+            ExprKind::Dict(_) => Err(unsupported("dictionary literals", span)),
+            ExprKind::ArraySlice { .. } => Err(unsupported("array slices", span)),
+            ExprKind::Columns(_) => Err(unsupported("COLUMNS(…) / * EXCLUDE / * REPLACE", span)),
+            ExprKind::NamedArgument { .. } => Err(unsupported("named arguments", span)),
+            ExprKind::PositionalRef(_) => Err(unsupported("positional references", span)),
+            ExprKind::GroupingSet(_) => Err(unsupported("GROUPING SETS", span)),
+            ExprKind::HogQLXTag { .. } => Err(query_error(
+                "HogQLX tags are only printed in the 'hogql' dialect",
+                span,
+            )),
+        }
+    }
+
+    fn array_access(&mut self, array: &Expr, property: &Expr, span: Option<Span>) -> Result<P> {
+        if let ExprKind::Constant(Constant::Int(0)) = property.kind {
+            return Err(query_error(
+                "SQL indexes start from one, not from zero",
+                span,
+            ));
+        }
+        // `properties['x']`: a property access spelled with brackets.
+        if let (ExprKind::Field(chain), ExprKind::Constant(key)) = (&array.kind, &property.kind)
+            && let Some(part) = match key {
+                Constant::Str(s) => Some(ChainPart::Name(s.clone())),
+                Constant::Int(i) => Some(ChainPart::Name(i.to_string())),
+                _ => None,
+            }
+            && let Ok(res) = self.resolve(chain, array.span)
+            && matches!(
+                res,
+                Resolution::Property { .. }
+                    | Resolution::Column {
+                        column: crate::schema::Column {
+                            value_type: ValueType::StringJson,
+                            ..
+                        },
+                        ..
+                    }
+            )
+        {
+            let mut longer = chain.clone();
+            longer.push(part);
+            let res = self.resolve(&longer, span)?;
+            return self.field(res, span);
+        }
+        let a = self.expr(array)?;
+        let p = self.expr(property)?;
+        Ok(P::new(format!("{}[{}]", a.sql, p.sql), true))
+    }
+
+    fn compare(
+        &mut self,
+        op: CompareOp,
+        left: &Expr,
+        right: &Expr,
+        span: Option<Span>,
+    ) -> Result<P> {
+        let l = self.expr(left)?;
+        let r = self.expr(right)?;
+        let (ls, rs) = (&l.sql, &r.sql);
+        let plain = match op {
+            CompareOp::Eq => format!("equals({ls}, {rs})"),
+            CompareOp::NotEq => format!("notEquals({ls}, {rs})"),
+            CompareOp::Lt => format!("less({ls}, {rs})"),
+            CompareOp::LtEq => format!("lessOrEquals({ls}, {rs})"),
+            CompareOp::Gt => format!("greater({ls}, {rs})"),
+            CompareOp::GtEq => format!("greaterOrEquals({ls}, {rs})"),
+            CompareOp::Like => format!("like({ls}, {rs})"),
+            CompareOp::ILike => format!("ilike({ls}, {rs})"),
+            CompareOp::NotLike => format!("notLike({ls}, {rs})"),
+            CompareOp::NotILike => format!("notILike({ls}, {rs})"),
+            CompareOp::In => return Ok(P::new(format!("in({ls}, {rs})"), false)),
+            CompareOp::NotIn => return Ok(P::new(format!("notIn({ls}, {rs})"), false)),
+            CompareOp::GlobalIn => return Ok(P::new(format!("globalIn({ls}, {rs})"), false)),
+            CompareOp::GlobalNotIn => {
+                return Ok(P::new(format!("globalNotIn({ls}, {rs})"), false));
+            }
+            CompareOp::Regex => format!("match({ls}, {rs})"),
+            CompareOp::NotRegex => format!("not(match({ls}, {rs}))"),
+            CompareOp::IRegex => format!("match({ls}, concat('(?i)', {rs}))"),
+            CompareOp::NotIRegex => format!("not(match({ls}, concat('(?i)', {rs})))"),
+            CompareOp::InCohort | CompareOp::NotInCohort => {
+                return Err(unsupported("IN COHORT", span));
+            }
+        };
+        // Two constants fold.
+        if let (ExprKind::Constant(a), ExprKind::Constant(b)) = (&left.kind, &right.kind) {
+            match op {
+                CompareOp::Eq => return Ok(P::new(bool_sql(a == b), false)),
+                CompareOp::NotEq => return Ok(P::new(bool_sql(a != b), false)),
+                _ => {}
+            }
+        }
+        let timestamp_hack = |s: &str| {
+            s.contains("toTimeZone(") && (s.contains(".timestamp") || s.contains("_timestamp"))
+        };
+        if self.in_join_constraint || timestamp_hack(ls) || timestamp_hack(rs) {
+            return Ok(P::new(plain, false));
+        }
+        if !(l.nullable || r.nullable) {
+            return Ok(P::new(plain, false));
+        }
+        let is_null_const = |e: &Expr| matches!(e.kind, ExprKind::Constant(Constant::Null));
+        let is_const = |e: &Expr| matches!(e.kind, ExprKind::Constant(_));
+        let sql = match op {
+            CompareOp::Eq | CompareOp::Like | CompareOp::ILike => {
+                if is_null_const(right) {
+                    format!("isNull({ls})")
+                } else if is_null_const(left) {
+                    format!("isNull({rs})")
+                } else if is_const(left) || is_const(right) {
+                    format!("ifNull({plain}, 0)")
+                } else {
+                    format!("ifNull({plain}, isNull({ls}) and isNull({rs}))")
+                }
+            }
+            CompareOp::NotEq | CompareOp::NotLike | CompareOp::NotILike => {
+                if is_null_const(right) {
+                    format!("isNotNull({ls})")
+                } else if is_null_const(left) {
+                    format!("isNotNull({rs})")
+                } else if is_const(left) || is_const(right) {
+                    format!("ifNull({plain}, 1)")
+                } else {
+                    format!("ifNull({plain}, isNotNull({ls}) or isNotNull({rs}))")
+                }
+            }
+            CompareOp::NotRegex | CompareOp::NotIRegex => format!("ifNull({plain}, 1)"),
+            _ => format!("ifNull({plain}, 0)"),
+        };
+        Ok(P::new(sql, false))
+    }
+
+    fn window_function(&mut self, w: &WindowFunction, span: Option<Span>) -> Result<P> {
+        functions::registry()
+            .resolve(&w.name)
+            .map_err(|e| at(e, span))?;
+        let exprs = self.expr_list(&w.exprs)?;
+        let mut sql = format!("{}({})", w.name, exprs.join(", "));
+        if !w.args.is_empty() {
+            sql.push_str(&format!("({})", self.expr_list(&w.args)?.join(", ")));
+        }
+        sql.push_str(" OVER ");
+        match (&w.over_expr, &w.over_identifier) {
+            (Some(we), _) => {
+                let mut parts = Vec::new();
+                if !we.partition_by.is_empty() {
+                    parts.push(format!(
+                        "PARTITION BY {}",
+                        self.expr_list(&we.partition_by)?.join(", ")
+                    ));
+                }
+                if !we.order_by.is_empty() {
+                    parts.push(format!(
+                        "ORDER BY {}",
+                        self.order_list(&we.order_by)?.join(", ")
+                    ));
+                }
+                if let Some(method) = &we.frame_method {
+                    let bound = |b: &FrameBound| match (&b.frame_value, b.frame_type.as_str()) {
+                        (_, "CURRENT ROW") => "CURRENT ROW".to_owned(),
+                        (Some(v), t) => format!("{v} {t}"),
+                        (None, t) => format!("UNBOUNDED {t}"),
+                    };
+                    match (&we.frame_start, &we.frame_end) {
+                        (Some(s), Some(e)) => {
+                            parts.push(format!("{method} BETWEEN {} AND {}", bound(s), bound(e)))
+                        }
+                        (Some(s), None) => parts.push(format!("{method} {}", bound(s))),
+                        _ => {}
+                    }
+                }
+                sql.push_str(&format!("({})", parts.join(" ")));
+            }
+            (None, Some(id)) => sql.push_str(&ident(id, span)?),
+            (None, None) => sql.push_str("()"),
+        }
+        Ok(P::new(sql, true))
+    }
+
+    // ---------------------------------------------------------------- calls
+
+    fn call(&mut self, call: &Call, span: Option<Span>) -> Result<P> {
+        if call.filter.is_some() {
+            return Err(unsupported("FILTER (WHERE …) on aggregations", span));
+        }
+        let shape = CallShape {
+            args: call.args.len(),
+            params: call.params.as_ref().map(Vec::len),
+            within_group: call.within_group.is_some(),
+        };
+        let resolved = functions::registry()
+            .check_call(&call.name, shape)
+            .map_err(|e| at(e, span))?;
+        match resolved {
+            Resolved::Comparison(op) => {
+                let op = match op {
+                    FnCompareOp::Eq => CompareOp::Eq,
+                    FnCompareOp::NotEq => CompareOp::NotEq,
+                    FnCompareOp::Lt => CompareOp::Lt,
+                    FnCompareOp::Gt => CompareOp::Gt,
+                    FnCompareOp::LtEq => CompareOp::LtEq,
+                    FnCompareOp::GtEq => CompareOp::GtEq,
+                    FnCompareOp::Like => CompareOp::Like,
+                    FnCompareOp::ILike => CompareOp::ILike,
+                    FnCompareOp::NotLike => CompareOp::NotLike,
+                    FnCompareOp::NotILike => CompareOp::NotILike,
+                    FnCompareOp::In => CompareOp::In,
+                    FnCompareOp::NotIn => CompareOp::NotIn,
+                };
+                self.compare(op, &call.args[0], &call.args[1], span)
+            }
+            Resolved::Aggregation(meta) => self.aggregation(call, meta, span),
+            Resolved::Function(meta) => self.function(call, meta, span),
+            Resolved::PostHogFunction(_) => Err(unsupported(
+                &format!("the PostHog function '{}'", call.name),
+                span,
+            )),
+        }
+    }
+
+    fn aggregation(&mut self, call: &Call, meta: &FunctionMeta, span: Option<Span>) -> Result<P> {
+        if let Some(outer) = self.aggregations.last() {
+            return Err(at(
+                Error::NestedAggregation {
+                    name: call.name.clone(),
+                    outer: outer.clone(),
+                },
+                span,
+            ));
+        }
+        if call.within_group.is_some() {
+            return Err(unsupported("WITHIN GROUP", span));
+        }
+        if meta.parametric_first_arg {
+            return Err(unsupported(
+                &format!("the aggregation '{}'", call.name),
+                span,
+            ));
+        }
+        self.aggregations.push(call.name.clone());
+        let args = self.expr_list(&call.args);
+        let params = match &call.params {
+            Some(p) => self.expr_list(p).map(Some),
+            None => Ok(None),
+        };
+        self.aggregations.pop();
+        let (args, params) = (args?, params?);
+        if let Target::Template { .. } = meta.target {
+            let sql = functions::render_template(&call.name, &meta.target, &args)
+                .map_err(|e| at(e, span))?;
+            return Ok(P::new(sql, true));
+        }
+        let mut sql = meta.clickhouse_name().to_owned();
+        if let Some(p) = params {
+            sql.push_str(&format!("({})", p.join(", ")));
+        }
+        let distinct = if call.distinct { "DISTINCT " } else { "" };
+        sql.push_str(&format!("({distinct}{})", args.join(", ")));
+        Ok(P::new(sql, true))
+    }
+
+    fn function(&mut self, call: &Call, meta: &FunctionMeta, span: Option<Span>) -> Result<P> {
+        if call.distinct {
+            return Err(query_error(
+                format!("Function '{}' does not support DISTINCT", call.name),
+                span,
+            ));
+        }
+        if meta.parametric_first_arg {
+            return Err(unsupported(&format!("the function '{}'", call.name), span));
+        }
+        if meta.is_udf {
+            return Err(unsupported(&format!("the UDF '{}'", call.name), span));
+        }
+        if functions::FIRST_ARG_DATETIME_FUNCTIONS.contains(&meta.name.as_str()) {
+            return Err(unsupported(&format!("the function '{}'", call.name), span));
+        }
+        // concat: every non-constant argument becomes a string, NULL becomes ''.
+        if meta.name == "concat" {
+            let mut parts = Vec::new();
+            for a in &call.args {
+                match &a.kind {
+                    ExprKind::Constant(Constant::Null) => parts.push("''".to_owned()),
+                    ExprKind::Constant(Constant::Str(_)) => parts.push(self.expr(a)?.sql),
+                    _ => parts.push(format!("ifNull(toString({}), '')", self.expr(a)?.sql)),
+                }
+            }
+            return Ok(P::new(format!("concat({})", parts.join(", ")), false));
+        }
+        if let Some(side) = functions::trim_side(&call.name)
+            && call.args.len() == 2
+        {
+            let s = self.expr(&call.args[0])?.sql;
+            let c = self.expr(&call.args[1])?.sql;
+            return Ok(P::new(format!("trim({side} {c} FROM {s})"), true));
+        }
+        // toDateTime('literal'): the literal's shape picks the ClickHouse function.
+        if meta.name == "toDateTime"
+            && call.args.len() == 1
+            && let ExprKind::Constant(Constant::Str(s)) = &call.args[0].kind
+        {
+            let v = self.ctx.add_value(s);
+            let tz = self.tz_value();
+            let sql = if is_plain_datetime(s) {
+                format!("toDateTime({v}, {tz})")
+            } else if is_micro_datetime(s) {
+                format!("toDateTime64({v}, 6, {tz})")
+            } else {
+                format!("parseDateTime64BestEffort({v}, 6, {tz})")
+            };
+            return Ok(P::new(sql, false));
+        }
+        let n_args = call.args.len();
+        let mut printed = Vec::new();
+        for a in &call.args {
+            printed.push(self.expr(a)?);
+        }
+        let first_type = call.args.first().and_then(|a| self.arg_type(a));
+        let mut args: Vec<String> = printed.iter().map(|p| p.sql.clone()).collect();
+        let name = meta.clickhouse_name_for(first_type).to_owned();
+        if meta.name == "toStartOfWeek" && n_args == 1 {
+            args.push("0".into());
+        }
+        // Suffix arguments (constants appended, possibly consuming trailing arguments).
+        if !meta.suffix_args.is_empty() {
+            let consumed: Vec<String> = call
+                .args
+                .iter()
+                .skip(n_args.saturating_sub(meta.passthrough_suffix_args_count))
+                .map(|a| match &a.kind {
+                    ExprKind::Constant(Constant::Int(i)) => Ok(i.to_string()),
+                    ExprKind::Constant(Constant::Str(s)) => Ok(s.clone()),
+                    _ => Err(unsupported(
+                        &format!("a non-constant trailing argument to '{}'", call.name),
+                        a.span,
+                    )),
+                })
+                .collect::<Result<_>>()?;
+            args.truncate(n_args.saturating_sub(meta.passthrough_suffix_args_count));
+            for suffix in &meta.suffix_args {
+                match suffix {
+                    SuffixArg::Str(text) => {
+                        let mut text = text.clone();
+                        for (i, c) in consumed.iter().enumerate() {
+                            text = text.replace(&format!("{{{i}}}"), c);
+                        }
+                        args.push(self.ctx.add_value(&text));
+                    }
+                    SuffixArg::Named(n) => {
+                        return Err(unsupported(&format!("the constant table {n}"), span));
+                    }
+                }
+            }
+        }
+        if meta.tz_aware && meta.args.max.is_none_or(|max| n_args < max) {
+            let tz = self.tz_value();
+            args.push(tz);
+            if name == "now64" && n_args == 0 {
+                args.insert(0, "6".into());
+            }
+        }
+        if name.starts_with("parseDateTime64BestEffort") && !args.is_empty() {
+            args.insert(1, "6".into());
+        }
+        let sql = match &meta.target {
+            Target::Template { .. } => functions::render_template(&call.name, &meta.target, &args)
+                .map_err(|e| at(e, span))?,
+            Target::Name(_) => format!("{name}({})", args.join(", ")),
+        };
+        Ok(P::new(sql, true))
+    }
+
+    fn tz_value(&mut self) -> String {
+        let tz = self.ctx.timezone.clone();
+        self.ctx.add_value(&tz)
+    }
+
+    /// The constant type of an argument, for overload selection.
+    fn arg_type(&self, e: &Expr) -> Option<ArgType> {
+        match &e.kind {
+            ExprKind::Constant(Constant::Int(_)) => Some(ArgType::Integer),
+            ExprKind::Constant(Constant::Float(_)) => Some(ArgType::Float),
+            ExprKind::Constant(Constant::Str(_)) => Some(ArgType::String),
+            ExprKind::Constant(Constant::Bool(_)) => Some(ArgType::Boolean),
+            ExprKind::Array(_) => Some(ArgType::Array),
+            ExprKind::Tuple(_) => Some(ArgType::Tuple),
+            ExprKind::Field(chain) => match self.scopes.last()?.resolve(chain, &self.lambda_args) {
+                Ok(Resolution::Column { column, .. }) => match column.value_type {
+                    ValueType::DateTime => Some(ArgType::DateTime),
+                    ValueType::Date => Some(ArgType::Date),
+                    ValueType::Integer => Some(ArgType::Integer),
+                    ValueType::Float => Some(ArgType::Float),
+                    ValueType::String | ValueType::StringJson => Some(ArgType::String),
+                    ValueType::Boolean => Some(ArgType::Boolean),
+                    ValueType::Uuid => Some(ArgType::Uuid),
+                    _ => None,
+                },
+                Ok(Resolution::Property { .. }) => Some(ArgType::String),
+                _ => None,
+            },
+            ExprKind::Call(c) => match c.name.as_str() {
+                "now" | "NOW" | "toDateTime" | "toTimeZone" | "now64" => Some(ArgType::DateTime),
+                "today" | "yesterday" | "toDate" => Some(ArgType::Date),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+fn is_plain_datetime(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 19
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b' ',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+fn is_micro_datetime(s: &str) -> bool {
+    s.len() == 26
+        && is_plain_datetime(&s[..19])
+        && s.as_bytes()[19] == b'.'
+        && s[20..].bytes().all(|c| c.is_ascii_digit())
+}
+
+fn bool_sql(b: bool) -> String {
+    if b { "1" } else { "0" }.to_owned()
+}
+
+/// `and(…)` with constant folding: `1`s drop out, any `0` makes the whole `0`.
+pub fn fold_and(items: Vec<String>) -> String {
+    if items.iter().any(|s| s == "0") {
+        return "0".into();
+    }
+    let kept: Vec<String> = items.into_iter().filter(|s| s != "1").collect();
+    match kept.len() {
+        0 => "1".into(),
+        1 => kept.into_iter().next().unwrap_or_default(),
+        _ => format!("and({})", kept.join(", ")),
+    }
+}
+
+/// `or(…)` with constant folding: `0`s drop out, any `1` makes the whole `1`.
+pub fn fold_or(items: Vec<String>) -> String {
+    if items.iter().any(|s| s == "1") {
+        return "1".into();
+    }
+    let kept: Vec<String> = items.into_iter().filter(|s| s != "0").collect();
+    match kept.len() {
+        0 => "0".into(),
+        1 => kept.into_iter().next().unwrap_or_default(),
+        _ => format!("or({})", kept.join(", ")),
+    }
+}
+
+fn expr_kind_name(e: &Expr) -> &'static str {
+    match &e.kind {
+        ExprKind::Constant(_) => "Constant",
+        ExprKind::Field(_) => "Field",
+        ExprKind::Call(_) => "Call",
+        ExprKind::Compare { .. } => "CompareOperation",
+        ExprKind::Arithmetic { .. } => "ArithmeticOperation",
+        ExprKind::And(_) => "And",
+        ExprKind::Or(_) => "Or",
+        ExprKind::Not(_) => "Not",
+        ExprKind::Between { .. } => "BetweenExpr",
+        ExprKind::Alias { .. } => "Alias",
+        ExprKind::Array(_) => "Array",
+        ExprKind::Tuple(_) => "Tuple",
+        ExprKind::Lambda { .. } => "Lambda",
+        _ => "expression",
+    }
+}
+
+/// The canonical HogQL text of an expression, used as the implicit alias of unaliased call
+/// columns (``count() AS `count()` ``). Covers the expression forms that appear in calls.
+pub fn hogql_text(e: &Expr) -> String {
+    let list = |items: &[Expr]| items.iter().map(hogql_text).collect::<Vec<_>>().join(", ");
+    match &e.kind {
+        ExprKind::Constant(c) => match c {
+            Constant::Null => "NULL".into(),
+            Constant::Bool(b) => b.to_string(),
+            Constant::Int(i) => i.to_string(),
+            Constant::Float(f) => python_float_repr(*f),
+            Constant::Number(t) => t.clone(),
+            Constant::Str(s) => escape_string(s),
+        },
+        ExprKind::Field(chain) => chain
+            .iter()
+            .map(|p| match p {
+                ChainPart::Name(n) if n == "*" => "*".to_owned(),
+                ChainPart::Name(n) => {
+                    escape_identifier(n, Dialect::HogQL).unwrap_or_else(|_| n.clone())
+                }
+                ChainPart::Index(i) => i.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("."),
+        ExprKind::Call(c) => {
+            let mut s = c.name.clone();
+            if let Some(p) = &c.params {
+                s.push_str(&format!("({})", list(p)));
+            }
+            let distinct = if c.distinct { "DISTINCT " } else { "" };
+            s.push_str(&format!("({distinct}{})", list(&c.args)));
+            s
+        }
+        ExprKind::Compare {
+            op, left, right, ..
+        } => {
+            let name = match op {
+                CompareOp::Eq => "equals",
+                CompareOp::NotEq => "notEquals",
+                CompareOp::Lt => "less",
+                CompareOp::LtEq => "lessOrEquals",
+                CompareOp::Gt => "greater",
+                CompareOp::GtEq => "greaterOrEquals",
+                CompareOp::Like => "like",
+                CompareOp::ILike => "ilike",
+                CompareOp::NotLike => "notLike",
+                CompareOp::NotILike => "notILike",
+                CompareOp::In => "in",
+                CompareOp::NotIn => "notIn",
+                CompareOp::GlobalIn => "globalIn",
+                CompareOp::GlobalNotIn => "globalNotIn",
+                CompareOp::Regex => "match",
+                _ => op.as_str(),
+            };
+            format!("{name}({}, {})", hogql_text(left), hogql_text(right))
+        }
+        ExprKind::Arithmetic { op, left, right } => format!(
+            "{}({}, {})",
+            op.clickhouse_function(),
+            hogql_text(left),
+            hogql_text(right)
+        ),
+        ExprKind::And(items) => format!("and({})", list(items)),
+        ExprKind::Or(items) => format!("or({})", list(items)),
+        ExprKind::Not(inner) => format!("not({})", hogql_text(inner)),
+        ExprKind::Alias { alias, expr, .. } => format!("{} AS {alias}", hogql_text(expr)),
+        ExprKind::Array(items) => format!("[{}]", list(items)),
+        ExprKind::Tuple(items) => format!("tuple({})", list(items)),
+        ExprKind::Lambda { args, expr } => {
+            let head = if args.len() == 1 {
+                args[0].clone()
+            } else {
+                format!("({})", args.join(", "))
+            };
+            format!("{head} -> {}", hogql_text(expr))
+        }
+        ExprKind::ArrayAccess {
+            array, property, ..
+        } => format!("{}[{}]", hogql_text(array), hogql_text(property)),
+        ExprKind::TupleAccess { tuple, index, .. } => format!("{}.{index}", hogql_text(tuple)),
+        _ => "…".into(),
+    }
+}

@@ -1,0 +1,303 @@
+//! Name resolution for one SELECT scope: which table, column, JSON property, subquery column,
+//! select alias or lambda argument a field chain refers to.
+//!
+//! Order (PostHog's resolver): lambda arguments, then aliases of the current SELECT, then
+//! columns of the tables in FROM (a name must be unique across them), then a table name or alias
+//! as the chain's head. Anything else is `Unable to resolve field: x`.
+//!
+//! Lazy joins, lazy tables and expression fields are recognised and reported as not supported
+//! yet; they never silently print something wrong.
+
+use crate::ir::ChainPart;
+use crate::schema::{self, Column, Field, FieldDef, ValueType};
+use crate::{Error, Result};
+
+/// A column of a subquery in FROM, as seen from the outer query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubColumn {
+    /// The name the outer query uses.
+    pub name: String,
+    /// Whether the printer must treat it as nullable.
+    pub nullable: bool,
+}
+
+/// What a FROM entry reads.
+#[derive(Debug, Clone)]
+pub enum Source<'db> {
+    /// A database table (real table or table function).
+    Table(&'db schema::Table),
+    /// A subquery (or inlined CTE) with its columns.
+    Subquery(Vec<SubColumn>),
+}
+
+/// One entry of the FROM list.
+#[derive(Debug, Clone)]
+pub struct ScopeTable<'db> {
+    /// The name HogQL uses for it: the alias, or the table's HogQL name.
+    pub name: String,
+    /// How the printed SQL refers to it: the alias, or the ClickHouse table name; `None` for an
+    /// unaliased subquery.
+    pub sql_ref: Option<String>,
+    /// What it reads.
+    pub source: Source<'db>,
+}
+
+/// An alias defined in the SELECT list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeAlias {
+    /// The alias.
+    pub name: String,
+    /// Nullability of its expression (known once printed).
+    pub nullable: bool,
+}
+
+/// The names visible inside one SELECT.
+#[derive(Debug, Clone, Default)]
+pub struct Scope<'db> {
+    /// FROM entries, in order.
+    pub tables: Vec<ScopeTable<'db>>,
+    /// Explicit aliases of the SELECT list.
+    pub aliases: Vec<ScopeAlias>,
+    /// The alias whose own expression is being printed (it cannot refer to itself).
+    pub excluded_alias: Option<String>,
+}
+
+/// What a field chain resolved to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolution<'db> {
+    /// A stored column of a table.
+    Column {
+        /// The printed table reference.
+        table_sql: String,
+        /// The column.
+        column: &'db Column,
+    },
+    /// A JSON property below a JSON column: `properties.$browser`.
+    Property {
+        /// The printed table reference.
+        table_sql: String,
+        /// The JSON column.
+        column: &'db Column,
+        /// The keys, outermost first.
+        path: Vec<String>,
+    },
+    /// A subquery column.
+    SubqueryColumn {
+        /// The printed subquery alias, if any.
+        table_sql: Option<String>,
+        /// The column.
+        column: SubColumn,
+    },
+    /// An alias of the current SELECT.
+    Alias(ScopeAlias),
+    /// A lambda argument.
+    LambdaArg(String),
+    /// `*` or `t.*`: the expanded column chains.
+    Asterisk(Vec<Vec<ChainPart>>),
+}
+
+fn not_supported(what: String) -> Error {
+    Error::NotSupported { what }
+}
+
+fn chain_text(chain: &[ChainPart]) -> String {
+    chain
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn key_text(part: &ChainPart) -> Result<String> {
+    match part {
+        ChainPart::Name(n) => Ok(n.clone()),
+        ChainPart::Index(0) => Err(Error::Query {
+            message: "SQL indexes start from one, not from zero".into(),
+        }),
+        ChainPart::Index(i) => Ok(i.to_string()),
+    }
+}
+
+impl<'db> Scope<'db> {
+    fn table_named(&self, name: &str) -> Option<&ScopeTable<'db>> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    /// Resolve a field chain. `lambda_args` are the arguments of the enclosing lambdas.
+    pub fn resolve(&self, chain: &[ChainPart], lambda_args: &[String]) -> Result<Resolution<'db>> {
+        let Some(ChainPart::Name(head)) = chain.first() else {
+            return Err(Error::UnresolvedField {
+                name: chain_text(chain),
+            });
+        };
+        if head == "*" && chain.len() == 1 {
+            return self.asterisk(None);
+        }
+        if lambda_args.iter().any(|a| a == head) {
+            if chain.len() > 1 {
+                return Err(not_supported(format!(
+                    "accessing `{}` on a lambda argument",
+                    chain_text(&chain[1..])
+                )));
+            }
+            return Ok(Resolution::LambdaArg(head.clone()));
+        }
+        if chain.len() == 1
+            && self.excluded_alias.as_deref() != Some(head)
+            && let Some(alias) = self.aliases.iter().find(|a| &a.name == head)
+        {
+            return Ok(Resolution::Alias(alias.clone()));
+        }
+        // A column of exactly one table in scope.
+        let mut found = None;
+        for table in &self.tables {
+            if table_has(table, head) {
+                if found.is_some() {
+                    return Err(Error::Query {
+                        message: format!(
+                            "Ambiguous query. Found multiple sources for field: {head}"
+                        ),
+                    });
+                }
+                found = Some(table);
+            }
+        }
+        if let Some(table) = found {
+            return resolve_on(table, chain);
+        }
+        if chain.len() > 1
+            && let Some(table) = self.table_named(head)
+        {
+            if matches!(&chain[1], ChainPart::Name(n) if n == "*") && chain.len() == 2 {
+                return self.asterisk(Some(table));
+            }
+            return resolve_on(table, &chain[1..]);
+        }
+        Err(Error::UnresolvedField { name: head.clone() })
+    }
+
+    fn asterisk(&self, only: Option<&ScopeTable<'db>>) -> Result<Resolution<'db>> {
+        let tables: Vec<&ScopeTable<'db>> = match only {
+            Some(t) => vec![t],
+            None => self.tables.iter().collect(),
+        };
+        let mut chains = Vec::new();
+        let qualify = tables.len() > 1 || only.is_some();
+        for table in tables {
+            let names: Vec<String> = match &table.source {
+                Source::Table(t) => t.asterisk_fields().into_iter().map(str::to_owned).collect(),
+                Source::Subquery(cols) => cols.iter().map(|c| c.name.clone()).collect(),
+            };
+            for name in names {
+                let mut chain = Vec::new();
+                if qualify {
+                    chain.push(ChainPart::Name(table.name.clone()));
+                }
+                chain.push(ChainPart::Name(name));
+                chains.push(chain);
+            }
+        }
+        if chains.is_empty() {
+            return Err(Error::Query {
+                message: "Cannot use '*' when there are no tables in the query".into(),
+            });
+        }
+        Ok(Resolution::Asterisk(chains))
+    }
+}
+
+fn table_has(table: &ScopeTable<'_>, name: &str) -> bool {
+    match &table.source {
+        Source::Table(t) => t.has_field(name),
+        Source::Subquery(cols) => cols.iter().any(|c| c.name == name),
+    }
+}
+
+/// Resolve `chain` (without the table name) against one FROM entry.
+fn resolve_on<'db>(table: &ScopeTable<'db>, chain: &[ChainPart]) -> Result<Resolution<'db>> {
+    let first = key_text(&chain[0])?;
+    match &table.source {
+        Source::Subquery(cols) => {
+            let column = cols
+                .iter()
+                .find(|c| c.name == first)
+                .cloned()
+                .ok_or_else(|| Error::FieldNotFound {
+                    name: first.clone(),
+                })?;
+            if chain.len() > 1 {
+                return Err(not_supported(format!(
+                    "property access `{}` on a subquery column",
+                    chain_text(chain)
+                )));
+            }
+            Ok(Resolution::SubqueryColumn {
+                table_sql: table.sql_ref.clone(),
+                column,
+            })
+        }
+        Source::Table(t) => {
+            let table_sql = table
+                .sql_ref
+                .clone()
+                .unwrap_or_else(|| t.clickhouse_name.into());
+            resolve_fields(t, &t.fields, table_sql, chain, 0)
+        }
+    }
+}
+
+fn resolve_fields<'db>(
+    table: &'db schema::Table,
+    fields: &'db [FieldDef],
+    table_sql: String,
+    chain: &[ChainPart],
+    depth: usize,
+) -> Result<Resolution<'db>> {
+    let name = key_text(&chain[0])?;
+    if depth > 16 {
+        return Err(Error::FieldNotFound { name });
+    }
+    let def = fields
+        .iter()
+        .find(|f| f.name == name)
+        .ok_or_else(|| Error::FieldNotFound { name: name.clone() })?;
+    let rest = &chain[1..];
+    match &def.field {
+        Field::Column(column) => {
+            if rest.is_empty() {
+                return Ok(Resolution::Column { table_sql, column });
+            }
+            if column.value_type != ValueType::StringJson {
+                return Err(not_supported(format!(
+                    "accessing `{}` below the non-JSON field `{name}`",
+                    chain_text(rest)
+                )));
+            }
+            let path = rest.iter().map(key_text).collect::<Result<Vec<_>>>()?;
+            Ok(Resolution::Property {
+                table_sql,
+                column,
+                path,
+            })
+        }
+        Field::VirtualTable(inner) => {
+            if rest.is_empty() {
+                return Err(Error::Query {
+                    message: format!("Can't select a table when a column is expected: {name}"),
+                });
+            }
+            resolve_fields(table, inner, table_sql, rest, depth + 1)
+        }
+        Field::Traverser(path) => {
+            let mut expanded: Vec<ChainPart> =
+                path.iter().map(|p| ChainPart::Name((*p).into())).collect();
+            expanded.extend_from_slice(rest);
+            resolve_fields(table, &table.fields, table_sql, &expanded, depth + 1)
+        }
+        Field::LazyJoin(join) => Err(not_supported(format!(
+            "the lazy join `{name}` (to `{}`)",
+            join.table
+        ))),
+        Field::Expression(_) => Err(not_supported(format!("the expression field `{name}`"))),
+    }
+}

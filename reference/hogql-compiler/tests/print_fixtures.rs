@@ -1,0 +1,236 @@
+//! One trial per printer fixture under `fixtures/hogql/print/{ok,err}/NNNN_name.hogql`.
+//!
+//! A case is HogQL text after optional header lines:
+//!
+//! * `-- config: {"team_id": 420, "timezone": "UTC", "modifiers": {…}, "limit_context": "api",
+//!   "settings": true}` (JSON, `deny_unknown_fields`; defaults: team 420, UTC, no modifiers,
+//!   the default limit context, no SETTINGS suffix, like PostHog's printer tests);
+//! * `-- expect: <sql>`: the exact ClickHouse SQL (taken from the spec / PostHog's tests); the
+//!   printed SQL must equal it;
+//! * `-- expect-contains: <sql>` (repeatable): a piece of SQL the output must contain, for the
+//!   spec's expression-level strings;
+//! * `-- expect-error: <text>`: for `err/` cases, a substring the error message must contain.
+//!
+//! `ok/` cases must compile; their snapshot is the SQL plus the values map as JSON. `err/` cases
+//! must fail; their snapshot is the error code, message and character span. Snapshots live in
+//! `tests/snapshots/print__<case>.snap`; a snapshot without a fixture fails the run.
+
+use std::path::{Path, PathBuf};
+
+use hogql_compiler::{Context, LimitContext, Modifiers, compile};
+use libtest_mimic::{Arguments, Failed, Trial};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    #[serde(default = "default_team")]
+    team_id: i64,
+    #[serde(default = "default_tz")]
+    timezone: String,
+    #[serde(default)]
+    modifiers: Modifiers,
+    #[serde(default)]
+    limit_context: LimitContext,
+    #[serde(default)]
+    settings: bool,
+}
+
+fn default_team() -> i64 {
+    420
+}
+
+fn default_tz() -> String {
+    "UTC".into()
+}
+
+struct Case {
+    config: Config,
+    expect: Option<String>,
+    expect_error: Option<String>,
+    expect_contains: Vec<String>,
+    query: String,
+}
+
+fn parse_case(text: &str) -> Result<Case, Failed> {
+    let mut config = None;
+    let mut expect = None;
+    let mut expect_error = None;
+    let mut expect_contains = Vec::new();
+    let mut body = Vec::new();
+    let mut in_header = true;
+    for line in text.lines() {
+        if in_header {
+            if let Some(rest) = line.strip_prefix("-- config:") {
+                config = Some(
+                    serde_json::from_str::<Config>(rest.trim())
+                        .map_err(|e| Failed::from(format!("bad config header: {e}")))?,
+                );
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("-- expect:") {
+                expect = Some(rest.trim().to_owned());
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("-- expect-contains:") {
+                expect_contains.push(rest.trim().to_owned());
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("-- expect-error:") {
+                expect_error = Some(rest.trim().to_owned());
+                continue;
+            }
+            in_header = false;
+        }
+        body.push(line);
+    }
+    let config = match config {
+        Some(c) => c,
+        None => serde_json::from_str("{}").map_err(|e| Failed::from(e.to_string()))?,
+    };
+    Ok(Case {
+        config,
+        expect,
+        expect_error,
+        expect_contains,
+        query: body.join("\n").trim().to_owned(),
+    })
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn snapshot_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots")
+}
+
+fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+fn snapshot(name: &str, text: String) -> Result<(), Failed> {
+    let dir = snapshot_dir();
+    std::panic::catch_unwind(|| {
+        insta::with_settings!({ snapshot_path => dir, prepend_module_to_snapshot => false, omit_expression => true }, {
+            insta::assert_snapshot!(name.to_string(), text);
+        });
+    })
+    .map_err(|_| Failed::from(format!("snapshot `{name}` differs (run `cargo insta review`)")))
+}
+
+fn run_case(kind: &str, path: &Path, name: &str) -> Result<(), Failed> {
+    let text = std::fs::read_to_string(path).map_err(|e| Failed::from(e.to_string()))?;
+    let case = parse_case(&text)?;
+    let mut ctx = Context::new(case.config.team_id);
+    ctx.timezone = case.config.timezone.clone();
+    ctx.modifiers = case.config.modifiers.clone();
+    ctx.limit_context = case.config.limit_context;
+    ctx.global_settings = case.config.settings;
+    let result = compile(&case.query, &mut ctx);
+    match (kind, result) {
+        ("ok", Ok(compiled)) => {
+            if let Some(expect) = &case.expect
+                && &compiled.clickhouse != expect
+            {
+                return Err(format!(
+                    "printed SQL differs from the expected string\n  expected: {expect}\n  printed:  {}",
+                    compiled.clickhouse
+                )
+                .into());
+            }
+            for piece in &case.expect_contains {
+                if !compiled.clickhouse.contains(piece.as_str()) {
+                    return Err(format!(
+                        "printed SQL lacks the expected piece\n  expected piece: {piece}\n  printed: {}",
+                        compiled.clickhouse
+                    )
+                    .into());
+                }
+            }
+            let values: serde_json::Map<String, serde_json::Value> = compiled
+                .values
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect();
+            let values = serde_json::to_string_pretty(&values).map_err(|e| e.to_string())?;
+            snapshot(name, format!("{}\n\n{values}\n", compiled.clickhouse))
+        }
+        ("ok", Err(e)) => Err(format!("expected success, got [{}] {e}", e.code()).into()),
+        (_, Ok(compiled)) => {
+            Err(format!("expected an error, printed {}", compiled.clickhouse).into())
+        }
+        (_, Err(e)) => {
+            if let Some(expected) = &case.expect_error
+                && !e.to_string().contains(expected.as_str())
+            {
+                return Err(format!("error `{e}` does not contain `{expected}`").into());
+            }
+            let span = match e.char_offsets(&case.query) {
+                Some((s, end)) => {
+                    let excerpt: String = case.query.chars().skip(s).take(end - s).collect();
+                    format!("{s}..{end} `{excerpt}`")
+                }
+                None => "none".into(),
+            };
+            snapshot(
+                name,
+                format!("code: {}\nmessage: {e}\nspan: {span}\n", e.code()),
+            )
+        }
+    }
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let base = repo_root().join("fixtures/hogql/print");
+    let mut trials = Vec::new();
+    let mut expected = Vec::new();
+    let mut problems = Vec::new();
+    for kind in ["ok", "err"] {
+        let cases: Vec<PathBuf> = sorted_entries(&base.join(kind))
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "hogql"))
+            .collect();
+        if cases.is_empty() {
+            problems.push(format!("fixtures/hogql/print/{kind}/ has no case"));
+        }
+        for path in cases {
+            let file = path
+                .file_stem()
+                .map(|f| f.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let name = format!("print__{kind}__{file}");
+            expected.push(format!("{name}.snap"));
+            let kind = kind.to_owned();
+            trials.push(Trial::test(
+                format!("fixtures/hogql/print/{kind}/{file}.hogql"),
+                move || run_case(&kind, &path, &name),
+            ));
+        }
+    }
+    for entry in sorted_entries(&snapshot_dir()) {
+        let name = entry
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if name.starts_with("print__") && name.ends_with(".snap") && !expected.contains(&name) {
+            problems.push(format!("tests/snapshots/{name} has no fixture case"));
+        }
+    }
+    trials.push(Trial::test(
+        "fixtures/hogql/print: both kinds present, every snapshot has a case",
+        move || {
+            if problems.is_empty() {
+                Ok(())
+            } else {
+                Err(problems.join("\n").into())
+            }
+        },
+    ));
+    libtest_mimic::run(&args, trials).exit();
+}
