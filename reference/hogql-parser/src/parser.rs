@@ -500,9 +500,8 @@ impl<'a> Parser<'a> {
                             .with("nullish", Value::Bool(true))
                             .with("tuple", Value::node(lhs));
                     } else {
-                        let pt = self.tok;
                         let name = self.ident()?;
-                        let prop = constant(Value::Str(name), sp(pt.start, pt.end));
+                        let prop = constant(Value::Str(name), None);
                         lhs = Node::new("ArrayAccess", self.span_from(start))
                             .with("array", Value::node(lhs))
                             .with("nullish", Value::Bool(true))
@@ -544,7 +543,7 @@ impl<'a> Parser<'a> {
                             }
                             lhs.span = self.span_from(start);
                         } else {
-                            let prop = constant(Value::Str(name), sp(pt.start, pt.end));
+                            let prop = constant(Value::Str(name), None);
                             lhs = Node::new("ArrayAccess", self.span_from(start))
                                 .with("array", Value::node(lhs))
                                 .with("property", Value::node(prop));
@@ -746,7 +745,7 @@ impl<'a> Parser<'a> {
             let name = self.ident()?;
             self.bump()?;
             let v = self.expr()?;
-            return Ok(Node::new("NamedArgument", self.span_from(t.start))
+            return Ok(Node::new("NamedArgument", None)
                 .with("name", Value::Str(name))
                 .with("value", Value::node(v)));
         }
@@ -874,7 +873,10 @@ impl<'a> Parser<'a> {
                 if neg {
                     self.bump()?;
                 }
-                let cohort = self.at_kw("cohort") && self.starts_operand(self.peek(1));
+                let cohort = self.at_kw("cohort") && {
+                    let n = self.peek(1);
+                    self.starts_operand(n) || n.kind == Tok::Number
+                };
                 if cohort {
                     self.bump()?;
                 }
@@ -908,8 +910,8 @@ impl<'a> Parser<'a> {
             Infix::IsNull => {
                 self.bump()?;
                 let neg = self.eat_kw("not")?;
-                let nt = self.bump()?;
-                let null = constant(Value::Null, sp(nt.start, nt.end));
+                self.bump()?;
+                let null = constant(Value::Null, None);
                 let mut n = compare(
                     lhs,
                     if neg { "!=" } else { "==" },
@@ -1985,7 +1987,7 @@ impl<'a> Parser<'a> {
                     self.bump()?;
                     return Ok(call(
                         fname,
-                        vec![constant(Value::Int(v), sp(t.start, t.end))],
+                        vec![constant(Value::Int(v), None)],
                         self.span_from(start),
                     ));
                 }
@@ -2109,7 +2111,7 @@ impl<'a> Parser<'a> {
             let mut only = parts
                 .pop()
                 .unwrap_or_else(|| constant(Value::Str(String::new()), None));
-            if only.kind == "Constant" {
+            if only.kind == "Constant" && only.str("value").is_some_and(str::is_empty) {
                 only.span = self.span_from(start);
             }
             return Ok(only);
@@ -2325,7 +2327,6 @@ impl<'a> Parser<'a> {
         let first = self.select_term()?;
         let mut rest = Vec::new();
         loop {
-            let t = self.tok;
             let op = if self.at_kw("union") {
                 self.bump()?;
                 if self.eat_kw("all")? {
@@ -2362,7 +2363,7 @@ impl<'a> Parser<'a> {
             }
             let q = self.select_term()?;
             rest.push(
-                Node::new("SelectSetNode", self.span_from(t.start))
+                Node::new("SelectSetNode", None)
                     .with("select_query", Value::node(q))
                     .with("set_operator", Value::Str(op)),
             );
@@ -2429,7 +2430,8 @@ impl<'a> Parser<'a> {
             q.set("ctes", Value::nodes(ctes));
         }
         self.expect_kw("select")?;
-        if self.eat_kw("distinct")? {
+        if self.at_kw("distinct") && self.starts_operand(self.peek(1)) {
+            self.bump()?;
             q.set("distinct", Value::Bool(true));
         }
         if self.at_kw("top") && self.peek(1).kind == Tok::Number {
@@ -2939,9 +2941,13 @@ impl<'a> Parser<'a> {
                         }
                     }
                     let e = if es.len() == 1 {
-                        es.pop().unwrap_or_else(|| constant(Value::Null, None))
+                        let mut e = es.pop().unwrap_or_else(|| constant(Value::Null, None));
+                        if e.kind == "Tuple" {
+                            e.span = None;
+                        }
+                        e
                     } else {
-                        Node::new("Tuple", self.span_from(cs)).with("exprs", Value::nodes(es))
+                        Node::new("Tuple", None).with("exprs", Value::nodes(es))
                     };
                     j.set(
                         "constraint",
@@ -3094,7 +3100,11 @@ impl<'a> Parser<'a> {
                     self.bump()?;
                     chain.push(Value::Str(self.ident()?));
                 }
-                let f = field(chain, self.span_from(ts));
+                let mut f = field(chain, self.span_from(ts));
+                if self.tok.kind == Tok::LParen {
+                    // table functions carry no span on their name
+                    f.span = None;
+                }
                 j.set("table", Value::node(f));
                 if self.tok.kind == Tok::LParen {
                     self.bump()?;
@@ -3103,7 +3113,8 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        // alias
+        // PostHog's span covers alias, FINAL and SAMPLE, except for table functions (ends at `)`)
+        let fn_end = j.get("table_args").is_some().then_some(self.last_end);
         if self.at_kw("as") {
             self.bump()?;
             let a = self.alias_name()?;
@@ -3150,7 +3161,7 @@ impl<'a> Parser<'a> {
             s.span = self.span_from(ss);
             j.set("sample", Value::node(s));
         }
-        j.span = self.span_from(start);
+        j.span = sp(start, fn_end.unwrap_or(self.last_end));
         Ok(j)
     }
 
