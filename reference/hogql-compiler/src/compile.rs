@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::context::Context;
+use crate::context::{Context, ParamValue};
 use crate::ir::{Query, Span};
 use crate::print::Printer;
 use crate::schema::Database;
@@ -54,7 +54,7 @@ pub struct Compiled {
     /// The ClickHouse SQL, with `%(hogql_val_N)s` placeholders.
     pub clickhouse: String,
     /// The placeholder values, in order.
-    pub values: Vec<(String, String)>,
+    pub values: Vec<(String, ParamValue)>,
 }
 
 /// Parse `src` as a HogQL SELECT and print it as ClickHouse SQL for `ctx`'s team.

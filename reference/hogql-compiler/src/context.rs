@@ -97,6 +97,16 @@ impl LimitContext {
     }
 }
 
+/// A parameter value sent next to the SQL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    /// A string (string constants, JSON keys, timezone names, suffix arguments).
+    Str(String),
+    /// An integer (array indexes in JSON paths).
+    Int(i64),
+}
+
 /// Everything a compilation needs besides the query, plus the values it collects.
 #[derive(Debug, Clone)]
 pub struct Context {
@@ -111,7 +121,7 @@ pub struct Context {
     /// Append PostHog's global `SETTINGS` list to the outermost query.
     pub global_settings: bool,
     /// The parameter values, in insertion order (`hogql_val_0`, `hogql_val_1`, …).
-    pub values: Vec<(String, String)>,
+    pub values: Vec<(String, ParamValue)>,
 }
 
 impl Context {
@@ -130,9 +140,14 @@ impl Context {
     /// Store a string value; returns its placeholder `%(hogql_val_N)s`, N being the number of
     /// values stored before it (shared by the whole query).
     pub fn add_value(&mut self, value: &str) -> String {
+        self.add_param(ParamValue::Str(value.to_owned()))
+    }
+
+    /// Store any parameter value; see [`Self::add_value`].
+    pub fn add_param(&mut self, value: ParamValue) -> String {
         let key = format!("hogql_val_{}", self.values.len());
         let placeholder = format!("%({key})s");
-        self.values.push((key, value.to_owned()));
+        self.values.push((key, value));
         placeholder
     }
 
@@ -164,7 +179,11 @@ mod tests {
         let mut ctx = Context::new(1);
         assert_eq!(ctx.add_value("a"), "%(hogql_val_0)s");
         assert_eq!(ctx.add_value("a"), "%(hogql_val_1)s");
-        assert_eq!(ctx.values[1], ("hogql_val_1".to_owned(), "a".to_owned()));
+        assert_eq!(
+            ctx.values[1],
+            ("hogql_val_1".to_owned(), ParamValue::Str("a".to_owned()))
+        );
+        assert_eq!(ctx.add_param(ParamValue::Int(1)), "%(hogql_val_2)s");
     }
 
     #[test]

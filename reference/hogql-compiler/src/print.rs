@@ -8,7 +8,7 @@
 //! allowlist with its errors, LIMIT defaults and clamping, and the global SETTINGS list.
 
 use crate::compile::CompileError;
-use crate::context::Context;
+use crate::context::{Context, ParamValue};
 use crate::escape::{Dialect, escape_identifier, escape_string, python_float_repr};
 use crate::functions::{self, ArgType, CallShape, FunctionMeta, Resolved, SuffixArg, Target};
 use crate::ir::*;
@@ -234,8 +234,11 @@ impl<'a, 'db> Printer<'a, 'db> {
         }
         // The guard of the later-visited table goes first, then the user's WHERE.
         let mut conds: Vec<String> = guards.into_iter().rev().collect();
-        if let Some(w) = &q.where_ {
-            conds.push(self.expr(w)?.sql);
+        // PostHog prepends each guard to the WHERE's top-level AND instead of nesting it.
+        match q.where_.as_ref().map(|w| (&w.kind, w)) {
+            Some((ExprKind::And(items), _)) => conds.extend(self.expr_list(items)?),
+            Some((_, w)) => conds.push(self.expr(w)?.sql),
+            None => {}
         }
         if !conds.is_empty() {
             out.push_str(" WHERE ");
@@ -333,21 +336,34 @@ impl<'a, 'db> Printer<'a, 'db> {
                     }
                     return Ok(());
                 }
-                let p = self.field(res, e.span)?;
-                let name = match chain.last() {
-                    Some(part) => part.to_string(),
-                    None => String::new(),
+                // The implicit alias: the field's name, or for a JSON property its key path
+                // joined with `__` (none when the path has an array index).
+                let name = match &res {
+                    Resolution::Property { path, .. } => {
+                        if path.iter().any(|k| matches!(k, ChainPart::Index(_))) {
+                            None
+                        } else {
+                            Some(
+                                path.iter()
+                                    .map(ToString::to_string)
+                                    .collect::<Vec<_>>()
+                                    .join("__"),
+                            )
+                        }
+                    }
+                    _ => chain.last().map(ToString::to_string),
                 };
-                let escaped = ident(&name, e.span)?;
-                if p.sql == escaped {
-                    columns.push(p.sql);
-                } else {
-                    columns.push(format!("{} AS {escaped}", p.sql));
+                let p = self.field(res, e.span)?;
+                match name {
+                    Some(name) => {
+                        columns.push(format!("{} AS {}", p.sql, ident(&name, e.span)?));
+                        sub_columns.push(SubColumn {
+                            name,
+                            nullable: p.nullable,
+                        });
+                    }
+                    None => columns.push(p.sql),
                 }
-                sub_columns.push(SubColumn {
-                    name,
-                    nullable: p.nullable,
-                });
             }
             ExprKind::Call(_) => {
                 let p = self.expr(e)?;
@@ -591,7 +607,10 @@ impl<'a, 'db> Printer<'a, 'db> {
             } => {
                 let mut args = vec![format!("{table_sql}.{}", ident(&column.name, span)?)];
                 for key in &path {
-                    args.push(self.ctx.add_value(key));
+                    args.push(match key {
+                        ChainPart::Name(n) => self.ctx.add_value(n),
+                        ChainPart::Index(i) => self.ctx.add_param(ParamValue::Int(*i)),
+                    });
                 }
                 P::new(
                     format!(
@@ -716,6 +735,10 @@ impl<'a, 'db> Printer<'a, 'db> {
                         span,
                     ));
                 }
+                // `properties.arr.1`: an array index inside a JSON path.
+                if let Some(p) = self.json_path_access(tuple, ChainPart::Index(*index), span)? {
+                    return Ok(p);
+                }
                 let t = self.expr(tuple)?;
                 Ok(P::new(format!("tupleElement({}, {index})", t.sql), true))
             }
@@ -774,33 +797,50 @@ impl<'a, 'db> Printer<'a, 'db> {
             ));
         }
         // `properties['x']`: a property access spelled with brackets.
-        if let (ExprKind::Field(chain), ExprKind::Constant(key)) = (&array.kind, &property.kind)
+        if let ExprKind::Constant(key) = &property.kind
             && let Some(part) = match key {
                 Constant::Str(s) => Some(ChainPart::Name(s.clone())),
-                Constant::Int(i) => Some(ChainPart::Name(i.to_string())),
+                Constant::Int(i) => Some(ChainPart::Index(*i)),
                 _ => None,
             }
-            && let Ok(res) = self.resolve(chain, array.span)
-            && matches!(
-                res,
-                Resolution::Property { .. }
-                    | Resolution::Column {
-                        column: crate::schema::Column {
-                            value_type: ValueType::StringJson,
-                            ..
-                        },
-                        ..
-                    }
-            )
+            && let Some(p) = self.json_path_access(array, part, span)?
         {
-            let mut longer = chain.clone();
-            longer.push(part);
-            let res = self.resolve(&longer, span)?;
-            return self.field(res, span);
+            return Ok(p);
         }
         let a = self.expr(array)?;
         let p = self.expr(property)?;
         Ok(P::new(format!("{}[{}]", a.sql, p.sql), true))
+    }
+
+    /// `base[key]` / `base.N` where `base` is a JSON column or property: one longer property
+    /// path. `None` when `base` is anything else.
+    fn json_path_access(
+        &mut self,
+        base: &Expr,
+        part: ChainPart,
+        span: Option<Span>,
+    ) -> Result<Option<P>> {
+        let ExprKind::Field(chain) = &base.kind else {
+            return Ok(None);
+        };
+        let is_json = matches!(
+            self.resolve(chain, base.span),
+            Ok(Resolution::Property { .. }
+                | Resolution::Column {
+                    column: crate::schema::Column {
+                        value_type: ValueType::StringJson,
+                        ..
+                    },
+                    ..
+                })
+        );
+        if !is_json {
+            return Ok(None);
+        }
+        let mut longer = chain.clone();
+        longer.push(part);
+        let res = self.resolve(&longer, span)?;
+        self.field(res, span).map(Some)
     }
 
     fn compare(
@@ -825,11 +865,9 @@ impl<'a, 'db> Printer<'a, 'db> {
             CompareOp::NotLike => format!("notLike({ls}, {rs})"),
             CompareOp::NotILike => format!("notILike({ls}, {rs})"),
             CompareOp::In => return Ok(P::new(format!("in({ls}, {rs})"), false)),
-            CompareOp::NotIn => return Ok(P::new(format!("notIn({ls}, {rs})"), false)),
+            CompareOp::NotIn => format!("notIn({ls}, {rs})"),
             CompareOp::GlobalIn => return Ok(P::new(format!("globalIn({ls}, {rs})"), false)),
-            CompareOp::GlobalNotIn => {
-                return Ok(P::new(format!("globalNotIn({ls}, {rs})"), false));
-            }
+            CompareOp::GlobalNotIn => format!("globalNotIn({ls}, {rs})"),
             CompareOp::Regex => format!("match({ls}, {rs})"),
             CompareOp::NotRegex => format!("not(match({ls}, {rs}))"),
             CompareOp::IRegex => format!("match({ls}, concat('(?i)', {rs}))"),
@@ -880,7 +918,10 @@ impl<'a, 'db> Printer<'a, 'db> {
                     format!("ifNull({plain}, isNotNull({ls}) or isNotNull({rs}))")
                 }
             }
-            CompareOp::NotRegex | CompareOp::NotIRegex => format!("ifNull({plain}, 1)"),
+            CompareOp::NotRegex
+            | CompareOp::NotIRegex
+            | CompareOp::NotIn
+            | CompareOp::GlobalNotIn => format!("ifNull({plain}, 1)"),
             _ => format!("ifNull({plain}, 0)"),
         };
         Ok(P::new(sql, false))

@@ -78,8 +78,8 @@ pub enum Resolution<'db> {
         table_sql: String,
         /// The JSON column.
         column: &'db Column,
-        /// The keys, outermost first.
-        path: Vec<String>,
+        /// The keys, outermost first (numbers are array indexes).
+        path: Vec<ChainPart>,
     },
     /// A subquery column.
     SubqueryColumn {
@@ -273,7 +273,10 @@ fn resolve_fields<'db>(
                     chain_text(rest)
                 )));
             }
-            let path = rest.iter().map(key_text).collect::<Result<Vec<_>>>()?;
+            for part in rest {
+                key_text(part)?;
+            }
+            let path = rest.to_vec();
             Ok(Resolution::Property {
                 table_sql,
                 column,

@@ -17,6 +17,7 @@
 
 use std::path::{Path, PathBuf};
 
+use hogql_compiler::context::ParamValue;
 use hogql_compiler::{Context, LimitContext, Modifiers, compile};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde::Deserialize;
@@ -155,7 +156,13 @@ fn run_case(kind: &str, path: &Path, name: &str) -> Result<(), Failed> {
             let values: serde_json::Map<String, serde_json::Value> = compiled
                 .values
                 .iter()
-                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .map(|(k, v)| {
+                    let v = match v {
+                        ParamValue::Str(s) => serde_json::Value::String(s.clone()),
+                        ParamValue::Int(i) => serde_json::Value::from(*i),
+                    };
+                    (k.clone(), v)
+                })
                 .collect();
             let values = serde_json::to_string_pretty(&values).map_err(|e| e.to_string())?;
             snapshot(name, format!("{}\n\n{values}\n", compiled.clickhouse))
