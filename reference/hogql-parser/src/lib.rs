@@ -209,12 +209,21 @@ pub fn parse_order_expr(src: &str) -> Result<Node> {
 
 /// Parses `src` from `entry` and returns PostHog's JSON text: the AST or the error envelope.
 pub fn parse_json_string(entry: EntryPoint, src: &str, with_positions: bool) -> String {
+    try_parse_json_string(entry, src, with_positions).unwrap_or_else(|e| e)
+}
+
+/// Like [`parse_json_string`], but says which it is: `Ok(ast JSON)` or `Err(error envelope JSON)`.
+pub fn try_parse_json_string(
+    entry: EntryPoint,
+    src: &str,
+    with_positions: bool,
+) -> Result<String, String> {
     match run(src, entry) {
         Ok(node) => {
             let idx = with_positions.then(|| LineIndex::new(src));
-            to_json_string(&node, idx.as_ref())
+            Ok(to_json_string(&node, idx.as_ref()))
         }
-        Err(e) => json::error_json(&e, &LineIndex::new(src)),
+        Err(e) => Err(json::error_json(&e, &LineIndex::new(src))),
     }
 }
 
