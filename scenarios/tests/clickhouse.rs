@@ -152,3 +152,44 @@ async fn bad_queries_return_clickhouse_error_codes_and_messages() -> anyhow::Res
     assert!(syntax.contains("SYNTAX_ERROR"), "{syntax}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_formats_settings_and_databases_pass_through() -> anyhow::Result<()> {
+    let client = scenarios::clickhouse()?;
+    let mut cursor = client
+        .query(
+            "SELECT toUInt32(number) AS n, toString(number * 2) AS s FROM system.numbers LIMIT 3",
+        )
+        .fetch_bytes("JSONEachRow")?;
+    let body = cursor.collect().await?;
+    assert_eq!(
+        std::str::from_utf8(&body)?,
+        "{\"n\":0,\"s\":\"0\"}\n{\"n\":1,\"s\":\"2\"}\n{\"n\":2,\"s\":\"4\"}\n"
+    );
+
+    // A per-query setting applies to that query only.
+    let limited = client
+        .query("SELECT number FROM system.numbers LIMIT 10")
+        .with_setting("max_result_rows", "2")
+        .with_setting("result_overflow_mode", "throw")
+        .fetch_all::<u64>()
+        .await
+        .expect_err("the row limit applies")
+        .to_string();
+    assert!(limited.contains("TOO_MANY_ROWS_OR_BYTES"), "{limited}");
+    let unlimited: Vec<u64> = client
+        .query("SELECT number FROM system.numbers LIMIT 10")
+        .fetch_all()
+        .await?;
+    assert_eq!(unlimited.len(), 10);
+
+    // `database` selects the default database of one query.
+    let tables: u64 = client
+        .clone()
+        .with_database("system")
+        .query("SELECT count() FROM tables WHERE database = 'system' AND name = 'numbers'")
+        .fetch_one()
+        .await?;
+    assert_eq!(tables, 1);
+    Ok(())
+}
