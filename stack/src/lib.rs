@@ -443,7 +443,8 @@ impl Stack {
             {
                 return Err(Error::AlreadyRunning { name: name.clone() });
             }
-            stop_components(&old);
+            // Leftovers of a stack whose processes died: clean up whatever remains.
+            let _ = down_state(&old, false);
         }
         let dir = stack_dir(name);
         if dir.exists() {
@@ -604,13 +605,6 @@ impl Drop for Stack {
         if self.stop_on_drop {
             let _ = down_state(&self.state, true);
         }
-    }
-}
-
-/// Stops components in stop order, ignoring errors (best effort, for stale state).
-fn stop_components(state: &StackState) {
-    for component in stop_order(&state.components) {
-        let _ = local::stop(component);
     }
 }
 
