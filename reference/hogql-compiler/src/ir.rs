@@ -489,6 +489,9 @@ pub struct SelectQuery {
     pub limit: Option<Expr>,
     pub offset: Option<Expr>,
     pub limit_with_ties: bool,
+    /// Query-level `SETTINGS` (never parsed from HogQL; the compiler adds them to the
+    /// subqueries it builds, e.g. `optimize_aggregation_in_order=1`), as printed `key=value`.
+    pub settings: Vec<(String, String)>,
     pub span: Option<Span>,
 }
 

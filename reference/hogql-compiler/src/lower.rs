@@ -313,6 +313,7 @@ pub fn select(node: &Node) -> Result<SelectQuery> {
         limit: opt_expr(node, "limit")?,
         offset: opt_expr(node, "offset")?,
         limit_with_ties: node.flag("limit_with_ties"),
+        settings: Vec::new(),
         span: node.span,
     })
 }

@@ -12,8 +12,8 @@ use crate::context::{Context, ParamValue};
 use crate::escape::{Dialect, escape_identifier, escape_string, python_float_repr};
 use crate::functions::{self, ArgType, CallShape, FunctionMeta, Resolved, SuffixArg, Target};
 use crate::ir::*;
-use crate::resolve::{Resolution, Scope, ScopeAlias, ScopeTable, Source, SubColumn};
-use crate::schema::{Database, TableKind, ValueType};
+use crate::resolve::{LazyJoinUse, Resolution, Scope, ScopeAlias, ScopeTable, Source, SubColumn};
+use crate::schema::{Database, LazySource, TableKind, ValueType};
 use crate::{Error, functions::CompareOp as FnCompareOp};
 
 type Result<T> = std::result::Result<T, CompileError>;
@@ -178,11 +178,12 @@ impl<'a, 'db> Printer<'a, 'db> {
     }
 
     fn select_in_scope(&mut self, q: &SelectQuery, top: bool) -> Result<(String, Vec<SubColumn>)> {
-        // FROM first: it defines the scope.
+        // FROM first: it defines the scope (and PostHog prints it first, so its values come
+        // first).
         let mut guards: Vec<String> = Vec::new();
-        let from = match &q.select_from {
-            Some(j) => Some(self.join_chain(j, &q.ctes, &mut guards)?),
-            None => None,
+        let mut from = match &q.select_from {
+            Some(j) => self.join_chain(j, &q.ctes, &mut guards)?,
+            None => Vec::new(),
         };
         // Register explicit aliases so every clause can refer to them.
         for e in &q.select {
@@ -211,26 +212,18 @@ impl<'a, 'db> Printer<'a, 'db> {
             self.select_column(e, &mut columns, &mut sub_columns)?;
         }
 
-        let mut out = String::from("SELECT ");
-        if q.distinct {
-            out.push_str("DISTINCT ");
-        }
-        out.push_str(&columns.join(", "));
-        if let Some(from) = from {
-            out.push_str(" FROM ");
-            out.push_str(&from);
-        }
+        let mut tail = String::new();
         if let Some(aj) = &q.array_join {
             let items = self.expr_list(&aj.list)?;
-            out.push(' ');
-            out.push_str(&aj.op);
-            out.push(' ');
-            out.push_str(&items.join(", "));
+            tail.push(' ');
+            tail.push_str(&aj.op);
+            tail.push(' ');
+            tail.push_str(&items.join(", "));
         }
         if let Some(pw) = &q.prewhere {
             let p = self.expr(pw)?;
-            out.push_str(" PREWHERE ");
-            out.push_str(&p.sql);
+            tail.push_str(" PREWHERE ");
+            tail.push_str(&p.sql);
         }
         // The guard of the later-visited table goes first, then the user's WHERE.
         let mut conds: Vec<String> = guards.into_iter().rev().collect();
@@ -241,44 +234,179 @@ impl<'a, 'db> Printer<'a, 'db> {
             None => {}
         }
         if !conds.is_empty() {
-            out.push_str(" WHERE ");
-            out.push_str(&fold_and(conds));
+            tail.push_str(" WHERE ");
+            tail.push_str(&fold_and(conds));
         }
         if !q.group_by.is_empty() {
-            out.push_str(" GROUP BY ");
-            out.push_str(&self.expr_list(&q.group_by)?.join(", "));
+            tail.push_str(" GROUP BY ");
+            tail.push_str(&self.expr_list(&q.group_by)?.join(", "));
         }
         if let Some(h) = &q.having {
-            out.push_str(" HAVING ");
-            out.push_str(&self.expr(h)?.sql);
+            tail.push_str(" HAVING ");
+            tail.push_str(&self.expr(h)?.sql);
         }
         if !q.order_by.is_empty() {
-            out.push_str(" ORDER BY ");
-            out.push_str(&self.order_list(&q.order_by)?.join(", "));
+            tail.push_str(" ORDER BY ");
+            tail.push_str(&self.order_list(&q.order_by)?.join(", "));
         }
         if let Some(lb) = &q.limit_by {
-            out.push_str(" LIMIT ");
-            out.push_str(&self.expr(&lb.n)?.sql);
+            tail.push_str(" LIMIT ");
+            tail.push_str(&self.expr(&lb.n)?.sql);
             if let Some(o) = &lb.offset {
-                out.push_str(" OFFSET ");
-                out.push_str(&self.expr(o)?.sql);
+                tail.push_str(" OFFSET ");
+                tail.push_str(&self.expr(o)?.sql);
             }
-            out.push_str(" BY ");
-            out.push_str(&self.expr_list(&lb.exprs)?.join(", "));
+            tail.push_str(" BY ");
+            tail.push_str(&self.expr_list(&lb.exprs)?.join(", "));
         }
         let limit = self.limit(q, top)?;
         if let Some(limit) = limit {
-            out.push_str(" LIMIT ");
-            out.push_str(&limit);
+            tail.push_str(" LIMIT ");
+            tail.push_str(&limit);
             if q.limit_with_ties {
-                out.push_str(" WITH TIES");
+                tail.push_str(" WITH TIES");
             }
         }
         if let Some(o) = &q.offset {
-            out.push_str(" OFFSET ");
-            out.push_str(&self.expr(o)?.sql);
+            tail.push_str(" OFFSET ");
+            tail.push_str(&self.expr(o)?.sql);
         }
+        if !q.settings.is_empty() {
+            let items: Vec<String> = q.settings.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            tail.push_str(" SETTINGS ");
+            tail.push_str(&items.join(", "));
+        }
+
+        // Lazy joins found while printing go right after the table they hang off.
+        let uses = std::mem::take(&mut self.scope().lazy_joins);
+        for lazy in &uses {
+            let printed = self.lazy_join(lazy, q.span)?;
+            let at = from
+                .iter()
+                .position(|(owner, _)| owner == &lazy.owner_name)
+                .map_or(from.len(), |i| i + 1);
+            from.insert(at, (String::new(), printed));
+        }
+
+        let mut out = String::from("SELECT ");
+        if q.distinct {
+            out.push_str("DISTINCT ");
+        }
+        out.push_str(&columns.join(", "));
+        if !from.is_empty() {
+            out.push_str(" FROM ");
+            let parts: Vec<String> = from.into_iter().map(|(_, sql)| sql).collect();
+            out.push_str(&parts.join(" "));
+        }
+        out.push_str(&tail);
         Ok((out, sub_columns))
+    }
+
+    /// `INNER JOIN (SELECT argMax(…) … GROUP BY … HAVING …) AS events__pdi ON …`.
+    fn lazy_join(&mut self, lazy: &LazyJoinUse<'db>, span: Option<Span>) -> Result<String> {
+        let TableKind::Lazy(LazySource::ArgMax {
+            raw_table,
+            group_by,
+            version_field,
+            deleted_field,
+        }) = &lazy.target.kind
+        else {
+            return Err(unsupported(
+                &format!("the lazy join `{}`", lazy.join_name),
+                span,
+            ));
+        };
+        let field = |name: &str| {
+            Expr::new(ExprKind::Field(vec![
+                ChainPart::Name((*raw_table).to_owned()),
+                ChainPart::Name(name.to_owned()),
+            ]))
+        };
+        let arg_max = |name: &str| {
+            Expr::new(ExprKind::Call(Call {
+                name: "argMax".into(),
+                args: vec![field(name), field(version_field)],
+                params: None,
+                distinct: false,
+                filter: None,
+                within_group: None,
+            }))
+        };
+        let mut wanted = lazy.fields.clone();
+        if !wanted.iter().any(|f| f == lazy.join.to_field) {
+            wanted.push(lazy.join.to_field.to_owned());
+        }
+        let select = wanted
+            .iter()
+            .map(|f| {
+                let expr = if group_by.contains(&f.as_str()) {
+                    field(f)
+                } else {
+                    arg_max(f)
+                };
+                Expr::new(ExprKind::Alias {
+                    alias: f.clone(),
+                    expr: Box::new(expr),
+                    hidden: false,
+                })
+            })
+            .collect();
+        let having = deleted_field.map(|deleted| {
+            Expr::new(ExprKind::Compare {
+                op: CompareOp::Eq,
+                left: Box::new(arg_max(deleted)),
+                right: Box::new(Expr::new(ExprKind::Constant(Constant::Int(0)))),
+                is_null_style: false,
+            })
+        });
+        let sub = SelectQuery {
+            select,
+            select_from: Some(JoinExpr {
+                join_type: None,
+                table: JoinTable::Table {
+                    chain: vec![(*raw_table).to_owned()],
+                    args: None,
+                    span: None,
+                },
+                alias: None,
+                table_final: false,
+                sample: None,
+                constraint: None,
+                column_aliases: Vec::new(),
+                next_join: None,
+                span: None,
+            }),
+            group_by: group_by.iter().map(|g| field(g)).collect(),
+            having,
+            settings: vec![("optimize_aggregation_in_order".into(), "1".into())],
+            ..SelectQuery::default()
+        };
+        let (sql, _) = self.query(&Query::Select(Box::new(sub)), false)?;
+        let alias = ident(&lazy.alias(), span)?;
+        let owner_table = self
+            .scopes
+            .last()
+            .and_then(|s| s.tables.iter().find(|t| t.name == lazy.owner_name))
+            .and_then(|t| match &t.source {
+                Source::Table(table) => Some(*table),
+                Source::Subquery(_) => None,
+            });
+        let column_of = |table: Option<&crate::schema::Table>, name: &str| {
+            table
+                .and_then(|t| t.field(name).ok())
+                .and_then(|f| match &f.field {
+                    crate::schema::Field::Column(c) => Some(c.name.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| name.to_owned())
+        };
+        let from_col = ident(&column_of(owner_table, &lazy.join.from_field), span)?;
+        let to_col = ident(&column_of(Some(lazy.target), lazy.join.to_field), span)?;
+        Ok(format!(
+            "{} ({sql}) AS {alias} ON equals({}.{from_col}, {alias}.{to_col})",
+            lazy.join.join.as_sql(),
+            lazy.owner_sql
+        ))
     }
 
     fn limit(&mut self, q: &SelectQuery, top: bool) -> Result<Option<String>> {
@@ -389,13 +517,19 @@ impl<'a, 'db> Printer<'a, 'db> {
         first: &JoinExpr,
         ctes: &[Cte],
         guards: &mut Vec<String>,
-    ) -> Result<String> {
-        let mut out = String::new();
+    ) -> Result<Vec<(String, String)>> {
+        let mut segments = Vec::new();
         let mut node = Some(first);
         while let Some(j) = node {
+            let mut out = String::new();
             let (table_sql, guard) = self.join_table(j, ctes)?;
+            let owner = self
+                .scopes
+                .last()
+                .and_then(|s| s.tables.last())
+                .map(|t| t.name.clone())
+                .unwrap_or_default();
             if let Some(jt) = &j.join_type {
-                out.push(' ');
                 out.push_str(jt);
                 out.push(' ');
             }
@@ -439,9 +573,10 @@ impl<'a, 'db> Printer<'a, 'db> {
                     }
                 }
             }
+            segments.push((owner, out));
             node = j.next_join.as_deref();
         }
-        Ok(out)
+        Ok(segments)
     }
 
     fn ratio(&mut self, r: &Ratio) -> Result<String> {
@@ -584,7 +719,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             }
         };
         scope
-            .resolve(chain, &self.lambda_args)
+            .resolve(chain, &self.lambda_args, self.db)
             .map_err(|e| at(e, span))
     }
 
@@ -632,6 +767,44 @@ impl<'a, 'db> Printer<'a, 'db> {
             Resolution::LambdaArg(name) => P::new(ident(&name, span)?, true),
             Resolution::Asterisk(_) => {
                 return Err(query_error("Cannot use '*' in this position", span));
+            }
+            Resolution::LazyColumn {
+                owner_name,
+                owner_sql,
+                join_name,
+                join,
+                target,
+                column,
+                field,
+            } => {
+                let scope = self.scope();
+                let existing = scope
+                    .lazy_joins
+                    .iter_mut()
+                    .find(|u| u.owner_name == owner_name && u.join_name == join_name);
+                let lazy = match existing {
+                    Some(u) => u,
+                    None => {
+                        scope.lazy_joins.push(LazyJoinUse {
+                            owner_name,
+                            owner_sql,
+                            join_name,
+                            join,
+                            target,
+                            fields: Vec::new(),
+                        });
+                        let last = scope.lazy_joins.len() - 1;
+                        &mut scope.lazy_joins[last]
+                    }
+                };
+                if !lazy.fields.contains(&field) {
+                    lazy.fields.push(field.clone());
+                }
+                let alias = lazy.alias();
+                P::new(
+                    format!("{}.{}", ident(&alias, span)?, ident(&field, span)?),
+                    column.is_nullable(),
+                )
             }
         })
     }
@@ -1181,20 +1354,26 @@ impl<'a, 'db> Printer<'a, 'db> {
             ExprKind::Constant(Constant::Bool(_)) => Some(ArgType::Boolean),
             ExprKind::Array(_) => Some(ArgType::Array),
             ExprKind::Tuple(_) => Some(ArgType::Tuple),
-            ExprKind::Field(chain) => match self.scopes.last()?.resolve(chain, &self.lambda_args) {
-                Ok(Resolution::Column { column, .. }) => match column.value_type {
-                    ValueType::DateTime => Some(ArgType::DateTime),
-                    ValueType::Date => Some(ArgType::Date),
-                    ValueType::Integer => Some(ArgType::Integer),
-                    ValueType::Float => Some(ArgType::Float),
-                    ValueType::String | ValueType::StringJson => Some(ArgType::String),
-                    ValueType::Boolean => Some(ArgType::Boolean),
-                    ValueType::Uuid => Some(ArgType::Uuid),
+            ExprKind::Field(chain) => {
+                match self
+                    .scopes
+                    .last()?
+                    .resolve(chain, &self.lambda_args, self.db)
+                {
+                    Ok(Resolution::Column { column, .. }) => match column.value_type {
+                        ValueType::DateTime => Some(ArgType::DateTime),
+                        ValueType::Date => Some(ArgType::Date),
+                        ValueType::Integer => Some(ArgType::Integer),
+                        ValueType::Float => Some(ArgType::Float),
+                        ValueType::String | ValueType::StringJson => Some(ArgType::String),
+                        ValueType::Boolean => Some(ArgType::Boolean),
+                        ValueType::Uuid => Some(ArgType::Uuid),
+                        _ => None,
+                    },
+                    Ok(Resolution::Property { .. }) => Some(ArgType::String),
                     _ => None,
-                },
-                Ok(Resolution::Property { .. }) => Some(ArgType::String),
-                _ => None,
-            },
+                }
+            }
             ExprKind::Call(c) => match c.name.as_str() {
                 "now" | "NOW" | "toDateTime" | "toTimeZone" | "now64" => Some(ArgType::DateTime),
                 "today" | "yesterday" | "toDate" => Some(ArgType::Date),

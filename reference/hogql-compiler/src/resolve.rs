@@ -9,7 +9,9 @@
 //! yet; they never silently print something wrong.
 
 use crate::ir::ChainPart;
-use crate::schema::{self, Column, Field, FieldDef, ValueType};
+use crate::schema::{
+    self, Column, Database, Field, FieldDef, LazyJoin, LazySource, TableKind, ValueType,
+};
 use crate::{Error, Result};
 
 /// A column of a subquery in FROM, as seen from the outer query.
@@ -51,9 +53,35 @@ pub struct ScopeAlias {
     pub nullable: bool,
 }
 
+/// A lazy join a SELECT uses (`events.pdi`), turned into a JOIN subquery by the printer.
+#[derive(Debug, Clone)]
+pub struct LazyJoinUse<'db> {
+    /// The HogQL name of the table it hangs off (`events`, or its alias).
+    pub owner_name: String,
+    /// How the printed SQL refers to that table.
+    pub owner_sql: String,
+    /// The join field's name (`pdi`).
+    pub join_name: String,
+    /// The join.
+    pub join: &'db LazyJoin,
+    /// The joined (lazy) table.
+    pub target: &'db schema::Table,
+    /// Fields of the joined table the query reads, in first-use order.
+    pub fields: Vec<String>,
+}
+
+impl LazyJoinUse<'_> {
+    /// The join's alias in the printed SQL: `<owner>__<join>` (`events__pdi`).
+    pub fn alias(&self) -> String {
+        format!("{}__{}", self.owner_name, self.join_name)
+    }
+}
+
 /// The names visible inside one SELECT.
 #[derive(Debug, Clone, Default)]
 pub struct Scope<'db> {
+    /// Lazy joins used so far.
+    pub lazy_joins: Vec<LazyJoinUse<'db>>,
     /// FROM entries, in order.
     pub tables: Vec<ScopeTable<'db>>,
     /// Explicit aliases of the SELECT list.
@@ -94,6 +122,23 @@ pub enum Resolution<'db> {
     LambdaArg(String),
     /// `*` or `t.*`: the expanded column chains.
     Asterisk(Vec<Vec<ChainPart>>),
+    /// A column of a lazily joined table (`pdi.person_id` on events).
+    LazyColumn {
+        /// HogQL name of the owning FROM entry.
+        owner_name: String,
+        /// Printed reference of the owning FROM entry.
+        owner_sql: String,
+        /// The join field.
+        join_name: String,
+        /// The join.
+        join: &'db LazyJoin,
+        /// The joined table.
+        target: &'db schema::Table,
+        /// The column on the joined table.
+        column: &'db Column,
+        /// Its HogQL name.
+        field: String,
+    },
 }
 
 fn not_supported(what: String) -> Error {
@@ -124,7 +169,12 @@ impl<'db> Scope<'db> {
     }
 
     /// Resolve a field chain. `lambda_args` are the arguments of the enclosing lambdas.
-    pub fn resolve(&self, chain: &[ChainPart], lambda_args: &[String]) -> Result<Resolution<'db>> {
+    pub fn resolve(
+        &self,
+        chain: &[ChainPart],
+        lambda_args: &[String],
+        db: &'db Database,
+    ) -> Result<Resolution<'db>> {
         let Some(ChainPart::Name(head)) = chain.first() else {
             return Err(Error::UnresolvedField {
                 name: chain_text(chain),
@@ -163,7 +213,7 @@ impl<'db> Scope<'db> {
             }
         }
         if let Some(table) = found {
-            return resolve_on(table, chain);
+            return resolve_on(table, chain, db);
         }
         if chain.len() > 1
             && let Some(table) = self.table_named(head)
@@ -171,7 +221,7 @@ impl<'db> Scope<'db> {
             if matches!(&chain[1], ChainPart::Name(n) if n == "*") && chain.len() == 2 {
                 return self.asterisk(Some(table));
             }
-            return resolve_on(table, &chain[1..]);
+            return resolve_on(table, &chain[1..], db);
         }
         Err(Error::UnresolvedField { name: head.clone() })
     }
@@ -214,7 +264,11 @@ fn table_has(table: &ScopeTable<'_>, name: &str) -> bool {
 }
 
 /// Resolve `chain` (without the table name) against one FROM entry.
-fn resolve_on<'db>(table: &ScopeTable<'db>, chain: &[ChainPart]) -> Result<Resolution<'db>> {
+fn resolve_on<'db>(
+    table: &ScopeTable<'db>,
+    chain: &[ChainPart],
+    db: &'db Database,
+) -> Result<Resolution<'db>> {
     let first = key_text(&chain[0])?;
     match &table.source {
         Source::Subquery(cols) => {
@@ -241,18 +295,40 @@ fn resolve_on<'db>(table: &ScopeTable<'db>, chain: &[ChainPart]) -> Result<Resol
                 .sql_ref
                 .clone()
                 .unwrap_or_else(|| t.clickhouse_name.into());
-            resolve_fields(t, &t.fields, table_sql, chain, 0)
+            let owner = Owner {
+                name: &table.name,
+                sql: table_sql,
+                db,
+            };
+            resolve_fields(t, &t.fields, &owner, chain, 0)
         }
     }
+}
+
+/// The FROM entry a chain is resolved against.
+struct Owner<'a, 'db> {
+    name: &'a str,
+    sql: String,
+    db: &'db Database,
+}
+
+/// Lazy tables whose join subquery the printer can build (plain argMax deduplication).
+fn lazy_join_supported(target: &schema::Table) -> bool {
+    matches!(target.kind, TableKind::Lazy(LazySource::ArgMax { .. }))
+        && matches!(
+            target.name,
+            "person_distinct_ids" | "person_distinct_id_overrides"
+        )
 }
 
 fn resolve_fields<'db>(
     table: &'db schema::Table,
     fields: &'db [FieldDef],
-    table_sql: String,
+    owner: &Owner<'_, 'db>,
     chain: &[ChainPart],
     depth: usize,
 ) -> Result<Resolution<'db>> {
+    let table_sql = owner.sql.clone();
     let name = key_text(&chain[0])?;
     if depth > 16 {
         return Err(Error::FieldNotFound { name });
@@ -289,18 +365,49 @@ fn resolve_fields<'db>(
                     message: format!("Can't select a table when a column is expected: {name}"),
                 });
             }
-            resolve_fields(table, inner, table_sql, rest, depth + 1)
+            resolve_fields(table, inner, owner, rest, depth + 1)
         }
         Field::Traverser(path) => {
             let mut expanded: Vec<ChainPart> =
                 path.iter().map(|p| ChainPart::Name((*p).into())).collect();
             expanded.extend_from_slice(rest);
-            resolve_fields(table, &table.fields, table_sql, &expanded, depth + 1)
+            resolve_fields(table, &table.fields, owner, &expanded, depth + 1)
         }
-        Field::LazyJoin(join) => Err(not_supported(format!(
-            "the lazy join `{name}` (to `{}`)",
-            join.table
-        ))),
+        Field::LazyJoin(join) => {
+            let target = owner.db.table(join.table)?;
+            if !lazy_join_supported(target) {
+                return Err(not_supported(format!(
+                    "the lazy join `{name}` (to `{}`)",
+                    join.table
+                )));
+            }
+            let Some(first) = rest.first() else {
+                return Err(Error::Query {
+                    message: format!("Can't select a table when a column is expected: {name}"),
+                });
+            };
+            let field = key_text(first)?;
+            let def = target.field(&field)?;
+            match &def.field {
+                Field::Column(column) if rest.len() == 1 => Ok(Resolution::LazyColumn {
+                    owner_name: owner.name.to_owned(),
+                    owner_sql: table_sql,
+                    join_name: name,
+                    join,
+                    target,
+                    column,
+                    field,
+                }),
+                Field::LazyJoin(inner) => Err(not_supported(format!(
+                    "the nested lazy join `{name}.{field}` (to `{}`)",
+                    inner.table
+                ))),
+                _ => Err(not_supported(format!(
+                    "accessing `{}` through the lazy join `{name}`",
+                    chain_text(rest)
+                ))),
+            }
+        }
         Field::Expression(_) => Err(not_supported(format!("the expression field `{name}`"))),
     }
 }
