@@ -14,7 +14,12 @@ use std::path::{Path, PathBuf};
 use crate::paths::workspace_root;
 
 /// Crates that must stay pure (sans-I/O), and the dependency names they must never declare.
-const PURE_CRATES: &[&str] = &["hogql-parser", "hogql-compiler", "migration-checker", "settings"];
+const PURE_CRATES: &[&str] = &[
+    "hogql-parser",
+    "hogql-compiler",
+    "migration-checker",
+    "settings",
+];
 const IO_CRATES: &[&str] = &[
     "tokio",
     "axum",
