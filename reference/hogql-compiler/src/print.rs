@@ -913,7 +913,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                     return Ok(p);
                 }
                 let t = self.expr(tuple)?;
-                Ok(P::new(format!("tupleElement({}, {index})", t.sql), true))
+                Ok(P::new(format!("{}.{index}", t.sql), true))
             }
             ExprKind::Lambda { args, expr } => {
                 let n = self.lambda_args.len();
@@ -993,11 +993,11 @@ impl<'a, 'db> Printer<'a, 'db> {
         part: ChainPart,
         span: Option<Span>,
     ) -> Result<Option<P>> {
-        let ExprKind::Field(chain) = &base.kind else {
+        let Some(chain) = access_chain(base) else {
             return Ok(None);
         };
         let is_json = matches!(
-            self.resolve(chain, base.span),
+            self.resolve(&chain, base.span),
             Ok(Resolution::Property { .. }
                 | Resolution::Column {
                     column: crate::schema::Column {
@@ -1381,6 +1381,30 @@ impl<'a, 'db> Printer<'a, 'db> {
             },
             _ => None,
         }
+    }
+}
+
+/// `a.b`, `a['b']`, `a[1]`, `a.1` as one field chain, when every step is a name or constant.
+fn access_chain(e: &Expr) -> Option<Vec<ChainPart>> {
+    match &e.kind {
+        ExprKind::Field(chain) => Some(chain.clone()),
+        ExprKind::ArrayAccess {
+            array, property, ..
+        } => {
+            let mut chain = access_chain(array)?;
+            chain.push(match &property.kind {
+                ExprKind::Constant(Constant::Str(s)) => ChainPart::Name(s.clone()),
+                ExprKind::Constant(Constant::Int(i)) => ChainPart::Index(*i),
+                _ => return None,
+            });
+            Some(chain)
+        }
+        ExprKind::TupleAccess { tuple, index, .. } => {
+            let mut chain = access_chain(tuple)?;
+            chain.push(ChainPart::Index(*index));
+            Some(chain)
+        }
+        _ => None,
     }
 }
 
