@@ -268,7 +268,7 @@ fn undo_compression(
             Ok(text) if text.len() > limits.decompressed => Err(too_large(limits)),
             Ok(text) => Ok((text.into_bytes(), Compression::Lz64)),
             Err(lz64::LzError::TooLarge) => Err(too_large(limits)),
-            Err(e) => Err(Error::decoding(format!("invalid lz64 payload: {e:?}"))),
+            Err(e) => Err(Error::decoding(format!("invalid lz64 payload: {e}"))),
         };
     }
     // Base64 is undone optimistically when it is hinted or when the bytes look like it.

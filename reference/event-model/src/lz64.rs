@@ -17,6 +17,19 @@ pub enum LzError {
     InvalidUtf16,
 }
 
+impl std::fmt::Display for LzError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LzError::Empty => "empty input",
+            LzError::Corrupt => "corrupt lz-string stream",
+            LzError::TooLarge => "output too large",
+            LzError::InvalidUtf16 => "output is not valid utf-16",
+        })
+    }
+}
+
+impl std::error::Error for LzError {}
+
 fn char_value(c: u8) -> u32 {
     // Characters outside the alphabet read as 0, like the reference implementation's lookup miss.
     match c {

@@ -1,0 +1,74 @@
+//! The capture HTTP front: PostHog's v0 endpoints (`/e`, `/i/v0/e`, `/capture`, `/track`, `/engage`,
+//! `/batch`, each with and without a trailing `/`), decoded and validated by `event-model`, produced
+//! through a [`Sink`] (Kafka in production). A request is answered 200 only after every one of its
+//! events was acknowledged; one bad event rejects the whole request before anything is produced.
+
+mod error;
+mod metrics;
+mod routes;
+mod serve;
+mod sink;
+
+use std::sync::Arc;
+
+pub use error::{AppError, Error, Result};
+pub use metrics::Metrics;
+pub use routes::app;
+pub use serve::{ServeConfig, serve, serve_blocking};
+pub use sink::{KafkaSink, MemorySink, Sink, SinkError, SinkFuture};
+
+/// Body size limit of the single-event paths (`EVENT_BODY_SIZE`).
+pub const EVENT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+/// Body size limit of `/batch` (`BATCH_BODY_SIZE`).
+pub const BATCH_BODY_LIMIT: usize = 20 * 1024 * 1024;
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub sink: Arc<dyn Sink>,
+    pub limits: Limits,
+    /// The receive time of a request (a fixed clock in tests).
+    pub clock: Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>,
+    /// Random bits for generated UUIDv7s (seeded in tests).
+    pub random: Arc<dyn Fn() -> [u8; 10] + Send + Sync>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Request size limits.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub event_body: usize,
+    pub batch_body: usize,
+    pub decompressed: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            event_body: EVENT_BODY_LIMIT,
+            batch_body: BATCH_BODY_LIMIT,
+            decompressed: event_model::Limits::default().decompressed,
+        }
+    }
+}
+
+impl AppState {
+    /// Production state: the system clock and thread-local randomness.
+    pub fn new(sink: Arc<dyn Sink>) -> AppState {
+        AppState {
+            sink,
+            limits: Limits::default(),
+            clock: Arc::new(chrono::Utc::now),
+            random: Arc::new(rand::random::<[u8; 10]>),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+}
