@@ -100,6 +100,19 @@ impl<'a, 'db> Printer<'a, 'db> {
     }
 
     fn query(&mut self, query: &Query, top: bool) -> Result<(String, Vec<SubColumn>)> {
+        // Aggregations do not nest through subqueries, and neither do lambdas or join
+        // constraints.
+        let aggregations = std::mem::take(&mut self.aggregations);
+        let lambda_args = std::mem::take(&mut self.lambda_args);
+        let in_join = std::mem::replace(&mut self.in_join_constraint, false);
+        let result = self.query_inner(query, top);
+        self.aggregations = aggregations;
+        self.lambda_args = lambda_args;
+        self.in_join_constraint = in_join;
+        result
+    }
+
+    fn query_inner(&mut self, query: &Query, top: bool) -> Result<(String, Vec<SubColumn>)> {
         match query {
             Query::Select(s) => self.select(s, top),
             Query::Set(set) => {
@@ -193,7 +206,9 @@ impl<'a, 'db> Printer<'a, 'db> {
                     .any(|r| r.eq_ignore_ascii_case(alias))
                 {
                     return Err(query_error(
-                        format!("Alias \"{alias}\" is a reserved keyword"),
+                        format!(
+                            "\"{alias}\" cannot be an alias or identifier, as it's a reserved keyword"
+                        ),
                         e.span,
                     ));
                 }
@@ -228,14 +243,15 @@ impl<'a, 'db> Printer<'a, 'db> {
         // The guard of the later-visited table goes first, then the user's WHERE.
         let mut conds: Vec<String> = guards.into_iter().rev().collect();
         // PostHog prepends each guard to the WHERE's top-level AND instead of nesting it.
-        match q.where_.as_ref().map(|w| (&w.kind, w)) {
-            Some((ExprKind::And(items), _)) => conds.extend(self.expr_list(items)?),
-            Some((_, w)) => conds.push(self.expr(w)?.sql),
-            None => {}
-        }
-        if !conds.is_empty() {
+        let where_sql = match q.where_.as_ref().map(|w| (&w.kind, w)) {
+            Some((ExprKind::And(items), _)) => Some(self.and(conds, items)?),
+            Some((_, w)) => Some(self.and(conds, std::slice::from_ref(w))?),
+            None if conds.is_empty() => None,
+            None => Some(fold_and(conds)),
+        };
+        if let Some(w) = where_sql {
             tail.push_str(" WHERE ");
-            tail.push_str(&fold_and(conds));
+            tail.push_str(&w);
         }
         if !q.group_by.is_empty() {
             tail.push_str(" GROUP BY ");
@@ -579,6 +595,24 @@ impl<'a, 'db> Printer<'a, 'db> {
         Ok(segments)
     }
 
+    /// `and(prefix…, items…)` the way PostHog prints it: operands in order, stopping at the first
+    /// `0` (later operands are never printed, so their values are never added), `1`s dropped.
+    fn and(&mut self, prefix: Vec<String>, items: &[Expr]) -> Result<String> {
+        if prefix.iter().any(|p| p == "0") {
+            return Ok("0".into());
+        }
+        let mut kept: Vec<String> = prefix.into_iter().filter(|p| p != "1").collect();
+        for item in items {
+            let printed = self.expr(item)?.sql;
+            match printed.as_str() {
+                "0" => return Ok("0".into()),
+                "1" => {}
+                _ => kept.push(printed),
+            }
+        }
+        Ok(fold_and(kept))
+    }
+
     fn ratio(&mut self, r: &Ratio) -> Result<String> {
         let left = self.expr(&r.left)?.sql;
         Ok(match &r.right {
@@ -861,13 +895,20 @@ impl<'a, 'db> Printer<'a, 'db> {
                     l.nullable || r.nullable,
                 ))
             }
-            ExprKind::And(items) => {
-                let printed = self.expr_list(items)?;
-                Ok(P::new(fold_and(printed), false))
-            }
+            ExprKind::And(items) => Ok(P::new(self.and(Vec::new(), items)?, false)),
             ExprKind::Or(items) => {
-                let printed = self.expr_list(items)?;
-                Ok(P::new(fold_or(printed), false))
+                // Like PostHog: stop at the first `1` (later operands are never printed, so
+                // their values are never added); drop `0`s.
+                let mut kept = Vec::new();
+                for item in items {
+                    let printed = self.expr(item)?.sql;
+                    match printed.as_str() {
+                        "1" => return Ok(P::new("1".into(), false)),
+                        "0" => {}
+                        _ => kept.push(printed),
+                    }
+                }
+                Ok(P::new(fold_or(kept), false))
             }
             ExprKind::Not(inner) => {
                 let p = self.expr(inner)?;
@@ -904,7 +945,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             ExprKind::TupleAccess { tuple, index, .. } => {
                 if *index == 0 {
                     return Err(query_error(
-                        "SQL indexes start from one, not from zero",
+                        "SQL indexes start from one, not from zero. E.g: array.1",
                         span,
                     ));
                 }
@@ -965,7 +1006,7 @@ impl<'a, 'db> Printer<'a, 'db> {
     fn array_access(&mut self, array: &Expr, property: &Expr, span: Option<Span>) -> Result<P> {
         if let ExprKind::Constant(Constant::Int(0)) = property.kind {
             return Err(query_error(
-                "SQL indexes start from one, not from zero",
+                "SQL indexes start from one, not from zero. E.g: array.1",
                 span,
             ));
         }
@@ -1158,6 +1199,10 @@ impl<'a, 'db> Printer<'a, 'db> {
             params: call.params.as_ref().map(Vec::len),
             within_group: call.within_group.is_some(),
         };
+        // `CASE x WHEN a THEN b … ELSE c END`, desugared by the parser.
+        if call.name == "_caseWithExpression" {
+            return self.case_with_expression(&call.args, span);
+        }
         let resolved = functions::registry()
             .check_call(&call.name, shape)
             .map_err(|e| at(e, span))?;
@@ -1186,6 +1231,41 @@ impl<'a, 'db> Printer<'a, 'db> {
                 span,
             )),
         }
+    }
+
+    /// `transform(subject, [whens], [thens], else)`. Accepts PostHog's shape (the whens and
+    /// thens as two arrays) and the flattened `subject, w1, t1, …, else`.
+    fn case_with_expression(&mut self, args: &[Expr], span: Option<Span>) -> Result<P> {
+        let is_array = |e: &Expr| matches!(e.kind, ExprKind::Array(_));
+        if args.len() == 4 && is_array(&args[1]) && is_array(&args[2]) {
+            let printed = self.expr_list(args)?;
+            return Ok(P::new(format!("transform({})", printed.join(", ")), true));
+        }
+        if args.len() < 4 || args.len() % 2 != 0 {
+            return Err(query_error(
+                "CASE with an expression needs a subject, WHEN/THEN pairs and an ELSE",
+                span,
+            ));
+        }
+        let subject = self.expr(&args[0])?.sql;
+        let pairs = &args[1..args.len() - 1];
+        let mut whens = Vec::new();
+        for w in pairs.iter().step_by(2) {
+            whens.push(self.expr(w)?.sql);
+        }
+        let mut thens = Vec::new();
+        for t in pairs.iter().skip(1).step_by(2) {
+            thens.push(self.expr(t)?.sql);
+        }
+        let otherwise = self.expr(&args[args.len() - 1])?.sql;
+        Ok(P::new(
+            format!(
+                "transform({subject}, [{}], [{}], {otherwise})",
+                whens.join(", "),
+                thens.join(", ")
+            ),
+            true,
+        ))
     }
 
     fn aggregation(&mut self, call: &Call, meta: &FunctionMeta, span: Option<Span>) -> Result<P> {

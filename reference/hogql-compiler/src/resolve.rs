@@ -157,7 +157,7 @@ fn key_text(part: &ChainPart) -> Result<String> {
     match part {
         ChainPart::Name(n) => Ok(n.clone()),
         ChainPart::Index(0) => Err(Error::Query {
-            message: "SQL indexes start from one, not from zero".into(),
+            message: "SQL indexes start from one, not from zero. E.g: array.1".into(),
         }),
         ChainPart::Index(i) => Ok(i.to_string()),
     }
@@ -299,6 +299,7 @@ fn resolve_on<'db>(
                 name: &table.name,
                 sql: table_sql,
                 db,
+                user_last: chain.last().map(ToString::to_string).unwrap_or_default(),
             };
             resolve_fields(t, &t.fields, &owner, chain, 0)
         }
@@ -310,6 +311,17 @@ struct Owner<'a, 'db> {
     name: &'a str,
     sql: String,
     db: &'db Database,
+    /// The last name of the chain as the user wrote it (for "Can't select a table" errors).
+    user_last: String,
+}
+
+fn table_not_column(owner: &Owner<'_, '_>) -> Error {
+    Error::Query {
+        message: format!(
+            "Can't select a table when a column is expected: {}",
+            owner.user_last
+        ),
+    }
 }
 
 /// Lazy tables whose join subquery the printer can build (plain argMax deduplication).
@@ -361,9 +373,7 @@ fn resolve_fields<'db>(
         }
         Field::VirtualTable(inner) => {
             if rest.is_empty() {
-                return Err(Error::Query {
-                    message: format!("Can't select a table when a column is expected: {name}"),
-                });
+                return Err(table_not_column(owner));
             }
             resolve_fields(table, inner, owner, rest, depth + 1)
         }
@@ -382,9 +392,7 @@ fn resolve_fields<'db>(
                 )));
             }
             let Some(first) = rest.first() else {
-                return Err(Error::Query {
-                    message: format!("Can't select a table when a column is expected: {name}"),
-                });
+                return Err(table_not_column(owner));
             };
             let field = key_text(first)?;
             let def = target.field(&field)?;
@@ -398,6 +406,9 @@ fn resolve_fields<'db>(
                     column,
                     field,
                 }),
+                Field::LazyJoin(_) | Field::VirtualTable(_) if rest.len() == 1 => {
+                    Err(table_not_column(owner))
+                }
                 Field::LazyJoin(inner) => Err(not_supported(format!(
                     "the nested lazy join `{name}.{field}` (to `{}`)",
                     inner.table
