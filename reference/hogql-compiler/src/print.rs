@@ -241,7 +241,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             tail.push_str(&p.sql);
         }
         // The guard of the later-visited table goes first, then the user's WHERE.
-        let mut conds: Vec<String> = guards.into_iter().rev().collect();
+        let conds: Vec<String> = guards.into_iter().rev().collect();
         // PostHog prepends each guard to the WHERE's top-level AND instead of nesting it.
         let where_sql = match q.where_.as_ref().map(|w| (&w.kind, w)) {
             Some((ExprKind::And(items), _)) => Some(self.and(conds, items)?),
@@ -1241,7 +1241,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             let printed = self.expr_list(args)?;
             return Ok(P::new(format!("transform({})", printed.join(", ")), true));
         }
-        if args.len() < 4 || args.len() % 2 != 0 {
+        if args.len() < 4 || !args.len().is_multiple_of(2) {
             return Err(query_error(
                 "CASE with an expression needs a subject, WHEN/THEN pairs and an ELSE",
                 span,
