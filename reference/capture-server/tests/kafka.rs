@@ -1,0 +1,262 @@
+//! Through a REAL Kafka broker (feature `services`, env `KAFKA_HOSTS`): the server runs on a real port
+//! with the Kafka sink; every corpus case that produces messages is sent over HTTP, and what the broker
+//! holds afterwards is read back with a consumer and compared with the case's expected messages.
+//! A second test runs with the real clock and checks the receive time and the generated uuids.
+#![cfg(feature = "services")]
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use capture_server::{AppState, KafkaSink, serve};
+use event_model::Topic;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::message::{Headers as _, Message as _};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+const TOPICS: [Topic; 3] = [Topic::Main, Topic::Historical, Topic::Exceptions];
+
+fn kafka_hosts() -> anyhow::Result<String> {
+    std::env::var("KAFKA_HOSTS")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .context("the services feature needs KAFKA_HOSTS (run `cargo xtask test`, or eval `cargo xtask stack env`)")
+}
+
+fn unique_prefix(tag: &str) -> String {
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() % 100_000_000)
+        .unwrap_or(0);
+    format!("{tag}_{}_{millis}_", std::process::id())
+}
+
+async fn create_topics(hosts: &str, prefix: &str) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", hosts)
+        .create()?;
+    let names: Vec<String> = TOPICS
+        .iter()
+        .map(|t| format!("{prefix}{}", t.base_name()))
+        .collect();
+    let topics: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|n| NewTopic::new(n, 1, TopicReplication::Fixed(1)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(15)));
+    for result in admin.create_topics(&topics, &options).await? {
+        result.map_err(|(name, code)| anyhow::anyhow!("creating topic {name}: {code}"))?;
+    }
+    Ok(())
+}
+
+/// Starts capture on 127.0.0.1:<free port>; returns the address and a shutdown trigger.
+async fn start(
+    state: AppState,
+) -> anyhow::Result<(std::net::SocketAddr, tokio::sync::oneshot::Sender<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = serve(listener, state, async {
+            let _ = stopped.await;
+        })
+        .await;
+    });
+    Ok((addr, stop))
+}
+
+/// One HTTP/1.1 request over a fresh connection; returns the status code.
+async fn http(addr: std::net::SocketAddr, request: &support::WireRequest) -> anyhow::Result<u16> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        request.method,
+        request.uri,
+        request.body.len()
+    );
+    for (name, value) in &request.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await?;
+    stream.write_all(&request.body).await?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await?;
+    let text = String::from_utf8_lossy(&response);
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("no status line in {text:?}"))?;
+    Ok(status)
+}
+
+/// Reads `count` messages of partition 0 of `topic` from the beginning, normalised like the corpus.
+fn consume(hosts: &str, prefix: &str, topic: Topic, count: usize) -> anyhow::Result<Vec<Value>> {
+    let name = format!("{prefix}{}", topic.base_name());
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", hosts)
+        .set("group.id", format!("{name}_reader"))
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let mut partitions = TopicPartitionList::new();
+    partitions.add_partition_offset(&name, 0, Offset::Beginning)?;
+    consumer.assign(&partitions)?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut out = Vec::new();
+    while out.len() < count {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "timed out reading {name}: {} of {count} messages",
+            out.len()
+        );
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let message = message?;
+        let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+        let value = String::from_utf8_lossy(message.payload().unwrap_or_default()).into_owned();
+        let headers: Vec<(String, String)> = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|header| {
+                        let value = header
+                            .value
+                            .map(String::from_utf8_lossy)
+                            .unwrap_or_default();
+                        (header.key.to_string(), value.into_owned())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(support::normalise_message(
+            topic.base_name(),
+            &key,
+            &headers,
+            &value,
+        ));
+    }
+    // Nothing beyond what was expected.
+    if let Some(extra) = consumer.poll(Duration::from_secs(1)) {
+        anyhow::bail!(
+            "unexpected extra message in {name}: {:?}",
+            extra.map(|m| m.offset())
+        );
+    }
+    Ok(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_producing_corpus_case_round_trips_through_kafka() -> anyhow::Result<()> {
+    let hosts = kafka_hosts()?;
+    let prefix = unique_prefix("capture_corpus");
+    create_topics(&hosts, &prefix).await?;
+    let sink = Arc::new(KafkaSink::new(&hosts, &prefix)?);
+    let counter = Arc::new(AtomicU64::new(1));
+    let mut state = AppState::new(sink);
+    state.clock = Arc::new(support::now);
+    state.random = Arc::new(move || {
+        let n = counter.fetch_add(1, Ordering::Relaxed);
+        let mut bytes = [0u8; 10];
+        bytes[2..].copy_from_slice(&n.to_be_bytes());
+        bytes
+    });
+    let (addr, stop) = start(state).await?;
+
+    let mut expected: BTreeMap<&'static str, Vec<Value>> = BTreeMap::new();
+    let mut families = std::collections::BTreeSet::new();
+    let mut n_cases = 0;
+    for path in support::case_files() {
+        let case: Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+        let messages = case["messages"].as_array().cloned().unwrap_or_default();
+        if messages.is_empty() {
+            continue;
+        }
+        let name = support::case_name(&path);
+        let status = http(addr, &support::wire_request(&case)?).await?;
+        assert_eq!(
+            Some(u64::from(status)),
+            case["response"]["status"].as_u64(),
+            "{name}: status over a real socket with the Kafka sink"
+        );
+        families.insert(name.split('/').next().unwrap_or("").to_string());
+        n_cases += 1;
+        for message in messages {
+            let topic = TOPICS
+                .iter()
+                .map(|t| t.base_name())
+                .find(|t| message["topic"] == *t)
+                .with_context(|| format!("{name}: unknown topic {}", message["topic"]))?;
+            expected.entry(topic).or_default().push(message);
+        }
+    }
+    let _ = stop.send(());
+    assert!(n_cases >= 20, "only {n_cases} producing cases");
+    for family in ["batch", "capture", "e", "engage", "i_v0_e", "track"] {
+        assert!(
+            families.contains(family),
+            "no producing case for {family}: {families:?}"
+        );
+    }
+
+    for topic in TOPICS {
+        let want = expected.remove(topic.base_name()).unwrap_or_default();
+        let got = tokio::task::block_in_place(|| consume(&hosts, &prefix, topic, want.len()))?;
+        assert_eq!(got.len(), want.len(), "{}", topic.base_name());
+        for (i, (got, want)) in got.iter().zip(&want).enumerate() {
+            if let Err(diff) =
+                support::compare(&format!("{} message {i}", topic.base_name()), want, got)
+            {
+                panic!("{diff}");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_clock_sets_now_and_uuids_are_v7_of_the_event_time() -> anyhow::Result<()> {
+    let hosts = kafka_hosts()?;
+    let prefix = unique_prefix("capture_clock");
+    create_topics(&hosts, &prefix).await?;
+    let sink = Arc::new(KafkaSink::new(&hosts, &prefix)?);
+    let (addr, stop) = start(AppState::new(sink)).await?;
+    let before = chrono::Utc::now();
+    let body = br#"{"api_key":"phc_clock","batch":[{"event":"a","distinct_id":"d"},{"event":"b","distinct_id":"d","offset":60000}]}"#;
+    let request = support::WireRequest {
+        method: "POST".into(),
+        uri: "/batch/".into(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.to_vec(),
+    };
+    assert_eq!(http(addr, &request).await?, 200);
+    let after = chrono::Utc::now();
+    let _ = stop.send(());
+    let got = tokio::task::block_in_place(|| consume(&hosts, &prefix, Topic::Main, 2))?;
+    for (message, offset_ms) in got.iter().zip([0i64, 60_000]) {
+        assert_eq!(message["key"], "phc_clock:d");
+        assert_eq!(message["value"]["uuid"], "<uuid-v7>");
+        let header_ts: i64 = match message["headers"]["timestamp"].as_str() {
+            Some("<now-ms>") => continue,
+            Some(ms) => ms.parse()?,
+            None => anyhow::bail!("no timestamp header"),
+        };
+        let ts =
+            chrono::DateTime::from_timestamp_millis(header_ts + offset_ms).context("timestamp")?;
+        assert!(
+            ts >= before - chrono::TimeDelta::milliseconds(1) && ts <= after,
+            "event time {ts} plus the offset is the receive time, between {before} and {after}"
+        );
+    }
+    Ok(())
+}
