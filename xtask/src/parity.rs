@@ -475,7 +475,7 @@ fn shrink(
     positions: bool,
 ) -> anyhow::Result<(String, Value, Value)> {
     let mut failure: Option<anyhow::Error> = None;
-    let small = minimise::minimise(src, 1500, |candidate| {
+    let small = minimise::minimise(src, 4000, |candidate| {
         if failure.is_some() {
             return false;
         }

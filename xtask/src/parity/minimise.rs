@@ -10,11 +10,17 @@ pub(crate) fn minimise(
     mut still_fails: impl FnMut(&str) -> bool,
 ) -> String {
     let mut tries = 0;
-    let tokens = tokenize(src);
-    let tokens = ddmin(tokens, &mut tries, max_tries, &mut still_fails);
-    let chars: Vec<String> = tokens.concat().chars().map(String::from).collect();
-    let chars = ddmin(chars, &mut tries, max_tries, &mut still_fails);
-    chars.concat()
+    let mut current = src.to_string();
+    // Token passes then character passes, repeated until a round removes nothing (or the budget runs out).
+    loop {
+        let before = current.len();
+        let tokens = ddmin(tokenize(&current), &mut tries, max_tries, &mut still_fails);
+        let chars: Vec<String> = tokens.concat().chars().map(String::from).collect();
+        current = ddmin(chars, &mut tries, max_tries, &mut still_fails).concat();
+        if current.len() == before || tries >= max_tries {
+            return current;
+        }
+    }
 }
 
 /// Greedy ddmin over pieces: try removing chunks of halving size; keep any removal that still fails.
