@@ -74,6 +74,10 @@ pub struct Printer<'a, 'db> {
     aggregations: Vec<String>,
     /// Inside a JOIN constraint: comparisons are printed without null handling.
     in_join_constraint: bool,
+    /// CTEs in scope (innermost last): name and columns.
+    ctes: Vec<Vec<(String, Vec<SubColumn>)>>,
+    /// A JOIN constraint used a comparison other than equality (adds `enable_analyzer=1`).
+    non_equi_join: bool,
 }
 
 impl<'a, 'db> Printer<'a, 'db> {
@@ -86,6 +90,8 @@ impl<'a, 'db> Printer<'a, 'db> {
             lambda_args: Vec::new(),
             aggregations: Vec::new(),
             in_join_constraint: false,
+            ctes: Vec::new(),
+            non_equi_join: false,
         }
     }
 
@@ -95,6 +101,9 @@ impl<'a, 'db> Printer<'a, 'db> {
         if self.ctx.global_settings {
             sql.push_str(" SETTINGS ");
             sql.push_str(GLOBAL_SETTINGS);
+            if self.non_equi_join {
+                sql.push_str(", enable_analyzer=1");
+            }
         }
         Ok(sql)
     }
@@ -169,16 +178,37 @@ impl<'a, 'db> Printer<'a, 'db> {
         if !q.window_exprs.is_empty() {
             return Err(unsupported("the WINDOW clause", q.span));
         }
-        if q.group_by_mode.is_some() {
-            return Err(unsupported(
-                "GROUP BY ALL / GROUPING SETS / ROLLUP / CUBE",
-                q.span,
-            ));
+        // CTEs are printed as a WITH clause and visible to this SELECT and its subqueries.
+        let mut with = Vec::new();
+        let mut frame = Vec::new();
+        for cte in &q.ctes {
+            if cte.recursive {
+                return Err(unsupported("WITH RECURSIVE", cte.span));
+            }
+            let ExprKind::Query(inner) = &cte.expr.kind else {
+                return Err(unsupported("column CTEs (`WITH <expr> AS name`)", cte.span));
+            };
+            if !cte.columns.is_empty() {
+                return Err(unsupported("CTE column lists", cte.span));
+            }
+            self.ctes.push(std::mem::take(&mut frame));
+            let printed = self.query(inner, false);
+            frame = self.ctes.pop().unwrap_or_default();
+            let (sql, cols) = printed?;
+            with.push(format!("{} AS ({sql})", ident(&cte.name, cte.span)?));
+            frame.push((cte.name.clone(), cols));
         }
+        self.ctes.push(frame);
         self.scopes.push(Scope::default());
         let result = self.select_in_scope(q, top);
         self.scopes.pop();
-        result
+        self.ctes.pop();
+        let (sql, cols) = result?;
+        if with.is_empty() {
+            Ok((sql, cols))
+        } else {
+            Ok((format!("WITH {} {sql}", with.join(", ")), cols))
+        }
     }
 
     fn scope(&mut self) -> &mut Scope<'db> {
@@ -195,7 +225,7 @@ impl<'a, 'db> Printer<'a, 'db> {
         // first).
         let mut guards: Vec<String> = Vec::new();
         let mut from = match &q.select_from {
-            Some(j) => self.join_chain(j, &q.ctes, &mut guards)?,
+            Some(j) => self.join_chain(j, &mut guards)?,
             None => Vec::new(),
         };
         // Register explicit aliases so every clause can refer to them.
@@ -218,6 +248,19 @@ impl<'a, 'db> Printer<'a, 'db> {
                         name: alias.clone(),
                         nullable: true,
                     });
+                }
+            }
+        }
+        if let Some(aj) = &q.array_join {
+            for e in &aj.list {
+                if let ExprKind::Alias { alias, .. } = &e.kind {
+                    let scope = self.scope();
+                    if !scope.aliases.iter().any(|a| &a.name == alias) {
+                        scope.aliases.push(ScopeAlias {
+                            name: alias.clone(),
+                            nullable: true,
+                        });
+                    }
                 }
             }
         }
@@ -253,9 +296,27 @@ impl<'a, 'db> Printer<'a, 'db> {
             tail.push_str(" WHERE ");
             tail.push_str(&w);
         }
-        if !q.group_by.is_empty() {
-            tail.push_str(" GROUP BY ");
-            tail.push_str(&self.expr_list(&q.group_by)?.join(", "));
+        match q.group_by_mode.as_deref() {
+            None if q.group_by.is_empty() => {}
+            None => {
+                tail.push_str(" GROUP BY ");
+                tail.push_str(&self.expr_list(&q.group_by)?.join(", "));
+            }
+            Some("grouping_sets") => {
+                let sets = self.expr_list(&q.group_by)?;
+                tail.push_str(&format!(" GROUP BY GROUPING SETS ({})", sets.join(", ")));
+            }
+            Some(mode @ ("cube" | "rollup")) => {
+                let items = self.expr_list(&q.group_by)?;
+                tail.push_str(&format!(
+                    " GROUP BY {}({})",
+                    mode.to_ascii_uppercase(),
+                    items.join(", ")
+                ));
+            }
+            Some(other) => {
+                return Err(unsupported(&format!("GROUP BY mode `{other}`"), q.span));
+            }
         }
         if let Some(h) = &q.having {
             tail.push_str(" HAVING ");
@@ -497,7 +558,17 @@ impl<'a, 'db> Printer<'a, 'db> {
                     }
                     _ => chain.last().map(ToString::to_string),
                 };
+                let is_alias = matches!(res, Resolution::Alias(_));
                 let p = self.field(res, e.span)?;
+                if is_alias {
+                    // A reference to an alias prints bare (`SELECT 1, a … ARRAY JOIN … AS a`).
+                    columns.push(p.sql);
+                    sub_columns.push(SubColumn {
+                        name: name.unwrap_or_default(),
+                        nullable: p.nullable,
+                    });
+                    return Ok(());
+                }
                 match name {
                     Some(name) => {
                         columns.push(format!("{} AS {}", p.sql, ident(&name, e.span)?));
@@ -531,14 +602,13 @@ impl<'a, 'db> Printer<'a, 'db> {
     fn join_chain(
         &mut self,
         first: &JoinExpr,
-        ctes: &[Cte],
         guards: &mut Vec<String>,
     ) -> Result<Vec<(String, String)>> {
         let mut segments = Vec::new();
         let mut node = Some(first);
         while let Some(j) = node {
             let mut out = String::new();
-            let (table_sql, guard) = self.join_table(j, ctes)?;
+            let (table_sql, guard) = self.join_table(j)?;
             let owner = self
                 .scopes
                 .last()
@@ -564,6 +634,9 @@ impl<'a, 'db> Printer<'a, 'db> {
                 .is_some_and(|t| t.to_ascii_uppercase().contains("LEFT"));
             match &j.constraint {
                 Some(c) => {
+                    if has_non_equi(&c.expr) {
+                        self.non_equi_join = true;
+                    }
                     self.in_join_constraint = true;
                     let printed = self.expr(&c.expr);
                     self.in_join_constraint = false;
@@ -622,7 +695,16 @@ impl<'a, 'db> Printer<'a, 'db> {
     }
 
     /// Print one FROM entry, add it to the scope, and return its team guard.
-    fn join_table(&mut self, j: &JoinExpr, ctes: &[Cte]) -> Result<(String, Option<String>)> {
+    fn cte_columns(&self, name: &str) -> Option<Vec<SubColumn>> {
+        self.ctes
+            .iter()
+            .rev()
+            .flat_map(|frame| frame.iter().rev())
+            .find(|(n, _)| n == name)
+            .map(|(_, cols)| cols.clone())
+    }
+
+    fn join_table(&mut self, j: &JoinExpr) -> Result<(String, Option<String>)> {
         if !j.column_aliases.is_empty() {
             return Err(unsupported("column aliases on a FROM entry", j.span));
         }
@@ -632,16 +714,18 @@ impl<'a, 'db> Printer<'a, 'db> {
         match &j.table {
             JoinTable::Table { chain, args, span } => {
                 let name = chain.join(".");
-                if let (Some(cte), 1) = (ctes.iter().find(|c| c.name == name), chain.len()) {
-                    let ExprKind::Query(q) = &cte.expr.kind else {
-                        return Err(unsupported("a column CTE used as a table", cte.span));
+                if let (Some(cols), 1) = (self.cte_columns(&name), chain.len()) {
+                    let base = ident(&name, *span)?;
+                    let (printed, sql_ref) = match &j.alias {
+                        Some(alias) if alias != &name => {
+                            let a = ident(alias, *span)?;
+                            (format!("{base} AS {a}"), a)
+                        }
+                        _ => (base.clone(), base),
                     };
-                    let (sql, cols) = self.query(q, false)?;
-                    let alias = j.alias.clone().unwrap_or(name);
-                    let printed = format!("({sql}) AS {}", ident(&alias, *span)?);
                     self.scope().tables.push(ScopeTable {
-                        name: alias.clone(),
-                        sql_ref: Some(ident(&alias, *span)?),
+                        name: j.alias.clone().unwrap_or(name),
+                        sql_ref: Some(sql_ref),
                         source: Source::Subquery(cols),
                     });
                     return Ok((printed, None));
@@ -725,17 +809,28 @@ impl<'a, 'db> Printer<'a, 'db> {
     fn order_list(&mut self, items: &[OrderExpr]) -> Result<Vec<String>> {
         let mut out = Vec::new();
         for o in items {
-            if o.with_fill.is_some() {
-                return Err(unsupported("WITH FILL", o.span));
-            }
             let e = self.expr(&o.expr)?.sql;
-            out.push(format!(
+            let mut item = format!(
                 "{e} {}",
                 match o.order {
                     Order::Asc => "ASC",
                     Order::Desc => "DESC",
                 }
-            ));
+            );
+            if let Some(fill) = &o.with_fill {
+                item.push_str(" WITH FILL");
+                for (word, value) in [
+                    ("FROM", &fill.from),
+                    ("TO", &fill.to),
+                    ("STEP", &fill.step),
+                    ("STALENESS", &fill.staleness),
+                ] {
+                    if let Some(v) = value {
+                        item.push_str(&format!(" {word} {}", self.expr(v)?.sql));
+                    }
+                }
+            }
+            out.push(item);
         }
         Ok(out)
     }
@@ -995,7 +1090,10 @@ impl<'a, 'db> Printer<'a, 'db> {
             ExprKind::Columns(_) => Err(unsupported("COLUMNS(…) / * EXCLUDE / * REPLACE", span)),
             ExprKind::NamedArgument { .. } => Err(unsupported("named arguments", span)),
             ExprKind::PositionalRef(_) => Err(unsupported("positional references", span)),
-            ExprKind::GroupingSet(_) => Err(unsupported("GROUPING SETS", span)),
+            ExprKind::GroupingSet(items) => {
+                let printed = self.expr_list(items)?;
+                Ok(P::new(format!("({})", printed.join(", ")), true))
+            }
             ExprKind::HogQLXTag { .. } => Err(query_error(
                 "HogQLX tags are only printed in the 'hogql' dialect",
                 span,
@@ -1191,9 +1289,6 @@ impl<'a, 'db> Printer<'a, 'db> {
     // ---------------------------------------------------------------- calls
 
     fn call(&mut self, call: &Call, span: Option<Span>) -> Result<P> {
-        if call.filter.is_some() {
-            return Err(unsupported("FILTER (WHERE …) on aggregations", span));
-        }
         let shape = CallShape {
             args: call.args.len(),
             params: call.params.as_ref().map(Vec::len),
@@ -1306,6 +1401,10 @@ impl<'a, 'db> Printer<'a, 'db> {
         }
         let distinct = if call.distinct { "DISTINCT " } else { "" };
         sql.push_str(&format!("({distinct}{})", args.join(", ")));
+        if let Some(filter) = &call.filter {
+            let f = self.expr(filter)?.sql;
+            sql.push_str(&format!(" FILTER (WHERE {f})"));
+        }
         Ok(P::new(sql, true))
     }
 
@@ -1461,6 +1560,18 @@ impl<'a, 'db> Printer<'a, 'db> {
             },
             _ => None,
         }
+    }
+}
+
+/// Whether a join constraint compares with anything but equality.
+fn has_non_equi(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Compare {
+            op, left, right, ..
+        } => *op != CompareOp::Eq || has_non_equi(left) || has_non_equi(right),
+        ExprKind::And(items) | ExprKind::Or(items) => items.iter().any(has_non_equi),
+        ExprKind::Not(inner) => has_non_equi(inner),
+        _ => false,
     }
 }
 
