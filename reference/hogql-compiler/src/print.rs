@@ -141,6 +141,8 @@ impl<'a, 'db> Printer<'a, 'db> {
     }
 
     fn set_member(&mut self, query: &Query, top: bool) -> Result<(String, Vec<SubColumn>)> {
+        // A parenthesised set inside a set is not limited (PostHog limits only direct members).
+        let top = top && !matches!(query, Query::Set(_));
         let (sql, cols) = self.query(query, top)?;
         Ok(match query {
             Query::Set(_) => (format!("({sql})"), cols),
@@ -174,9 +176,6 @@ impl<'a, 'db> Printer<'a, 'db> {
         }
         if !q.interpolate.is_empty() {
             return Err(unsupported("INTERPOLATE", q.span));
-        }
-        if !q.window_exprs.is_empty() {
-            return Err(unsupported("the WINDOW clause", q.span));
         }
         // CTEs are printed as a WITH clause and visible to this SELECT and its subqueries.
         let mut with = Vec::new();
@@ -321,6 +320,15 @@ impl<'a, 'db> Printer<'a, 'db> {
         if let Some(h) = &q.having {
             tail.push_str(" HAVING ");
             tail.push_str(&self.expr(h)?.sql);
+        }
+        if !q.window_exprs.is_empty() {
+            let mut windows = Vec::new();
+            for (name, we) in &q.window_exprs {
+                let spec = self.window_spec(we, false, q.span)?;
+                windows.push(format!("{} AS ({spec})", ident(name, q.span)?));
+            }
+            tail.push_str(" WINDOW ");
+            tail.push_str(&windows.join(", "));
         }
         if !q.order_by.is_empty() {
             tail.push_str(" ORDER BY ");
@@ -621,11 +629,15 @@ impl<'a, 'db> Printer<'a, 'db> {
             }
             out.push_str(&table_sql);
             if let Some(sample) = &j.sample {
-                out.push_str(" SAMPLE ");
-                out.push_str(&self.ratio(&sample.sample_value)?);
-                if let Some(o) = &sample.offset_value {
-                    out.push_str(" OFFSET ");
-                    out.push_str(&self.ratio(o)?);
+                let value = self.ratio(&sample.sample_value)?;
+                // `SAMPLE 1` reads everything: PostHog leaves it out.
+                if value != "1" || sample.offset_value.is_some() {
+                    out.push_str(" SAMPLE ");
+                    out.push_str(&value);
+                    if let Some(o) = &sample.offset_value {
+                        out.push_str(" OFFSET ");
+                        out.push_str(&self.ratio(o)?);
+                    }
                 }
             }
             let is_left = j
@@ -1243,47 +1255,74 @@ impl<'a, 'db> Printer<'a, 'db> {
         functions::registry()
             .resolve(&w.name)
             .map_err(|e| at(e, span))?;
-        let exprs = self.expr_list(&w.exprs)?;
-        let mut sql = format!("{}({})", w.name, exprs.join(", "));
+        // PostgreSQL-style lag/lead: ClickHouse's *InFrame variants over a nullable first
+        // argument, with the whole partition as the default frame.
+        let in_frame = match w.name.as_str() {
+            "lag" => Some("lagInFrame"),
+            "lead" => Some("leadInFrame"),
+            _ => None,
+        };
+        let mut exprs = self.expr_list(&w.exprs)?;
+        if in_frame.is_some()
+            && let Some(first) = exprs.first_mut()
+        {
+            *first = format!("toNullable({first})");
+        }
+        let mut sql = format!("{}({})", in_frame.unwrap_or(&w.name), exprs.join(", "));
         if !w.args.is_empty() {
             sql.push_str(&format!("({})", self.expr_list(&w.args)?.join(", ")));
         }
         sql.push_str(" OVER ");
         match (&w.over_expr, &w.over_identifier) {
             (Some(we), _) => {
-                let mut parts = Vec::new();
-                if !we.partition_by.is_empty() {
-                    parts.push(format!(
-                        "PARTITION BY {}",
-                        self.expr_list(&we.partition_by)?.join(", ")
-                    ));
-                }
-                if !we.order_by.is_empty() {
-                    parts.push(format!(
-                        "ORDER BY {}",
-                        self.order_list(&we.order_by)?.join(", ")
-                    ));
-                }
-                if let Some(method) = &we.frame_method {
-                    let bound = |b: &FrameBound| match (&b.frame_value, b.frame_type.as_str()) {
-                        (_, "CURRENT ROW") => "CURRENT ROW".to_owned(),
-                        (Some(v), t) => format!("{v} {t}"),
-                        (None, t) => format!("UNBOUNDED {t}"),
-                    };
-                    match (&we.frame_start, &we.frame_end) {
-                        (Some(s), Some(e)) => {
-                            parts.push(format!("{method} BETWEEN {} AND {}", bound(s), bound(e)))
-                        }
-                        (Some(s), None) => parts.push(format!("{method} {}", bound(s))),
-                        _ => {}
-                    }
-                }
-                sql.push_str(&format!("({})", parts.join(" ")));
+                let spec = self.window_spec(we, in_frame.is_some(), span)?;
+                sql.push_str(&format!("({spec})"));
             }
             (None, Some(id)) => sql.push_str(&ident(id, span)?),
             (None, None) => sql.push_str("()"),
         }
         Ok(P::new(sql, true))
+    }
+
+    /// The inside of `OVER (…)` / `WINDOW w AS (…)`.
+    fn window_spec(
+        &mut self,
+        we: &WindowExpr,
+        default_full_frame: bool,
+        span: Option<Span>,
+    ) -> Result<String> {
+        let mut parts = Vec::new();
+        if let Some(base) = &we.base {
+            parts.push(ident(base, span)?);
+        }
+        if !we.partition_by.is_empty() {
+            parts.push(format!(
+                "PARTITION BY {}",
+                self.expr_list(&we.partition_by)?.join(", ")
+            ));
+        }
+        if !we.order_by.is_empty() {
+            parts.push(format!(
+                "ORDER BY {}",
+                self.order_list(&we.order_by)?.join(", ")
+            ));
+        }
+        let bound = |b: &FrameBound| match (&b.frame_value, b.frame_type.as_str()) {
+            (_, "CURRENT ROW") => "CURRENT ROW".to_owned(),
+            (Some(v), t) => format!("{v} {t}"),
+            (None, t) => format!("UNBOUNDED {t}"),
+        };
+        match (&we.frame_method, &we.frame_start, &we.frame_end) {
+            (Some(method), Some(s), Some(e)) => {
+                parts.push(format!("{method} BETWEEN {} AND {}", bound(s), bound(e)))
+            }
+            (Some(method), Some(s), None) => parts.push(format!("{method} {}", bound(s))),
+            (None, _, _) if default_full_frame => {
+                parts.push("ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING".into())
+            }
+            _ => {}
+        }
+        Ok(parts.join(" "))
     }
 
     // ---------------------------------------------------------------- calls
@@ -1383,7 +1422,19 @@ impl<'a, 'db> Printer<'a, 'db> {
             ));
         }
         self.aggregations.push(call.name.clone());
-        let args = self.expr_list(&call.args);
+        let args = call
+            .args
+            .iter()
+            .map(|a| match &a.kind {
+                // `count(*)`
+                ExprKind::Field(chain)
+                    if matches!(chain.as_slice(), [ChainPart::Name(n)] if n == "*") =>
+                {
+                    Ok("*".to_owned())
+                }
+                _ => Ok(self.expr(a)?.sql),
+            })
+            .collect::<Result<Vec<_>>>();
         let params = match &call.params {
             Some(p) => self.expr_list(p).map(Some),
             None => Ok(None),
@@ -1450,7 +1501,7 @@ impl<'a, 'db> Printer<'a, 'db> {
         {
             let v = self.ctx.add_value(s);
             let tz = self.tz_value();
-            let sql = if is_plain_datetime(s) {
+            let sql = if is_plain_datetime(s) || is_plain_date(s) {
                 format!("toDateTime({v}, {tz})")
             } else if is_micro_datetime(s) {
                 format!("toDateTime64({v}, 6, {tz})")
@@ -1606,6 +1657,15 @@ fn is_plain_datetime(s: &str) -> bool {
             4 | 7 => *c == b'-',
             10 => *c == b' ',
             13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+fn is_plain_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
             _ => c.is_ascii_digit(),
         })
 }
