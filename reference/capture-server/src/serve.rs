@@ -47,7 +47,23 @@ pub async fn serve(
     Ok(())
 }
 
-/// Builds a runtime, binds `config.addr` and serves until Ctrl-C.
+/// Resolves on Ctrl-C or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Builds a runtime, binds `config.addr` and serves until Ctrl-C or SIGTERM, then flushes the producer.
 pub fn serve_blocking(config: &ServeConfig) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -65,10 +81,7 @@ pub fn serve_blocking(config: &ServeConfig) -> Result<()> {
             config.kafka_prefix
         );
         let state = AppState::new(sink.clone());
-        serve(listener, state, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+        serve(listener, state, shutdown_signal()).await?;
         sink.flush(Duration::from_secs(10));
         Ok(())
     })

@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod hogql_cmd;
 mod migrations_cmd;
+mod serve_cmd;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -22,6 +23,8 @@ enum Command {
     Hogql(hogql_cmd::HogqlArgs),
     /// ClickHouse migrations: check files against the rules, plan per node, apply.
     Migrations(migrations_cmd::MigrationsArgs),
+    /// Run the reference server (today: `--capture-only`, the capture endpoints producing to Kafka).
+    Serve(serve_cmd::ServeArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -29,6 +32,7 @@ fn main() -> anyhow::Result<()> {
     let code = match cli.command {
         Command::Hogql(args) => hogql_cmd::run(args)?,
         Command::Migrations(args) => migrations_cmd::run(args)?,
+        Command::Serve(args) => serve_cmd::run(args)?,
     };
     std::process::exit(code);
 }
