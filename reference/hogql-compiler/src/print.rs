@@ -198,7 +198,10 @@ impl<'a, 'db> Printer<'a, 'db> {
             frame.push((cte.name.clone(), cols));
         }
         self.ctes.push(frame);
-        self.scopes.push(Scope::default());
+        self.scopes.push(Scope {
+            windows: q.window_exprs.clone(),
+            ..Scope::default()
+        });
         let result = self.select_in_scope(q, top);
         self.scopes.pop();
         self.ctes.pop();
@@ -1278,7 +1281,21 @@ impl<'a, 'db> Printer<'a, 'db> {
                 let spec = self.window_spec(we, in_frame.is_some(), span)?;
                 sql.push_str(&format!("({spec})"));
             }
-            (None, Some(id)) => sql.push_str(&ident(id, span)?),
+            (None, Some(id)) => {
+                // lag/lead need their frame, so a named window is inlined for them.
+                let named = self
+                    .scopes
+                    .last()
+                    .and_then(|s| s.windows.iter().find(|(n, _)| n == id))
+                    .map(|(_, we)| we.clone());
+                match (in_frame, named) {
+                    (Some(_), Some(we)) => {
+                        let spec = self.window_spec(&we, true, span)?;
+                        sql.push_str(&format!("({spec})"));
+                    }
+                    _ => sql.push_str(&ident(id, span)?),
+                }
+            }
             (None, None) => sql.push_str("()"),
         }
         Ok(P::new(sql, true))
@@ -1479,11 +1496,22 @@ impl<'a, 'db> Printer<'a, 'db> {
         if meta.name == "concat" {
             let mut parts = Vec::new();
             for a in &call.args {
-                match &a.kind {
-                    ExprKind::Constant(Constant::Null) => parts.push("''".to_owned()),
-                    ExprKind::Constant(Constant::Str(_)) => parts.push(self.expr(a)?.sql),
-                    _ => parts.push(format!("ifNull(toString({}), '')", self.expr(a)?.sql)),
-                }
+                let part = match &a.kind {
+                    ExprKind::Constant(Constant::Null) => "''".to_owned(),
+                    ExprKind::Constant(Constant::Str(_)) => self.expr(a)?.sql,
+                    ExprKind::Constant(_) => format!("toString({})", self.expr(a)?.sql),
+                    ExprKind::Call(c) if c.name == "toString" => {
+                        if let [only] = c.args.as_slice()
+                            && matches!(only.kind, ExprKind::Constant(Constant::Null))
+                        {
+                            "''".to_owned()
+                        } else {
+                            self.expr(a)?.sql
+                        }
+                    }
+                    _ => format!("ifNull(toString({}), '')", self.expr(a)?.sql),
+                };
+                parts.push(part);
             }
             return Ok(P::new(format!("concat({})", parts.join(", ")), false));
         }
@@ -1567,7 +1595,8 @@ impl<'a, 'db> Printer<'a, 'db> {
                 .map_err(|e| at(e, span))?,
             Target::Name(_) => format!("{name}({})", args.join(", ")),
         };
-        Ok(P::new(sql, true))
+        // `assumeNotNull` is the one way to tell the comparison printer a value is not null.
+        Ok(P::new(sql, meta.name != "assumeNotNull"))
     }
 
     fn tz_value(&mut self) -> String {

@@ -80,6 +80,8 @@ impl LazyJoinUse<'_> {
 /// The names visible inside one SELECT.
 #[derive(Debug, Clone, Default)]
 pub struct Scope<'db> {
+    /// The SELECT's named windows (`WINDOW w AS (…)`).
+    pub windows: Vec<(String, crate::ir::WindowExpr)>,
     /// Lazy joins used so far.
     pub lazy_joins: Vec<LazyJoinUse<'db>>,
     /// FROM entries, in order.
