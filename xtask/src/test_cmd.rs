@@ -19,7 +19,8 @@ pub(crate) struct TestArgs {
     /// when available, else local.
     #[arg(long, value_enum)]
     provider: Option<ProviderArg>,
-    /// Extra arguments for `cargo test` (e.g. `-- -p scenarios -- --nocapture`).
+    /// Extra arguments for `cargo test`, e.g. `-- -p scenarios -- --nocapture` (with `-p`, only the named
+    /// packages run, instead of the whole workspace).
     #[arg(last = true)]
     cargo_args: Vec<String>,
 }
@@ -45,11 +46,25 @@ fn run_inner(args: TestArgs) -> anyhow::Result<()> {
     } else {
         eprintln!("test: service-backed features: {}", features.join(", "));
     }
+    // `-p NAME` in the extra arguments narrows the run to those packages (and their features).
+    let selected = selected_packages(split_cargo_args(&args.cargo_args).0);
+    let features: Vec<String> = features
+        .into_iter()
+        .filter(|f| {
+            selected.is_empty()
+                || selected
+                    .iter()
+                    .any(|p| f.strip_suffix("/services") == Some(p))
+        })
+        .collect();
     let cargo_test = |extra: &[&str]| {
         let mut cmd = Command::new(&cargo);
         cmd.current_dir(&root)
-            .args(["test", "--workspace", "--locked"])
+            .args(["test", "--locked"])
             .env("CARGO_TARGET_DIR", &target_dir);
+        if selected.is_empty() {
+            cmd.arg("--workspace");
+        }
         if !features.is_empty() {
             cmd.arg("--features").arg(features.join(","));
         }
@@ -85,7 +100,12 @@ fn run_inner(args: TestArgs) -> anyhow::Result<()> {
     );
 
     let step = Instant::now();
-    eprintln!("test: [3/4] cargo test --workspace --locked against stack `{name}`...");
+    let scope = if selected.is_empty() {
+        "--workspace".to_string()
+    } else {
+        format!("-p {}", selected.join(" -p "))
+    };
+    eprintln!("test: [3/4] cargo test {scope} --locked against stack `{name}`...");
     // Every test binary runs even when an earlier one fails, so one run reports every failure.
     let mut cmd = cargo_test(&["--no-fail-fast"]);
     cmd.args(&args.cargo_args);
@@ -121,6 +141,22 @@ fn run_inner(args: TestArgs) -> anyhow::Result<()> {
     stopped.context("stopping the stack")?;
     eprintln!("test: all tests passed");
     Ok(())
+}
+
+/// The packages named with `-p`/`--package` in `cargo test` arguments.
+fn selected_packages(args: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        if arg == "-p" || arg == "--package" {
+            out.extend(iter.next().cloned());
+        } else if let Some(name) = arg.strip_prefix("--package=").or(arg.strip_prefix("-p"))
+            && !name.is_empty()
+        {
+            out.push(name.to_string());
+        }
+    }
+    out
 }
 
 /// The `cargo test` arguments before a `--` (build selection), and after it (test-binary arguments).
@@ -200,5 +236,34 @@ fn reap_stale_test_stacks() {
             eprintln!("test: {e}");
         }
         let _ = std::fs::remove_dir_all(entry.path());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packages_are_read_from_every_spelling_of_p() {
+        let args: Vec<String> = [
+            "-p",
+            "a",
+            "--package",
+            "b",
+            "-pc",
+            "--package=d",
+            "--release",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(selected_packages(&args), ["a", "b", "c", "d"]);
+    }
+
+    #[test]
+    fn cargo_args_split_at_the_first_double_dash() {
+        let args: Vec<String> = ["-p", "x", "--", "--nocapture"].map(String::from).to_vec();
+        let (build, run) = split_cargo_args(&args);
+        assert_eq!(build, ["-p", "x"]);
+        assert_eq!(run, ["--nocapture"]);
     }
 }
