@@ -63,12 +63,47 @@ fn int_field(node: &Node, key: &str) -> Result<i64> {
     }
 }
 
+/// The deepest node nesting the compiler accepts. Lowering and printing recurse once per
+/// level, so this bounds their stack use (the parser accepts far deeper left-associative
+/// operator chains, e.g. `1+1+…+1` with thousands of terms).
+pub const MAX_DEPTH: usize = 256;
+
+/// The nesting depth of a tree, computed without recursion.
+fn tree_depth(root: &Node) -> usize {
+    let mut deepest = 0;
+    let mut stack: Vec<(&Value, usize)> = root.fields.iter().map(|(_, v)| (v, 1)).collect();
+    while let Some((value, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        match value {
+            Value::Node(n) => stack.extend(n.fields.iter().map(|(_, v)| (v, depth + 1))),
+            Value::List(items) => stack.extend(items.iter().map(|v| (v, depth))),
+            Value::Map(items) => stack.extend(items.iter().map(|(_, v)| (v, depth))),
+            _ => {}
+        }
+    }
+    deepest
+}
+
 /// Lower a whole query (`SelectQuery`, `SelectSetQuery` or a placeholder).
+///
+/// Trees nested deeper than [`MAX_DEPTH`] are rejected with an error.
 pub fn query(node: &Node) -> Result<Query> {
+    if tree_depth(node) > MAX_DEPTH {
+        return Err(CompileError::new(
+            Error::Query {
+                message: format!("The query is nested too deeply (more than {MAX_DEPTH} levels)"),
+            },
+            node.span,
+        ));
+    }
+    query_inner(node)
+}
+
+fn query_inner(node: &Node) -> Result<Query> {
     match node.kind {
         "SelectQuery" => Ok(Query::Select(Box::new(select(node)?))),
         "SelectSetQuery" => {
-            let initial = Box::new(query(child(node, "initial_select_query")?)?);
+            let initial = Box::new(query_inner(child(node, "initial_select_query")?)?);
             let mut subsequent = Vec::new();
             for v in node.list("subsequent_select_queries") {
                 let n = v
@@ -76,7 +111,7 @@ pub fn query(node: &Node) -> Result<Query> {
                     .ok_or_else(|| invalid(node, "set member is not a node"))?;
                 subsequent.push(SetNode {
                     set_operator: opt_str(n, "set_operator").unwrap_or_default(),
-                    query: query(child(n, "select_query")?)?,
+                    query: query_inner(child(n, "select_query")?)?,
                 });
             }
             Ok(Query::Set(SelectSetQuery {
@@ -192,7 +227,7 @@ fn join_expr(node: &Node) -> Result<JoinExpr> {
                 span: table_node.span,
             }
         }
-        "SelectQuery" | "SelectSetQuery" => JoinTable::Query(Box::new(query(table_node)?)),
+        "SelectQuery" | "SelectSetQuery" => JoinTable::Query(Box::new(query_inner(table_node)?)),
         "Placeholder" => JoinTable::Placeholder(expr(table_node)?),
         "JoinExpr" => JoinTable::Nested(Box::new(join_expr(table_node)?)),
         _ => JoinTable::Other(expr(table_node)?),
@@ -449,7 +484,7 @@ pub fn expr(node: &Node) -> Result<Expr> {
             try_cast: node.kind == "TryCast",
         },
         "Placeholder" => ExprKind::Placeholder(boxed(node, "expr")?),
-        "SelectQuery" | "SelectSetQuery" => ExprKind::Query(Box::new(query(node)?)),
+        "SelectQuery" | "SelectSetQuery" => ExprKind::Query(Box::new(query_inner(node)?)),
         "WindowFunction" => ExprKind::WindowFunction(Box::new(WindowFunction {
             name: opt_str(node, "name").unwrap_or_default(),
             exprs: expr_list(node, "exprs")?,

@@ -192,6 +192,57 @@ fn run_case(kind: &str, path: &Path, name: &str) -> Result<(), Failed> {
     }
 }
 
+fn hogql_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in sorted_entries(dir) {
+        if entry.is_dir() {
+            hogql_files(&entry, out);
+        } else if entry.extension().is_some_and(|e| e == "hogql") {
+            out.push(entry);
+        }
+    }
+}
+
+/// The parser's corpus (valid and invalid HogQL, as selects and as bare expressions) through
+/// `compile`: every case must come back as SQL or as an error; a panic fails the trial.
+fn no_panic_on_parse_corpus() -> Result<(), Failed> {
+    let mut files = Vec::new();
+    hogql_files(&repo_root().join("fixtures/hogql/parse"), &mut files);
+    if files.is_empty() {
+        return Err("fixtures/hogql/parse has no case".into());
+    }
+    let mut panics = Vec::new();
+    let (mut ok, mut err) = (0, 0);
+    for path in &files {
+        let text = std::fs::read_to_string(path).map_err(|e| Failed::from(e.to_string()))?;
+        // The parser's deep-nesting cases (thousands of parentheses) take the debug-build parser
+        // seconds to reject (its cost grows quadratically with the depth); they test the parser,
+        // not the compiler, so they are left to the parser's own suite.
+        if text.len() > 2000 {
+            continue;
+        }
+        // Expression cases are also tried as a select column over events.
+        for src in [text.clone(), format!("select {} from events", text.trim())] {
+            if std::env::var_os("HOGREF_TRACE").is_some() {
+                eprintln!("{}: {src}", path.display());
+            }
+            let outcome = std::panic::catch_unwind(|| {
+                let mut ctx = Context::new(420);
+                compile(&src, &mut ctx).is_ok()
+            });
+            match outcome {
+                Ok(true) => ok += 1,
+                Ok(false) => err += 1,
+                Err(_) => panics.push(path.display().to_string()),
+            }
+        }
+    }
+    if panics.is_empty() && ok > 0 && err > 0 {
+        Ok(())
+    } else {
+        Err(format!("ok={ok} err={err} panicked on:\n{}", panics.join("\n")).into())
+    }
+}
+
 fn main() {
     let args = Arguments::from_args();
     let base = repo_root().join("fixtures/hogql/print");
@@ -229,6 +280,10 @@ fn main() {
             problems.push(format!("tests/snapshots/{name} has no fixture case"));
         }
     }
+    trials.push(Trial::test(
+        "fixtures/hogql/parse: every parse case compiles or fails with an error, never a panic",
+        no_panic_on_parse_corpus,
+    ));
     trials.push(Trial::test(
         "fixtures/hogql/print: both kinds present, every snapshot has a case",
         move || {
