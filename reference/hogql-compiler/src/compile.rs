@@ -57,10 +57,43 @@ pub struct Compiled {
     pub values: Vec<(String, ParamValue)>,
 }
 
+/// Stack for the compiling thread. Lowering and printing recurse once per nesting level (at most
+/// [`lower::MAX_DEPTH`]), and unoptimised builds use tens of kilobytes per level, far more than
+/// a default 2 MiB thread (test threads, server workers) offers. Only touched pages are committed.
+const COMPILE_STACK_BYTES: usize = 256 << 20;
+
 /// Parse `src` as a HogQL SELECT and print it as ClickHouse SQL for `ctx`'s team.
 ///
-/// `ctx.values` is appended to; the returned [`Compiled::values`] is the full map.
+/// `ctx.values` is appended to; the returned [`Compiled::values`] is the full map. The work runs
+/// on a scoped helper thread with a large stack (see `COMPILE_STACK_BYTES`), so deep but valid
+/// queries compile the same on any caller thread.
 pub fn compile(src: &str, ctx: &mut Context) -> Result<Compiled, CompileError> {
+    std::thread::scope(|scope| {
+        let worker = std::thread::Builder::new()
+            .name("hogql-compile".into())
+            .stack_size(COMPILE_STACK_BYTES)
+            .spawn_scoped(scope, || compile_here(src, ctx));
+        match worker {
+            Ok(handle) => handle.join().unwrap_or_else(|_| {
+                Err(CompileError::new(
+                    Error::Query {
+                        message: "internal compiler error".into(),
+                    },
+                    None,
+                ))
+            }),
+            Err(err) => Err(CompileError::new(
+                Error::Query {
+                    message: format!("could not start the compiler thread: {err}"),
+                },
+                None,
+            )),
+        }
+    })
+}
+
+/// [`compile`] on the caller's thread (the caller provides the stack).
+pub fn compile_here(src: &str, ctx: &mut Context) -> Result<Compiled, CompileError> {
     if src.trim().is_empty() {
         return Err(CompileError::new(
             Error::Query {

@@ -17,6 +17,7 @@
 
 use std::path::{Path, PathBuf};
 
+use hogql_compiler::compile::compile_here;
 use hogql_compiler::context::ParamValue;
 use hogql_compiler::{Context, LimitContext, Modifiers, compile};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -225,10 +226,16 @@ fn no_panic_on_parse_corpus() -> Result<(), Failed> {
             if std::env::var_os("HOGREF_TRACE").is_some() {
                 eprintln!("{}: {src}", path.display());
             }
-            let outcome = std::panic::catch_unwind(|| {
-                let mut ctx = Context::new(420);
-                compile(&src, &mut ctx).is_ok()
-            });
+            // `compile` turns a panic of its worker thread into an error, so call the
+            // same-thread entry point on a big-stack thread to see panics as panics.
+            let outcome = std::thread::Builder::new()
+                .stack_size(256 << 20)
+                .spawn(move || {
+                    let mut ctx = Context::new(420);
+                    compile_here(&src, &mut ctx).is_ok()
+                })
+                .map_err(|e| Failed::from(e.to_string()))?
+                .join();
             match outcome {
                 Ok(true) => ok += 1,
                 Ok(false) => err += 1,
