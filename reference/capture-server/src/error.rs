@@ -58,7 +58,7 @@ impl Error {
             Error::Capture(e) => e.code(),
             Error::BodyTooLarge { .. } => "payload_too_large",
             Error::BodyRead(_) => "request_decoding_error",
-            Error::Sink(SinkError::MessageTooLarge(_)) => "event_too_big",
+            Error::Sink(SinkError::MessageTooLarge(_)) => "payload_too_large",
             Error::Sink(SinkError::Retryable(_)) => "service_unavailable",
             Error::Sink(SinkError::Fatal(_)) | Error::Config(_) | Error::Io(_) => "internal_error",
         }

@@ -15,7 +15,9 @@ pub use error::{AppError, Error, Result};
 pub use metrics::Metrics;
 pub use routes::app;
 pub use serve::{ServeConfig, serve, serve_blocking};
-pub use sink::{KafkaSink, MemorySink, Sink, SinkError, SinkFuture};
+pub use sink::{
+    KafkaSink, MAX_MESSAGE_BYTES, MemorySink, Sink, SinkError, SinkFuture, check_message_sizes,
+};
 
 /// Body size limit of the single-event paths (`EVENT_BODY_SIZE`).
 pub const EVENT_BODY_LIMIT: usize = 2 * 1024 * 1024;

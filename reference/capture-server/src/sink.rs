@@ -70,10 +70,36 @@ impl Sink for MemorySink {
     }
 }
 
+/// The broker's (and producer's) `message.max.bytes`, capture's default.
+pub const MAX_MESSAGE_BYTES: usize = 1_000_000;
+
 /// Produces to Kafka with capture's producer settings; topics are `prefix + base name`.
 pub struct KafkaSink {
     producer: FutureProducer,
     topics: [(Topic, String); 3],
+}
+
+/// Rejects the whole request if any message is over `max_bytes` (key + value + headers), before
+/// anything is queued, so an oversize event never leaves its smaller siblings half-written.
+pub fn check_message_sizes(
+    messages: &[OutgoingMessage],
+    max_bytes: usize,
+) -> Result<(), SinkError> {
+    for (index, message) in messages.iter().enumerate() {
+        let size = message.key.len()
+            + message.value.len()
+            + message
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>();
+        if size > max_bytes {
+            return Err(SinkError::MessageTooLarge(format!(
+                "event at index {index} is {size} bytes, over the {max_bytes} byte message limit"
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl std::fmt::Debug for KafkaSink {
@@ -93,7 +119,7 @@ impl KafkaSink {
             .set("queue.buffering.max.kbytes", "409600")
             .set("queue.buffering.max.messages", "1000000")
             .set("message.timeout.ms", "20000")
-            .set("message.max.bytes", "1000000")
+            .set("message.max.bytes", MAX_MESSAGE_BYTES.to_string())
             .set("acks", "all")
             .set("message.send.max.retries", "2")
             .set("partitioner", "murmur2_random")
@@ -142,6 +168,7 @@ fn classify(error: &KafkaError) -> SinkError {
 impl Sink for KafkaSink {
     fn send(&self, messages: Vec<OutgoingMessage>) -> SinkFuture<'_> {
         Box::pin(async move {
+            check_message_sizes(&messages, MAX_MESSAGE_BYTES)?;
             // Queue everything first (librdkafka batches by linger.ms), then wait for every ack.
             let mut pending = Vec::with_capacity(messages.len());
             for message in &messages {

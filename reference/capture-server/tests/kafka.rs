@@ -260,3 +260,33 @@ async fn the_real_clock_sets_now_and_uuids_are_v7_of_the_event_time() -> anyhow:
     }
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_over_the_message_limit_rejects_the_whole_batch_with_413() -> anyhow::Result<()> {
+    let hosts = kafka_hosts()?;
+    let prefix = unique_prefix("capture_size");
+    create_topics(&hosts, &prefix).await?;
+    let sink = Arc::new(KafkaSink::new(&hosts, &prefix)?);
+    let (addr, stop) = start(AppState::new(sink)).await?;
+    let big = "x".repeat(capture_server::MAX_MESSAGE_BYTES);
+    let body = format!(
+        r#"{{"api_key":"phc_size","batch":[{{"event":"small","distinct_id":"d"}},{{"event":"big","distinct_id":"d","properties":{{"pad":"{big}"}}}}]}}"#
+    );
+    let request = support::WireRequest {
+        method: "POST".into(),
+        uri: "/batch/".into(),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.into_bytes(),
+    };
+    assert_eq!(http(addr, &request).await?, 413);
+    // A small request afterwards is the only thing on the topic: the small sibling was never produced.
+    let request = support::WireRequest {
+        body: br#"{"api_key":"phc_size","batch":[{"event":"after","distinct_id":"d"}]}"#.to_vec(),
+        ..request
+    };
+    assert_eq!(http(addr, &request).await?, 200);
+    let _ = stop.send(());
+    let got = tokio::task::block_in_place(|| consume(&hosts, &prefix, Topic::Main, 1))?;
+    assert_eq!(got[0]["value"]["event"], "after");
+    Ok(())
+}

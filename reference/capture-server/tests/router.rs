@@ -100,7 +100,7 @@ async fn sink_failures_map_to_statuses_and_hide_detail() {
         (
             SinkError::MessageTooLarge("1.2 MB".into()),
             StatusCode::PAYLOAD_TOO_LARGE,
-            "event_too_big",
+            "payload_too_large",
         ),
         (
             SinkError::Fatal("topic missing".into()),
