@@ -55,6 +55,9 @@ pub struct Compiled {
     pub clickhouse: String,
     /// The placeholder values, in order.
     pub values: Vec<(String, ParamValue)>,
+    /// The input re-printed as HogQL by the parser's printer (over-parenthesised, not PostHog's
+    /// canonical `response.hogql`); `None` when compiling an already lowered query.
+    pub hogql: Option<String>,
 }
 
 /// Stack for the compiling thread. Lowering and printing recurse once per nesting level (at most
@@ -117,7 +120,9 @@ pub fn compile_here(src: &str, ctx: &mut Context) -> Result<Compiled, CompileErr
         )
     })?;
     let query = lower::query(&node)?;
-    compile_query(&query, ctx)
+    let mut compiled = compile_query(&query, ctx)?;
+    compiled.hogql = Some(hogql_parser::printer::print(&node));
+    Ok(compiled)
 }
 
 /// Print an already lowered query.
@@ -127,5 +132,6 @@ pub fn compile_query(query: &Query, ctx: &mut Context) -> Result<Compiled, Compi
     Ok(Compiled {
         clickhouse,
         values: ctx.values.clone(),
+        hogql: None,
     })
 }

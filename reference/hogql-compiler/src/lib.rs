@@ -11,6 +11,31 @@
 //! * [`escape`]: ClickHouse/HogQL string, identifier and value escaping.
 //! * [`difflib`]: CPython-compatible `SequenceMatcher.ratio` / `get_close_matches`.
 //!
+//! The compiler itself, on top of those:
+//!
+//! * [`ir`] and [`lower`]: the parser's uniform tree lowered once into typed nodes (spans kept,
+//!   unknown shapes are errors, nesting capped at [`lower::MAX_DEPTH`]);
+//! * [`context`]: team, timezone, modifiers (PostHog's JSON names), limit context and the
+//!   `%(hogql_val_N)s` values map;
+//! * [`resolve`]: names in one SELECT scope (tables, aliases, subquery columns, JSON properties,
+//!   `person_distinct_ids` lazy joins);
+//! * [`print`]: the ClickHouse printer; [`compile()`] ties parse → lower → print together.
+//!
+//! ```
+//! use hogql_compiler::{Context, compile};
+//!
+//! let mut ctx = Context::new(420);
+//! ctx.global_settings = false;
+//! let out = compile("select event from events where properties.$browser = 'Chrome'", &mut ctx).unwrap();
+//! assert_eq!(
+//!     out.clickhouse,
+//!     "SELECT events.event AS event FROM events WHERE and(equals(events.team_id, 420), \
+//!      ifNull(equals(replaceRegexpAll(nullIf(nullIf(JSONExtractRaw(events.properties, \
+//!      %(hogql_val_0)s), ''), 'null'), '^\"|\"$', ''), %(hogql_val_1)s), 0)) LIMIT 50000"
+//! );
+//! assert_eq!(out.values.len(), 2);
+//! ```
+//!
 //! The crate is pure (no I/O); all data is embedded and validated by the crate's tests.
 //!
 //! # How the printer uses it
