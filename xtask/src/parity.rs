@@ -11,6 +11,7 @@ mod minimise;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -346,32 +347,41 @@ fn group_of(id: &str) -> String {
     file.split('_').nth(1).unwrap_or("?").to_string()
 }
 
+/// How long one parse by Hogref may take before it is reported as a `Timeout` (debug builds are slow; a parse that
+/// takes this long is a performance bug either way).
+const PARSE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Hogref's parse, on its own thread named after the case (a stack overflow, which aborts the process, then names
-/// the input that caused it), with a panic turned into an error envelope of type `Panic` (a bug either way).
+/// the input that caused it). A panic becomes an error envelope of type `Panic`, and a parse that outlives
+/// [`PARSE_TIMEOUT`] one of type `Timeout` (its thread is left to finish on its own): bugs either way.
 fn hogref_parse(label: &str, entry: EntryPoint, src: &str, positions: bool) -> Value {
-    let result = std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .name(format!("hogref parse of {}", short_str(label, 120)))
-            .stack_size(8 << 20)
-            .spawn_scoped(s, || {
-                let _quiet = QuietPanics::install();
-                hogql_parser::parse_json(entry, src, positions)
-            })
-            .map(|h| h.join())
-    });
-    match result {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let owned = src.to_string();
+    let spawned = std::thread::Builder::new()
+        .name(format!("hogref parse of {}", short_str(label, 120)))
+        .stack_size(8 << 20)
+        .spawn(move || {
+            let _quiet = QuietPanics::install();
+            let result =
+                std::panic::catch_unwind(|| hogql_parser::parse_json(entry, &owned, positions));
+            let _ = tx.send(result.map_err(|p| {
+                p.downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "non-string panic".to_string())
+            }));
+        });
+    if let Err(e) = spawned {
+        return serde_json::json!({"error": true, "type": "HarnessError", "message": e.to_string()});
+    }
+    match rx.recv_timeout(PARSE_TIMEOUT) {
         Ok(Ok(v)) => v,
-        Ok(Err(p)) => {
-            let msg = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "non-string panic".to_string());
-            serde_json::json!({"error": true, "type": "Panic", "message": msg})
-        }
-        Err(e) => {
-            serde_json::json!({"error": true, "type": "HarnessError", "message": e.to_string()})
-        }
+        Ok(Err(msg)) => serde_json::json!({"error": true, "type": "Panic", "message": msg}),
+        Err(_) => serde_json::json!({
+            "error": true,
+            "type": "Timeout",
+            "message": format!("no result after {} s", PARSE_TIMEOUT.as_secs()),
+        }),
     }
 }
 
@@ -405,6 +415,10 @@ impl Drop for QuietPanics {
     }
 }
 
+fn is_timeout(v: &Value) -> bool {
+    is_error(v) && v.get("type").and_then(Value::as_str) == Some("Timeout")
+}
+
 /// What kind of mismatch: which sides accept, and the error types. Shrinking keeps this fixed.
 fn mismatch_kind(ours: &Value, theirs: &Value) -> String {
     let side = |v: &Value| {
@@ -430,8 +444,11 @@ fn explain(
     opts: &Options,
 ) -> anyhow::Result<String> {
     let kind = mismatch_kind(ours, theirs);
-    let (min_src, min_ours, min_theirs) =
-        shrink(oracle, case.entry, &case.src, &kind, opts.positions)?;
+    let (min_src, min_ours, min_theirs) = if is_timeout(ours) {
+        (case.src.clone(), ours.clone(), theirs.clone())
+    } else {
+        shrink(oracle, case.entry, &case.src, &kind, opts.positions)?
+    };
     let mut s = String::new();
     let _ = writeln!(s, "{} [{}]: {kind}", case.id, entry_name(case.entry));
     let _ = writeln!(s, "    input:     {}", short_str(&case.src, 200));
@@ -487,11 +504,24 @@ fn shrink(
             }
         };
         let ours = hogref_parse(candidate, entry, candidate, positions);
+        if is_timeout(&ours) {
+            // Every further try could cost a timeout too: stop shrinking here.
+            failure = Some(anyhow::anyhow!(
+                "hogref timed out while minimising {candidate:?}"
+            ));
+            return false;
+        }
         normalise(&ours, positions) != normalise(&theirs, positions)
             && mismatch_kind(&ours, &theirs) == kind
     });
     if let Some(e) = failure {
-        return Err(e);
+        if !e.to_string().starts_with("hogref timed out") {
+            return Err(e);
+        }
+        eprintln!("parity: {e}; showing the unminimised input");
+        let theirs = oracle.parse(Backend::Rs, entry, src)?;
+        let ours = hogref_parse(src, entry, src, positions);
+        return Ok((src.to_string(), ours, theirs));
     }
     let theirs = oracle.parse(Backend::Rs, entry, &small)?;
     let ours = hogref_parse(&small, entry, &small, positions);
@@ -590,8 +620,11 @@ fn generated_parity(oracle: &mut Oracle, args: &ParityArgs) -> anyhow::Result<St
             not_shown += 1;
             continue;
         }
-        let (min_src, min_ours, min_theirs) =
-            shrink(oracle, g.entry, &g.src, &kind, args.positions)?;
+        let (min_src, min_ours, min_theirs) = if is_timeout(&ours) {
+            (g.src.clone(), ours.clone(), theirs.clone())
+        } else {
+            shrink(oracle, g.entry, &g.src, &kind, args.positions)?
+        };
         let key = format!("{}\u{0}{min_src}", entry_name(g.entry));
         if shown.contains_key(&key) {
             continue;
