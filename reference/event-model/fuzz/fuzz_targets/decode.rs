@@ -29,12 +29,23 @@ fuzz_target!(|input: &[u8]| {
         endpoint,
         query: QUERIES[usize::from(selector >> 3) % QUERIES.len()],
         content_type: CONTENT_TYPES[usize::from(selector >> 6) % CONTENT_TYPES.len()],
-        content_encoding: if selector & 0x04 != 0 { Some("gzip") } else { None },
+        content_encoding: if selector & 0x04 != 0 {
+            Some("gzip")
+        } else {
+            None
+        },
         body,
     };
     let context = CaptureContext {
         now: chrono::DateTime::from_timestamp(1_735_819_200, 0).unwrap_or_default(),
         client_ip: "127.0.0.1",
     };
-    let _ = capture(&request, &Limits { decompressed: 1 << 20 }, &context, &mut || [0; 10]);
+    let _ = capture(
+        &request,
+        &Limits {
+            decompressed: 1 << 20,
+        },
+        &context,
+        &mut || [0; 10],
+    );
 });

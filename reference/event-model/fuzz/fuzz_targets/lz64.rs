@@ -11,6 +11,9 @@ fuzz_target!(|input: &[u8]| {
             assert!(out.encode_utf16().count() * 2 <= 1 << 16);
         }
         let encoded = lz64::compress_to_base64(text);
-        assert_eq!(lz64::decompress_from_base64(&encoded, usize::MAX).as_deref(), Ok(text));
+        assert_eq!(
+            lz64::decompress_from_base64(&encoded, usize::MAX).as_deref(),
+            Ok(text)
+        );
     }
 });
