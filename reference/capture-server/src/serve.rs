@@ -65,14 +65,22 @@ async fn shutdown_signal() {
 
 /// Builds a runtime, binds `config.addr` and serves until Ctrl-C or SIGTERM, then flushes the producer.
 pub fn serve_blocking(config: &ServeConfig) -> Result<()> {
+    let sink = Arc::new(
+        KafkaSink::new(&config.kafka_hosts, &config.kafka_prefix)
+            .map_err(|e| Error::Config(e.to_string()))?,
+    );
+    match sink.missing_topics(Duration::from_secs(10)) {
+        Ok(missing) if missing.is_empty() => {}
+        Ok(missing) => eprintln!(
+            "capture: warning: topics missing on the broker (requests producing to them answer 503): {}",
+            missing.join(", ")
+        ),
+        Err(e) => eprintln!("capture: warning: {e}"),
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let sink = Arc::new(
-            KafkaSink::new(&config.kafka_hosts, &config.kafka_prefix)
-                .map_err(|e| Error::Config(e.to_string()))?,
-        );
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
         eprintln!(
             "capture: listening on http://{} (kafka {}, topic prefix {:?})",

@@ -145,6 +145,28 @@ impl KafkaSink {
             .map_or("", |(_, name)| name.as_str())
     }
 
+    /// The topics this sink writes to that the broker does not know (brokers like tansu do not
+    /// auto-create topics; producing to a missing one fails after `message.timeout.ms`). Blocking.
+    pub fn missing_topics(&self, timeout: Duration) -> Result<Vec<String>, SinkError> {
+        let metadata = self
+            .producer
+            .client()
+            .fetch_metadata(None, timeout)
+            .map_err(|e| SinkError::Retryable(format!("fetching kafka metadata: {e}")))?;
+        let known: Vec<&str> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none())
+            .map(|t| t.name())
+            .collect();
+        Ok(self
+            .topics
+            .iter()
+            .filter(|(_, name)| !known.contains(&name.as_str()))
+            .map(|(_, name)| name.clone())
+            .collect())
+    }
+
     /// Waits until everything queued is delivered (shutdown).
     pub fn flush(&self, timeout: Duration) {
         let _ = self.producer.flush(timeout);

@@ -290,3 +290,16 @@ async fn an_event_over_the_message_limit_rejects_the_whole_batch_with_413() -> a
     assert_eq!(got[0]["value"]["event"], "after");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_topics_are_reported() -> anyhow::Result<()> {
+    let hosts = kafka_hosts()?;
+    let prefix = unique_prefix("capture_missing");
+    let sink = KafkaSink::new(&hosts, &prefix)?;
+    let missing = tokio::task::block_in_place(|| sink.missing_topics(Duration::from_secs(10)))?;
+    assert_eq!(missing.len(), 3, "{missing:?}");
+    create_topics(&hosts, &prefix).await?;
+    let missing = tokio::task::block_in_place(|| sink.missing_topics(Duration::from_secs(10)))?;
+    assert!(missing.is_empty(), "{missing:?}");
+    Ok(())
+}
