@@ -8,7 +8,7 @@
 //! allowlist with its errors, LIMIT defaults and clamping, and the global SETTINGS list.
 
 use crate::compile::CompileError;
-use crate::context::{Context, ParamValue};
+use crate::context::{ArgMaxVersion, Context, ParamValue};
 use crate::escape::{Dialect, escape_identifier, escape_string, python_float_repr};
 use crate::functions::{self, ArgType, CallShape, FunctionMeta, Resolved, SuffixArg, Target};
 use crate::ir::*;
@@ -20,6 +20,9 @@ type Result<T> = std::result::Result<T, CompileError>;
 
 /// PostHog's `HogQLGlobalSettings`, in print order.
 pub const GLOBAL_SETTINGS: &str = "readonly=2, max_execution_time=60, allow_experimental_object_type=1, format_csv_allow_double_quotes=0, max_ast_elements=4000000, max_expanded_ast_elements=4000000, max_bytes_before_external_group_by=0, transform_null_in=1, optimize_min_equality_disjunction_chain_length=4294967295, allow_experimental_join_condition=1, use_hive_partitioning=0";
+
+/// Brackets the index of a lazy table's subquery in the FROM text until it is built.
+const LAZY_MARK: char = '\u{1}';
 
 /// Aliases PostHog refuses.
 const RESERVED_ALIASES: [&str; 4] = ["team_id", "true", "false", "null"];
@@ -376,6 +379,17 @@ impl<'a, 'db> Printer<'a, 'db> {
             from.insert(at, (String::new(), printed));
         }
 
+        let lazy_tables = std::mem::take(&mut self.scope().lazy_tables);
+        for (index, (_, table, fields)) in lazy_tables.iter().enumerate() {
+            let sql = self.lazy_table_sql(table, fields.clone(), q.span)?;
+            let marker = format!("{LAZY_MARK}{index}{LAZY_MARK}");
+            for (_, segment) in from.iter_mut() {
+                if segment.contains(&marker) {
+                    *segment = segment.replace(&marker, &format!("({sql})"));
+                }
+            }
+        }
+
         let mut out = String::from("SELECT ");
         if q.distinct {
             out.push_str("DISTINCT ");
@@ -392,84 +406,11 @@ impl<'a, 'db> Printer<'a, 'db> {
 
     /// `INNER JOIN (SELECT argMax(…) … GROUP BY … HAVING …) AS events__pdi ON …`.
     fn lazy_join(&mut self, lazy: &LazyJoinUse<'db>, span: Option<Span>) -> Result<String> {
-        let TableKind::Lazy(LazySource::ArgMax {
-            raw_table,
-            group_by,
-            version_field,
-            deleted_field,
-        }) = &lazy.target.kind
-        else {
-            return Err(unsupported(
-                &format!("the lazy join `{}`", lazy.join_name),
-                span,
-            ));
-        };
-        let field = |name: &str| {
-            Expr::new(ExprKind::Field(vec![
-                ChainPart::Name((*raw_table).to_owned()),
-                ChainPart::Name(name.to_owned()),
-            ]))
-        };
-        let arg_max = |name: &str| {
-            Expr::new(ExprKind::Call(Call {
-                name: "argMax".into(),
-                args: vec![field(name), field(version_field)],
-                params: None,
-                distinct: false,
-                filter: None,
-                within_group: None,
-            }))
-        };
         let mut wanted = lazy.fields.clone();
         if !wanted.iter().any(|f| f == lazy.join.to_field) {
             wanted.push(lazy.join.to_field.to_owned());
         }
-        let select = wanted
-            .iter()
-            .map(|f| {
-                let expr = if group_by.contains(&f.as_str()) {
-                    field(f)
-                } else {
-                    arg_max(f)
-                };
-                Expr::new(ExprKind::Alias {
-                    alias: f.clone(),
-                    expr: Box::new(expr),
-                    hidden: false,
-                })
-            })
-            .collect();
-        let having = deleted_field.map(|deleted| {
-            Expr::new(ExprKind::Compare {
-                op: CompareOp::Eq,
-                left: Box::new(arg_max(deleted)),
-                right: Box::new(Expr::new(ExprKind::Constant(Constant::Int(0)))),
-                is_null_style: false,
-            })
-        });
-        let sub = SelectQuery {
-            select,
-            select_from: Some(JoinExpr {
-                join_type: None,
-                table: JoinTable::Table {
-                    chain: vec![(*raw_table).to_owned()],
-                    args: None,
-                    span: None,
-                },
-                alias: None,
-                table_final: false,
-                sample: None,
-                constraint: None,
-                column_aliases: Vec::new(),
-                next_join: None,
-                span: None,
-            }),
-            group_by: group_by.iter().map(|g| field(g)).collect(),
-            having,
-            settings: vec![("optimize_aggregation_in_order".into(), "1".into())],
-            ..SelectQuery::default()
-        };
-        let (sql, _) = self.query(&Query::Select(Box::new(sub)), false)?;
+        let sql = self.argmax_subquery(lazy.target, wanted, span)?;
         let alias = ident(&lazy.alias(), span)?;
         let owner_table = self
             .scopes
@@ -477,7 +418,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             .and_then(|s| s.tables.iter().find(|t| t.name == lazy.owner_name))
             .and_then(|t| match &t.source {
                 Source::Table(table) => Some(*table),
-                Source::Subquery(_) => None,
+                Source::Subquery(_) | Source::LazyTable(_) => None,
             });
         let column_of = |table: Option<&crate::schema::Table>, name: &str| {
             table
@@ -606,6 +547,233 @@ impl<'a, 'db> Printer<'a, 'db> {
             }
         }
         Ok(())
+    }
+
+    /// The subquery a lazy table in FROM stands for, selecting `fields`.
+    fn lazy_table_sql(
+        &mut self,
+        table: &'db crate::schema::Table,
+        mut fields: Vec<String>,
+        span: Option<Span>,
+    ) -> Result<String> {
+        if table.name == "persons" {
+            return self.persons_subquery(fields, span);
+        }
+        if fields.is_empty()
+            && let TableKind::Lazy(LazySource::ArgMax { group_by, .. }) = &table.kind
+        {
+            fields.extend(group_by.iter().map(|g| (*g).to_owned()));
+        }
+        self.argmax_subquery(table, fields, span)
+    }
+
+    /// `persons` over `person`: v1 deduplicates with argMax per field; v2 (and `auto` when
+    /// `properties` is read) keeps whole rows whose `(id, version)` is the latest live one.
+    /// Both drop deleted persons and persons created more than a day in the future.
+    fn persons_subquery(&mut self, mut fields: Vec<String>, span: Option<Span>) -> Result<String> {
+        if fields.is_empty() {
+            fields.push("id".into());
+        }
+        let raw = "raw_persons";
+        let field = |name: &str| {
+            Expr::new(ExprKind::Field(vec![
+                ChainPart::Name(raw.to_owned()),
+                ChainPart::Name(name.to_owned()),
+            ]))
+        };
+        let call = |name: &str, args: Vec<Expr>| {
+            Expr::new(ExprKind::Call(Call {
+                name: name.into(),
+                args,
+                params: None,
+                distinct: false,
+                filter: None,
+                within_group: None,
+            }))
+        };
+        let arg_max = |name: &str| call("argMax", vec![field(name), field("version")]);
+        let int = |i: i64| Expr::new(ExprKind::Constant(Constant::Int(i)));
+        let alias = |name: &str, expr: Expr| {
+            Expr::new(ExprKind::Alias {
+                alias: name.to_owned(),
+                expr: Box::new(expr),
+                hidden: false,
+            })
+        };
+        let having = Expr::new(ExprKind::And(vec![
+            Expr::new(ExprKind::Compare {
+                op: CompareOp::Eq,
+                left: Box::new(arg_max("is_deleted")),
+                right: Box::new(int(0)),
+                is_null_style: false,
+            }),
+            Expr::new(ExprKind::Compare {
+                op: CompareOp::Lt,
+                left: Box::new(arg_max("created_at")),
+                right: Box::new(Expr::new(ExprKind::Arithmetic {
+                    op: ArithOp::Add,
+                    left: Box::new(call("now", Vec::new())),
+                    right: Box::new(call("toIntervalDay", vec![int(1)])),
+                })),
+                is_null_style: false,
+            }),
+        ]));
+        let from = || JoinExpr {
+            join_type: None,
+            table: JoinTable::Table {
+                chain: vec![raw.to_owned()],
+                args: None,
+                span: None,
+            },
+            alias: None,
+            table_final: false,
+            sample: None,
+            constraint: None,
+            column_aliases: Vec::new(),
+            next_join: None,
+            span: None,
+        };
+        let settings = vec![("optimize_aggregation_in_order".to_owned(), "1".to_owned())];
+        let v2 = match self
+            .ctx
+            .modifiers
+            .persons_arg_max_version
+            .unwrap_or_default()
+        {
+            ArgMaxVersion::V1 => false,
+            ArgMaxVersion::V2 => true,
+            ArgMaxVersion::Auto => fields.iter().any(|f| f == "properties"),
+        };
+        let sub = if v2 {
+            let latest = SelectQuery {
+                select: vec![
+                    alias("id", field("id")),
+                    alias("version", call("max", vec![field("version")])),
+                ],
+                select_from: Some(from()),
+                group_by: vec![field("id")],
+                having: Some(having),
+                ..SelectQuery::default()
+            };
+            SelectQuery {
+                select: fields.iter().map(|f| alias(f, field(f))).collect(),
+                select_from: Some(from()),
+                where_: Some(Expr::new(ExprKind::Compare {
+                    op: CompareOp::In,
+                    left: Box::new(Expr::new(ExprKind::Tuple(vec![
+                        field("id"),
+                        field("version"),
+                    ]))),
+                    right: Box::new(Expr::new(ExprKind::Query(Box::new(Query::Select(
+                        Box::new(latest),
+                    ))))),
+                    is_null_style: false,
+                })),
+                settings,
+                ..SelectQuery::default()
+            }
+        } else {
+            SelectQuery {
+                select: fields
+                    .iter()
+                    .map(|f| {
+                        let value = if f == "id" { field(f) } else { arg_max(f) };
+                        alias(f, value)
+                    })
+                    .collect(),
+                select_from: Some(from()),
+                group_by: vec![field("id")],
+                having: Some(having),
+                settings,
+                ..SelectQuery::default()
+            }
+        };
+        let _ = span;
+        Ok(self.query(&Query::Select(Box::new(sub)), false)?.0)
+    }
+
+    /// `SELECT argMax(f, version) AS f, …, key AS key FROM raw GROUP BY key HAVING not deleted`
+    /// for an argMax-deduplicated lazy table.
+    fn argmax_subquery(
+        &mut self,
+        target: &'db crate::schema::Table,
+        wanted: Vec<String>,
+        span: Option<Span>,
+    ) -> Result<String> {
+        let TableKind::Lazy(LazySource::ArgMax {
+            raw_table,
+            group_by,
+            version_field,
+            deleted_field,
+        }) = &target.kind
+        else {
+            return Err(unsupported(
+                &format!("the lazy table `{}`", target.name),
+                span,
+            ));
+        };
+        let field = |name: &str| {
+            Expr::new(ExprKind::Field(vec![
+                ChainPart::Name((*raw_table).to_owned()),
+                ChainPart::Name(name.to_owned()),
+            ]))
+        };
+        let arg_max = |name: &str| {
+            Expr::new(ExprKind::Call(Call {
+                name: "argMax".into(),
+                args: vec![field(name), field(version_field)],
+                params: None,
+                distinct: false,
+                filter: None,
+                within_group: None,
+            }))
+        };
+        let select = wanted
+            .iter()
+            .map(|f| {
+                let expr = if group_by.contains(&f.as_str()) {
+                    field(f)
+                } else {
+                    arg_max(f)
+                };
+                Expr::new(ExprKind::Alias {
+                    alias: f.clone(),
+                    expr: Box::new(expr),
+                    hidden: false,
+                })
+            })
+            .collect();
+        let having = deleted_field.map(|deleted| {
+            Expr::new(ExprKind::Compare {
+                op: CompareOp::Eq,
+                left: Box::new(arg_max(deleted)),
+                right: Box::new(Expr::new(ExprKind::Constant(Constant::Int(0)))),
+                is_null_style: false,
+            })
+        });
+        let sub = SelectQuery {
+            select,
+            select_from: Some(JoinExpr {
+                join_type: None,
+                table: JoinTable::Table {
+                    chain: vec![(*raw_table).to_owned()],
+                    args: None,
+                    span: None,
+                },
+                alias: None,
+                table_final: false,
+                sample: None,
+                constraint: None,
+                column_aliases: Vec::new(),
+                next_join: None,
+                span: None,
+            }),
+            group_by: group_by.iter().map(|g| field(g)).collect(),
+            having,
+            settings: vec![("optimize_aggregation_in_order".into(), "1".into())],
+            ..SelectQuery::default()
+        };
+        Ok(self.query(&Query::Select(Box::new(sub)), false)?.0)
     }
 
     // ---------------------------------------------------------------- FROM
@@ -756,10 +924,34 @@ impl<'a, 'db> Printer<'a, 'db> {
                         (format!("{ch}({})", printed.join(", ")), false)
                     }
                     TableKind::Lazy(_) => {
-                        return Err(unsupported(
-                            &format!("the lazy table `{name}` (a deduplicating subquery)"),
-                            *span,
-                        ));
+                        if !matches!(
+                            table.name,
+                            "persons" | "person_distinct_ids" | "person_distinct_id_overrides"
+                        ) {
+                            return Err(unsupported(
+                                &format!("the lazy table `{name}` (a deduplicating subquery)"),
+                                *span,
+                            ));
+                        }
+                        if args.is_some() {
+                            return Err(query_error(
+                                format!("Table `{name}` is not a table function"),
+                                *span,
+                            ));
+                        }
+                        // The subquery is built once the whole SELECT has been printed and the
+                        // fields it must provide are known; a marker holds its place.
+                        let alias = j.alias.clone().unwrap_or_else(|| name.clone());
+                        let a = ident(&alias, *span)?;
+                        let scope = self.scope();
+                        let index = scope.lazy_tables.len();
+                        scope.lazy_tables.push((alias.clone(), table, Vec::new()));
+                        scope.tables.push(ScopeTable {
+                            name: alias,
+                            sql_ref: Some(a.clone()),
+                            source: Source::LazyTable(table),
+                        });
+                        return Ok((format!("{LAZY_MARK}{index}{LAZY_MARK} AS {a}"), None));
                     }
                 };
                 if args.is_some() && !matches!(table.kind, TableKind::Function(_)) {
@@ -911,6 +1103,26 @@ impl<'a, 'db> Printer<'a, 'db> {
             Resolution::LambdaArg(name) => P::new(ident(&name, span)?, true),
             Resolution::Asterisk(_) => {
                 return Err(query_error("Cannot use '*' in this position", span));
+            }
+            Resolution::LazyTableColumn {
+                table_name,
+                table_sql,
+                field,
+                column,
+            } => {
+                if let Some((_, _, fields)) = self
+                    .scope()
+                    .lazy_tables
+                    .iter_mut()
+                    .find(|(name, _, _)| name == &table_name)
+                    && !fields.contains(&field)
+                {
+                    fields.push(field.clone());
+                }
+                P::new(
+                    format!("{table_sql}.{}", ident(&field, span)?),
+                    column.is_nullable(),
+                )
             }
             Resolution::LazyColumn {
                 owner_name,

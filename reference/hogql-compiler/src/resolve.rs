@@ -28,8 +28,10 @@ pub struct SubColumn {
 pub enum Source<'db> {
     /// A database table (real table or table function).
     Table(&'db schema::Table),
-    /// A subquery (or inlined CTE) with its columns.
+    /// A subquery (or CTE) with its columns.
     Subquery(Vec<SubColumn>),
+    /// A lazy table (`persons`) that becomes a subquery selecting the fields the query reads.
+    LazyTable(&'db schema::Table),
 }
 
 /// One entry of the FROM list.
@@ -80,6 +82,8 @@ impl LazyJoinUse<'_> {
 /// The names visible inside one SELECT.
 #[derive(Debug, Clone, Default)]
 pub struct Scope<'db> {
+    /// Lazy tables in FROM and the fields read from each: (FROM entry name, table, fields).
+    pub lazy_tables: Vec<(String, &'db schema::Table, Vec<String>)>,
     /// The SELECT's named windows (`WINDOW w AS (…)`).
     pub windows: Vec<(String, crate::ir::WindowExpr)>,
     /// Lazy joins used so far.
@@ -124,6 +128,17 @@ pub enum Resolution<'db> {
     LambdaArg(String),
     /// `*` or `t.*`: the expanded column chains.
     Asterisk(Vec<Vec<ChainPart>>),
+    /// A column of a lazy table in FROM (`persons.id`), read from its subquery.
+    LazyTableColumn {
+        /// HogQL name of the FROM entry.
+        table_name: String,
+        /// Printed reference of the FROM entry.
+        table_sql: String,
+        /// The field's name (also the subquery's column alias).
+        field: String,
+        /// The column on the lazy table.
+        column: &'db Column,
+    },
     /// A column of a lazily joined table (`pdi.person_id` on events).
     LazyColumn {
         /// HogQL name of the owning FROM entry.
@@ -237,7 +252,9 @@ impl<'db> Scope<'db> {
         let qualify = tables.len() > 1 || only.is_some();
         for table in tables {
             let names: Vec<String> = match &table.source {
-                Source::Table(t) => t.asterisk_fields().into_iter().map(str::to_owned).collect(),
+                Source::Table(t) | Source::LazyTable(t) => {
+                    t.asterisk_fields().into_iter().map(str::to_owned).collect()
+                }
                 Source::Subquery(cols) => cols.iter().map(|c| c.name.clone()).collect(),
             };
             for name in names {
@@ -260,7 +277,7 @@ impl<'db> Scope<'db> {
 
 fn table_has(table: &ScopeTable<'_>, name: &str) -> bool {
     match &table.source {
-        Source::Table(t) => t.has_field(name),
+        Source::Table(t) | Source::LazyTable(t) => t.has_field(name),
         Source::Subquery(cols) => cols.iter().any(|c| c.name == name),
     }
 }
@@ -291,6 +308,27 @@ fn resolve_on<'db>(
                 table_sql: table.sql_ref.clone(),
                 column,
             })
+        }
+        Source::LazyTable(t) => {
+            let field = first;
+            let def = t.field(&field)?;
+            match &def.field {
+                Field::Column(column) if chain.len() == 1 => Ok(Resolution::LazyTableColumn {
+                    table_name: table.name.clone(),
+                    table_sql: table.sql_ref.clone().unwrap_or_else(|| t.name.to_owned()),
+                    field,
+                    column,
+                }),
+                Field::Column(_) => Err(not_supported(format!(
+                    "reading `{}` below a column of the lazy table `{}`",
+                    chain_text(&chain[1..]),
+                    t.name
+                ))),
+                _ => Err(not_supported(format!(
+                    "the field `{field}` of the lazy table `{}`",
+                    t.name
+                ))),
+            }
         }
         Source::Table(t) => {
             let table_sql = table
