@@ -1,7 +1,7 @@
 //! `parse_timing`: times Hogref's HogQL parse-to-JSON-string per query, for `cargo xtask bench parse`.
 //!
-//! Prints one JSON array: `[{"name", "src", "chars", "mean_us", "reps"}]` over the parse corpus and the linearity
-//! series. Each query is warmed up, then parsed repeatedly for about `--millis` (default 200) ms.
+//! Prints one JSON array: `[{"set", "name", "src", "chars", "mean_us", "mean_us_no_positions", "reps"}]` over the
+//! parse corpus and the linearity series. Each query is warmed up, then parsed repeatedly for about `--millis` (default 200) ms.
 //! Options: `--millis N`, `--positions` (emit start/end, as PostHog's `parse_select_json` does).
 
 use std::hint::black_box;
@@ -32,12 +32,15 @@ fn main() -> std::process::ExitCode {
     let mut rows = Vec::new();
     for (set, q) in &queries {
         let (mean_us, reps) = time(&q.src, positions, budget);
+        // The same parse without positions, for scale: PostHog's parse_select_json always emits them.
+        let (mean_us_no_positions, _) = time(&q.src, false, budget);
         rows.push(serde_json::json!({
             "set": set,
             "name": q.name,
             "src": q.src,
             "chars": q.src.chars().count(),
             "mean_us": mean_us,
+            "mean_us_no_positions": mean_us_no_positions,
             "reps": reps,
         }));
     }
