@@ -406,10 +406,14 @@ impl<'a, 'db> Printer<'a, 'db> {
 
     /// `INNER JOIN (SELECT argMax(…) … GROUP BY … HAVING …) AS events__pdi ON …`.
     fn lazy_join(&mut self, lazy: &LazyJoinUse<'db>, span: Option<Span>) -> Result<String> {
-        let mut wanted = lazy.fields.clone();
-        if !wanted.iter().any(|f| f == lazy.join.to_field) {
-            wanted.push(lazy.join.to_field.to_owned());
-        }
+        // The fields the query reads, then the join key (always last, as PostHog orders them).
+        let mut wanted: Vec<String> = lazy
+            .fields
+            .iter()
+            .filter(|f| *f != lazy.join.to_field)
+            .cloned()
+            .collect();
+        wanted.push(lazy.join.to_field.to_owned());
         let sql = self.argmax_subquery(lazy.target, wanted, span)?;
         let alias = ident(&lazy.alias(), span)?;
         let owner_table = self
@@ -1103,6 +1107,53 @@ impl<'a, 'db> Printer<'a, 'db> {
             Resolution::LambdaArg(name) => P::new(ident(&name, span)?, true),
             Resolution::Asterisk(_) => {
                 return Err(query_error("Cannot use '*' in this position", span));
+            }
+            Resolution::ExpressionField {
+                owner_name,
+                owner_sql,
+                table,
+                expr,
+                nullable,
+            } => {
+                let node = hogql_parser::parse_expr(expr).map_err(|e| {
+                    at(
+                        Error::InvalidAst {
+                            message: format!("expression field `{expr}`: {}", e.message()),
+                        },
+                        span,
+                    )
+                })?;
+                let lowered = crate::lower::expr(&node)?;
+                // Print against the owning table alone, then keep the lazy joins it needed.
+                self.scopes.push(Scope {
+                    tables: vec![ScopeTable {
+                        name: owner_name,
+                        sql_ref: Some(owner_sql),
+                        source: Source::Table(table),
+                    }],
+                    ..Scope::default()
+                });
+                let printed = self.expr(&lowered);
+                let inner = self.scopes.pop().unwrap_or_default();
+                let printed = printed?;
+                let scope = self.scope();
+                for used in inner.lazy_joins {
+                    match scope
+                        .lazy_joins
+                        .iter_mut()
+                        .find(|u| u.owner_name == used.owner_name && u.join_name == used.join_name)
+                    {
+                        Some(existing) => {
+                            for f in used.fields {
+                                if !existing.fields.contains(&f) {
+                                    existing.fields.push(f);
+                                }
+                            }
+                        }
+                        None => scope.lazy_joins.push(used),
+                    }
+                }
+                P::new(printed.sql, nullable || printed.nullable)
             }
             Resolution::LazyTableColumn {
                 table_name,

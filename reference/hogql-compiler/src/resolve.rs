@@ -128,6 +128,20 @@ pub enum Resolution<'db> {
     LambdaArg(String),
     /// `*` or `t.*`: the expanded column chains.
     Asterisk(Vec<Vec<ChainPart>>),
+    /// A computed field (`events.person_id` in the override modes): HogQL text to print
+    /// against the owning table.
+    ExpressionField {
+        /// HogQL name of the owning FROM entry.
+        owner_name: String,
+        /// Printed reference of the owning FROM entry.
+        owner_sql: String,
+        /// The owning table.
+        table: &'db schema::Table,
+        /// The expression's HogQL text.
+        expr: &'db str,
+        /// Declared nullability.
+        nullable: bool,
+    },
     /// A column of a lazy table in FROM (`persons.id`), read from its subquery.
     LazyTableColumn {
         /// HogQL name of the FROM entry.
@@ -459,6 +473,15 @@ fn resolve_fields<'db>(
                 ))),
             }
         }
-        Field::Expression(_) => Err(not_supported(format!("the expression field `{name}`"))),
+        Field::Expression(expression) => match (&expression.expr, rest.is_empty()) {
+            (Some(text), true) => Ok(Resolution::ExpressionField {
+                owner_name: owner.name.to_owned(),
+                owner_sql: table_sql,
+                table,
+                expr: text,
+                nullable: expression.declared_nullable == Some(true),
+            }),
+            _ => Err(not_supported(format!("the expression field `{name}`"))),
+        },
     }
 }
