@@ -18,6 +18,9 @@ pub enum Error {
     /// The body exceeds the endpoint's limit.
     #[error("request body exceeds {limit} bytes")]
     BodyTooLarge { limit: usize },
+    /// The body did not arrive in time.
+    #[error("request body was not received within {seconds:.1} s")]
+    BodyReadTimeout { seconds: f64 },
     /// The body could not be read.
     #[error("failed to read request body: {0}")]
     BodyRead(String),
@@ -43,6 +46,7 @@ impl Error {
                 StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST)
             }
             Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::BodyReadTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Error::BodyRead(_) => StatusCode::BAD_REQUEST,
             Error::Sink(SinkError::MessageTooLarge(_)) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Sink(SinkError::Retryable(_)) => StatusCode::SERVICE_UNAVAILABLE,
@@ -57,6 +61,7 @@ impl Error {
         match self {
             Error::Capture(e) => e.code(),
             Error::BodyTooLarge { .. } => "payload_too_large",
+            Error::BodyReadTimeout { .. } => "body_read_timeout",
             Error::BodyRead(_) => "request_decoding_error",
             Error::Sink(SinkError::MessageTooLarge(_)) => "payload_too_large",
             Error::Sink(SinkError::Retryable(_)) => "service_unavailable",

@@ -50,6 +50,8 @@ pub struct Limits {
     pub event_body: usize,
     pub batch_body: usize,
     pub decompressed: usize,
+    /// Longest time a request body may take to arrive; a stalled body answers 408.
+    pub body_read_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -58,6 +60,7 @@ impl Default for Limits {
             event_body: EVENT_BODY_LIMIT,
             batch_body: BATCH_BODY_LIMIT,
             decompressed: event_model::Limits::default().decompressed,
+            body_read_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -107,7 +107,12 @@ async fn capture(state: &AppState, endpoint: Endpoint, request: Request) -> Resu
     if declared.is_some_and(|n| n > limit) {
         return Err(Error::BodyTooLarge { limit });
     }
-    let body = read_body(body, limit).await?;
+    let timeout = state.limits.body_read_timeout;
+    let body = tokio::time::timeout(timeout, read_body(body, limit))
+        .await
+        .map_err(|_| Error::BodyReadTimeout {
+            seconds: timeout.as_secs_f64(),
+        })??;
     let http = HttpRequest {
         endpoint,
         query: parts.uri.query().unwrap_or(""),

@@ -152,3 +152,34 @@ async fn metrics_count_accepted_events_and_rejections_by_code() {
         "{text}"
     );
 }
+
+/// A body that never delivers a byte.
+struct Stalled;
+
+impl axum::body::HttpBody for Stalled {
+    type Data = axum::body::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Pending
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_body_answers_408() {
+    let sink = Arc::new(MemorySink::default());
+    let mut state = AppState::new(sink.clone());
+    state.limits.body_read_timeout = std::time::Duration::from_millis(100);
+    let request = Request::post("/batch/").body(Body::new(Stalled)).unwrap();
+    let response = app(state).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let error: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(error["code"], "body_read_timeout");
+    assert!(sink.messages().is_empty());
+}
