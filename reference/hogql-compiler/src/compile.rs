@@ -127,7 +127,9 @@ pub fn compile_here(src: &str, ctx: &mut Context) -> Result<Compiled, CompileErr
 
 /// Print an already lowered query.
 pub fn compile_query(query: &Query, ctx: &mut Context) -> Result<Compiled, CompileError> {
-    let db = Database::posthog_default().with_persons_on_events_mode(ctx.poe_mode());
+    let db = Database::posthog_default()
+        .with_persons_on_events_mode(ctx.poe_mode())
+        .with_materialized(ctx.materialized.clone());
     let clickhouse = Printer::new(ctx, &db).print_top(query)?;
     Ok(Compiled {
         clickhouse,

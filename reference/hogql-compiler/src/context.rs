@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::schema::PersonsOnEventsMode;
+use crate::schema::{MaterializedColumns, PersonsOnEventsMode};
 
 /// PostHog's `MAX_SELECT_RETURNED_ROWS`: the cap on any top-level LIMIT.
 pub const MAX_SELECT_RETURNED_ROWS: i64 = 50_000;
@@ -120,6 +120,8 @@ pub struct Context {
     pub limit_context: LimitContext,
     /// Append PostHog's global `SETTINGS` list to the outermost query.
     pub global_settings: bool,
+    /// The team's materialized property columns (event properties are read from them).
+    pub materialized: MaterializedColumns,
     /// The parameter values, in insertion order (`hogql_val_0`, `hogql_val_1`, …).
     pub values: Vec<(String, ParamValue)>,
 }
@@ -133,6 +135,7 @@ impl Context {
             modifiers: Modifiers::default(),
             limit_context: LimitContext::default(),
             global_settings: true,
+            materialized: MaterializedColumns::default(),
             values: Vec::new(),
         }
     }

@@ -13,7 +13,7 @@ use crate::escape::{Dialect, escape_identifier, escape_string, python_float_repr
 use crate::functions::{self, ArgType, CallShape, FunctionMeta, Resolved, SuffixArg, Target};
 use crate::ir::*;
 use crate::resolve::{LazyJoinUse, Resolution, Scope, ScopeAlias, ScopeTable, Source, SubColumn};
-use crate::schema::{Database, LazySource, TableKind, ValueType};
+use crate::schema::{Database, LazySource, PropertySource, TableKind, ValueType};
 use crate::{Error, functions::CompareOp as FnCompareOp};
 
 type Result<T> = std::result::Result<T, CompileError>;
@@ -1076,12 +1076,40 @@ impl<'a, 'db> Printer<'a, 'db> {
                 }
             }
             Resolution::Property {
+                table,
                 table_sql,
                 column,
                 path,
             } => {
-                let mut args = vec![format!("{table_sql}.{}", ident(&column.name, span)?)];
-                for key in &path {
+                // A materialized event property reads its own column.
+                let materialized = match (table.name, column.name.as_str(), path.first()) {
+                    ("events", "properties", Some(ChainPart::Name(first))) => self
+                        .db
+                        .materialized
+                        .get(PropertySource::Event, first)
+                        .cloned(),
+                    _ => None,
+                };
+                let (base, rest) = match &materialized {
+                    Some(m) => {
+                        let col = format!("{table_sql}.{}", ident(&m.column, span)?);
+                        let base = if m.nullable {
+                            col
+                        } else {
+                            format!("nullIf(nullIf({col}, ''), 'null')")
+                        };
+                        if path.len() == 1 {
+                            return Ok(P::new(base, true));
+                        }
+                        (base, &path[1..])
+                    }
+                    None => (
+                        format!("{table_sql}.{}", ident(&column.name, span)?),
+                        &path[..],
+                    ),
+                };
+                let mut args = vec![base];
+                for key in rest {
                     args.push(match key {
                         ChainPart::Name(n) => self.ctx.add_value(n),
                         ChainPart::Index(i) => self.ctx.add_param(ParamValue::Int(*i)),

@@ -108,6 +108,8 @@ pub enum Resolution<'db> {
     },
     /// A JSON property below a JSON column: `properties.$browser`.
     Property {
+        /// The table the JSON column belongs to.
+        table: &'db schema::Table,
         /// The printed table reference.
         table_sql: String,
         /// The JSON column.
@@ -420,6 +422,7 @@ fn resolve_fields<'db>(
             }
             let path = rest.to_vec();
             Ok(Resolution::Property {
+                table,
                 table_sql,
                 column,
                 path,

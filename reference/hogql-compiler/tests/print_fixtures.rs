@@ -4,7 +4,8 @@
 //!
 //! * `-- config: {"team_id": 420, "timezone": "UTC", "modifiers": {…}, "limit_context": "api",
 //!   "settings": true}` (JSON, `deny_unknown_fields`; defaults: team 420, UTC, no modifiers,
-//!   the default limit context, no SETTINGS suffix, like PostHog's printer tests);
+//!   the default limit context, no SETTINGS suffix, like PostHog's printer tests;
+//!   `"materialized": [{"property": "x", "nullable": false}]` adds materialized event properties);
 //! * `-- expect: <sql>`: the exact ClickHouse SQL (taken from the spec / PostHog's tests); the
 //!   printed SQL must equal it;
 //! * `-- expect-contains: <sql>` (repeatable): a piece of SQL the output must contain, for the
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use hogql_compiler::compile::compile_here;
 use hogql_compiler::context::ParamValue;
+use hogql_compiler::schema::PropertySource;
 use hogql_compiler::{Context, LimitContext, Modifiers, compile};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde::Deserialize;
@@ -36,6 +38,17 @@ struct Config {
     limit_context: LimitContext,
     #[serde(default)]
     settings: bool,
+    /// Materialized event properties.
+    #[serde(default)]
+    materialized: Vec<Materialized>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Materialized {
+    property: String,
+    #[serde(default)]
+    nullable: bool,
 }
 
 fn default_team() -> i64 {
@@ -133,6 +146,10 @@ fn run_case(kind: &str, path: &Path, name: &str) -> Result<(), Failed> {
     ctx.modifiers = case.config.modifiers.clone();
     ctx.limit_context = case.config.limit_context;
     ctx.global_settings = case.config.settings;
+    for m in &case.config.materialized {
+        ctx.materialized
+            .materialize(PropertySource::Event, &m.property, m.nullable);
+    }
     let result = compile(&case.query, &mut ctx);
     match (kind, result) {
         ("ok", Ok(compiled)) => {
