@@ -12,6 +12,10 @@
 //!   spec's expression-level strings;
 //! * `-- expect-error: <text>`: for `err/` cases, a substring the error message must contain.
 //!
+//! `gap/` cases are the checked list of known gaps: queries PostHog compiles that this compiler
+//! does not yet; each must fail with code `not_supported`, so a case fails (and must move to
+//! `ok/`) as soon as it starts compiling.
+//!
 //! `ok/` cases must compile; their snapshot is the SQL plus the values map as JSON. `err/` cases
 //! must fail; their snapshot is the error code, message and character span. Snapshots live in
 //! `tests/snapshots/print__<case>.snap`; a snapshot without a fixture fails the run.
@@ -186,6 +190,16 @@ fn run_case(kind: &str, path: &Path, name: &str) -> Result<(), Failed> {
             snapshot(name, format!("{}\n\n{values}\n", compiled.clickhouse))
         }
         ("ok", Err(e)) => Err(format!("expected success, got [{}] {e}", e.code()).into()),
+        ("gap", Ok(compiled)) => Err(format!(
+            "known gap now compiles; move it to ok/ with its expected SQL: {}",
+            compiled.clickhouse
+        )
+        .into()),
+        ("gap", Err(e)) if e.code() != "not_supported" => Err(format!(
+            "known gap fails with [{}] {e} instead of not_supported",
+            e.code()
+        )
+        .into()),
         (_, Ok(compiled)) => {
             Err(format!("expected an error, printed {}", compiled.clickhouse).into())
         }
@@ -273,7 +287,7 @@ fn main() {
     let mut trials = Vec::new();
     let mut expected = Vec::new();
     let mut problems = Vec::new();
-    for kind in ["ok", "err"] {
+    for kind in ["ok", "err", "gap"] {
         let cases: Vec<PathBuf> = sorted_entries(&base.join(kind))
             .into_iter()
             .filter(|p| p.extension().is_some_and(|e| e == "hogql"))
