@@ -29,13 +29,13 @@ pub enum Error {
     EmptyPayloadFiltered,
     /// An event whose name is empty.
     #[error("event at index {index} has an empty event name")]
-    MissingEventName { index: usize },
+    MissingEventName { index: usize, path: String },
     /// An event without a usable distinct_id.
     #[error("event at index {index} has no distinct_id")]
-    MissingDistinctId { index: usize },
+    MissingDistinctId { index: usize, path: String },
     /// `properties.$cookieless_mode` is present and not a boolean.
     #[error("event at index {index} has a $cookieless_mode that is not a boolean")]
-    InvalidCookielessMode { index: usize },
+    InvalidCookielessMode { index: usize, path: String },
     /// No token anywhere in the request.
     #[error("no api token found in the request")]
     NoToken,
@@ -84,15 +84,24 @@ impl Error {
     pub fn field(&self) -> Option<String> {
         match self {
             Error::RequestParsing { field, .. } => field.clone(),
-            Error::MissingEventName { index } => Some(format!("batch[{index}].event")),
-            Error::MissingDistinctId { index } => Some(format!("batch[{index}].distinct_id")),
-            Error::InvalidCookielessMode { index } => {
-                Some(format!("batch[{index}].properties.$cookieless_mode"))
+            Error::MissingEventName { path, .. } => Some(join_path(path, "event")),
+            Error::MissingDistinctId { path, .. } => Some(join_path(path, "distinct_id")),
+            Error::InvalidCookielessMode { path, .. } => {
+                Some(join_path(path, "properties.$cookieless_mode"))
             }
             Error::NoToken | Error::MultipleTokens | Error::InvalidToken { .. } => {
                 Some("token".to_string())
             }
             _ => None,
+        }
+    }
+
+    /// The path of event `index` in a payload of `shape`: `batch[i]`, `[i]`, or empty for a single object.
+    pub(crate) fn event_path(shape: crate::shape::Shape, index: usize) -> String {
+        match shape {
+            crate::shape::Shape::Batch => format!("batch[{index}]"),
+            crate::shape::Shape::Array => format!("[{index}]"),
+            crate::shape::Shape::Single | crate::shape::Shape::Engage => String::new(),
         }
     }
 
@@ -107,5 +116,13 @@ impl Error {
             field: Some(field.into()),
             message: message.into(),
         }
+    }
+}
+
+fn join_path(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
     }
 }

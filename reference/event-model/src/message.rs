@@ -120,18 +120,22 @@ pub fn extract_token(payload: &Payload) -> Result<String> {
 }
 
 /// The distinct_id of an event: root, else `properties.distinct_id`; stringified, NUL replaced, cut to 200 chars.
-pub fn extract_distinct_id(event: &RawEvent, index: usize) -> Result<String> {
+pub fn extract_distinct_id(event: &RawEvent, index: usize, path: &str) -> Result<String> {
+    let missing = || Error::MissingDistinctId {
+        index,
+        path: path.to_string(),
+    };
     let value = match &event.distinct_id {
         Some(v) if !v.is_null() => Some(v),
         _ => event.properties.get("distinct_id").filter(|v| !v.is_null()),
     };
     let text = match value {
-        None => return Err(Error::MissingDistinctId { index }),
+        None => return Err(missing()),
         Some(Value::String(s)) => s.clone(),
         Some(other) => other.to_string(),
     };
     if text.trim().is_empty() {
-        return Err(Error::MissingDistinctId { index });
+        return Err(missing());
     }
     Ok(text
         .replace('\0', "\u{FFFD}")
@@ -188,14 +192,15 @@ pub fn build(
 
     let mut out = Vec::with_capacity(events.len());
     for (index, event) in events {
+        let path = Error::event_path(payload.shape, index);
         if event.event.is_empty() {
-            return Err(Error::MissingEventName { index });
+            return Err(Error::MissingEventName { index, path });
         }
-        let distinct_id = extract_distinct_id(event, index)?;
+        let distinct_id = extract_distinct_id(event, index, &path)?;
         let is_cookieless_mode = match event.properties.get("$cookieless_mode") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(Error::InvalidCookielessMode { index }),
+            Some(_) => return Err(Error::InvalidCookielessMode { index, path }),
         };
         let capture_internal = event
             .properties
