@@ -166,6 +166,26 @@ fn run_case(kind: &str, path: &Path, name: &str) -> Result<(), Failed> {
                 )
                 .into());
             }
+            // Every placeholder the SQL uses has a value, and values are numbered densely.
+            for (i, (key, _)) in compiled.values.iter().enumerate() {
+                if key != &format!("hogql_val_{i}") {
+                    return Err(format!("value {i} is named {key}").into());
+                }
+            }
+            let mut rest = compiled.clickhouse.as_str();
+            while let Some(at) = rest.find("%(") {
+                let after = &rest[at + 2..];
+                let Some(end) = after.find(")s") else {
+                    return Err(
+                        format!("unterminated placeholder in {}", compiled.clickhouse).into(),
+                    );
+                };
+                let key = &after[..end];
+                if !compiled.values.iter().any(|(k, _)| k == key) {
+                    return Err(format!("placeholder {key} has no value").into());
+                }
+                rest = &after[end..];
+            }
             for piece in &case.expect_contains {
                 if !compiled.clickhouse.contains(piece.as_str()) {
                     return Err(format!(
