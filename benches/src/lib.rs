@@ -44,8 +44,9 @@ pub fn parse_corpus(root: &Path) -> std::io::Result<Vec<Query>> {
     Ok(out)
 }
 
-/// The linearity series: two query shapes, each with its repeated part ×1, ×10 and ×100.
-/// `columns`: `select c0 + 1 as a0, c1 + 1 as a1, … from t`; `and_chain`: `select 1 from t where x0 = 0 and x1 = 1 …`.
+/// The linearity series: three query shapes, each with its repeated part ×1, ×10 and ×100.
+/// `columns`: `select c0 + 1 as a0, c1 + 1 as a1, … from t`; `and_chain`: `select 1 from t where x0 = 0 and x1 = 1 …`;
+/// `nested_parens`: `select ((…(1)…)) from t`.
 pub fn linearity_series() -> Vec<Query> {
     let mut out = Vec::new();
     for n in [1usize, 10, 100] {
@@ -60,6 +61,12 @@ pub fn linearity_series() -> Vec<Query> {
         out.push(Query {
             name: format!("and_chain×{n}"),
             src: format!("select 1 from t where {}", terms.join(" and ")),
+        });
+    }
+    for n in [1usize, 10, 100] {
+        out.push(Query {
+            name: format!("nested_parens×{n}"),
+            src: format!("select {}1{} from t", "(".repeat(n), ")".repeat(n)),
         });
     }
     out
@@ -85,7 +92,7 @@ mod tests {
     #[test]
     fn linearity_series_grows_tenfold() {
         let series = linearity_series();
-        assert_eq!(series.len(), 6);
+        assert_eq!(series.len(), 9);
         let len = |name: &str| series.iter().find(|q| q.name == name).unwrap().src.len();
         assert!(len("columns×100") > 9 * len("columns×10"));
         assert!(len("and_chain×100") > 9 * len("and_chain×10"));
