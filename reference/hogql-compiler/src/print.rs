@@ -27,6 +27,27 @@ const LAZY_MARK: char = '\u{1}';
 /// Aliases PostHog refuses.
 const RESERVED_ALIASES: [&str; 4] = ["team_id", "true", "false", "null"];
 
+/// How a SELECT column got its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ColumnName {
+    /// `expr AS name`.
+    Explicit,
+    /// A field's or call's own name (PostHog's hidden alias).
+    Implicit,
+    /// A bare reference to an alias (printed without `AS`).
+    AliasReference,
+}
+
+/// One printed SELECT column before alias de-duplication.
+#[derive(Debug, Clone)]
+struct SelectColumn {
+    body: String,
+    name: Option<String>,
+    kind: ColumnName,
+    nullable: bool,
+    span: Option<Span>,
+}
+
 /// A printed expression and what the comparison printer needs to know about it.
 #[derive(Debug, Clone)]
 struct P {
@@ -269,11 +290,11 @@ impl<'a, 'db> Printer<'a, 'db> {
                 }
             }
         }
-        let mut columns = Vec::new();
-        let mut sub_columns = Vec::new();
+        let mut select_columns = Vec::new();
         for e in &q.select {
-            self.select_column(e, &mut columns, &mut sub_columns)?;
+            self.select_column(e, &mut select_columns)?;
         }
+        let (columns, sub_columns) = self.finish_columns(select_columns)?;
 
         let mut tail = String::new();
         if let Some(aj) = &q.array_join {
@@ -458,31 +479,27 @@ impl<'a, 'db> Printer<'a, 'db> {
         }
     }
 
-    fn select_column(
-        &mut self,
-        e: &Expr,
-        columns: &mut Vec<String>,
-        sub_columns: &mut Vec<SubColumn>,
-    ) -> Result<()> {
+    fn select_column(&mut self, e: &Expr, columns: &mut Vec<SelectColumn>) -> Result<()> {
         match &e.kind {
             ExprKind::Alias { alias, expr, .. } => {
                 self.scope().excluded_alias = Some(alias.clone());
                 let inner = self.expr(expr);
                 self.scope().excluded_alias = None;
                 let inner = inner?;
-                let name = ident(alias, e.span)?;
-                let sql = if matches!(expr.kind, ExprKind::Alias { .. }) {
-                    format!("({}) AS {name}", inner.sql)
+                let body = if matches!(expr.kind, ExprKind::Alias { .. }) {
+                    format!("({})", inner.sql)
                 } else {
-                    format!("{} AS {name}", inner.sql)
+                    inner.sql
                 };
                 if let Some(a) = self.scope().aliases.iter_mut().find(|a| &a.name == alias) {
                     a.nullable = inner.nullable;
                 }
-                columns.push(sql);
-                sub_columns.push(SubColumn {
-                    name: alias.clone(),
+                columns.push(SelectColumn {
+                    body,
+                    name: Some(alias.clone()),
+                    kind: ColumnName::Explicit,
                     nullable: inner.nullable,
+                    span: e.span,
                 });
             }
             ExprKind::Field(chain) => {
@@ -493,7 +510,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                             kind: ExprKind::Field(chain),
                             span: e.span,
                         };
-                        self.select_column(&field, columns, sub_columns)?;
+                        self.select_column(&field, columns)?;
                     }
                     return Ok(());
                 }
@@ -514,43 +531,85 @@ impl<'a, 'db> Printer<'a, 'db> {
                     }
                     _ => chain.last().map(ToString::to_string),
                 };
-                let is_alias = matches!(res, Resolution::Alias(_));
+                // A reference to an alias prints bare (`SELECT 1, a … ARRAY JOIN … AS a`).
+                let kind = if matches!(res, Resolution::Alias(_)) {
+                    ColumnName::AliasReference
+                } else {
+                    ColumnName::Implicit
+                };
                 let p = self.field(res, e.span)?;
-                if is_alias {
-                    // A reference to an alias prints bare (`SELECT 1, a … ARRAY JOIN … AS a`).
-                    columns.push(p.sql);
-                    sub_columns.push(SubColumn {
-                        name: name.unwrap_or_default(),
-                        nullable: p.nullable,
-                    });
-                    return Ok(());
-                }
-                match name {
-                    Some(name) => {
-                        columns.push(format!("{} AS {}", p.sql, ident(&name, e.span)?));
-                        sub_columns.push(SubColumn {
-                            name,
-                            nullable: p.nullable,
-                        });
-                    }
-                    None => columns.push(p.sql),
-                }
+                columns.push(SelectColumn {
+                    body: p.sql,
+                    name,
+                    kind,
+                    nullable: p.nullable,
+                    span: e.span,
+                });
             }
             ExprKind::Call(_) => {
                 let p = self.expr(e)?;
-                let name = hogql_text(e);
-                columns.push(format!("{} AS {}", p.sql, ident(&name, e.span)?));
-                sub_columns.push(SubColumn {
-                    name,
+                columns.push(SelectColumn {
+                    body: p.sql,
+                    name: Some(hogql_text(e)),
+                    kind: ColumnName::Implicit,
                     nullable: p.nullable,
+                    span: e.span,
                 });
             }
             _ => {
                 let p = self.expr(e)?;
-                columns.push(p.sql);
+                columns.push(SelectColumn {
+                    body: p.sql,
+                    name: None,
+                    kind: ColumnName::Implicit,
+                    nullable: p.nullable,
+                    span: e.span,
+                });
             }
         }
         Ok(())
+    }
+
+    /// Print the SELECT list. Explicit aliases always print; of several columns with the same
+    /// implicit alias only the last one keeps it, and none does when an explicit alias of that
+    /// name exists (PostHog keeps "the first visible or last hidden" alias per name). Returns
+    /// the printed columns and the columns an outer query sees.
+    fn finish_columns(&self, columns: Vec<SelectColumn>) -> Result<(Vec<String>, Vec<SubColumn>)> {
+        let winner = |name: &str| -> Option<usize> {
+            columns
+                .iter()
+                .position(|c| c.kind == ColumnName::Explicit && c.name.as_deref() == Some(name))
+                .or_else(|| {
+                    columns.iter().rposition(|c| {
+                        c.kind == ColumnName::Implicit && c.name.as_deref() == Some(name)
+                    })
+                })
+                .or_else(|| columns.iter().position(|c| c.name.as_deref() == Some(name)))
+        };
+        let mut printed = Vec::new();
+        let mut visible: Vec<(usize, SubColumn)> = Vec::new();
+        for (i, c) in columns.iter().enumerate() {
+            let Some(name) = &c.name else {
+                printed.push(c.body.clone());
+                continue;
+            };
+            let wins = winner(name) == Some(i);
+            printed.push(match c.kind {
+                ColumnName::Explicit => format!("{} AS {}", c.body, ident(name, c.span)?),
+                ColumnName::Implicit if wins => format!("{} AS {}", c.body, ident(name, c.span)?),
+                _ => c.body.clone(),
+            });
+            if wins {
+                visible.push((
+                    i,
+                    SubColumn {
+                        name: name.clone(),
+                        nullable: c.nullable,
+                    },
+                ));
+            }
+        }
+        Ok((printed, visible.into_iter().map(|(_, c)| c).collect()))
     }
 
     /// The subquery a lazy table in FROM stands for, selecting `fields`.
