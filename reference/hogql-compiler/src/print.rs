@@ -1451,7 +1451,23 @@ impl<'a, 'db> Printer<'a, 'db> {
             ExprKind::TypeCast { .. } => Err(unsupported("CAST", span)),
             ExprKind::IsDistinctFrom { .. } => Err(unsupported("IS DISTINCT FROM", span)),
             ExprKind::Dict(_) => Err(unsupported("dictionary literals", span)),
-            ExprKind::ArraySlice { .. } => Err(unsupported("array slices", span)),
+            ExprKind::ArraySlice {
+                array,
+                start: Some(start),
+                end: Some(end),
+            } => {
+                // `a[s:e]` is inclusive: `arraySlice(a, s, e - s + 1)`.
+                let a = self.expr(array)?.sql;
+                let s = self.expr(start)?.sql;
+                let e = self.expr(end)?.sql;
+                Ok(P::new(
+                    format!("arraySlice({a}, {s}, plus(minus({e}, {s}), 1))"),
+                    true,
+                ))
+            }
+            ExprKind::ArraySlice { .. } => {
+                Err(unsupported("array slices without both bounds", span))
+            }
             ExprKind::Columns(_) => Err(unsupported("COLUMNS(…) / * EXCLUDE / * REPLACE", span)),
             ExprKind::NamedArgument { .. } => Err(unsupported("named arguments", span)),
             ExprKind::PositionalRef(_) => Err(unsupported("positional references", span)),
