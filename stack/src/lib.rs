@@ -561,7 +561,16 @@ impl Stack {
     /// stack directory. Returns each component's stop time in seconds.
     pub fn stop(mut self) -> Result<Vec<(String, f64)>> {
         self.stop_on_drop = false;
-        down_state(&self.state, true)
+        down_state(&self.current_state(), true)
+    }
+
+    /// The state file's view when it exists: another process (a fault test calling [`restart_kafka`])
+    /// may have replaced a component since this handle was made.
+    fn current_state(&self) -> StackState {
+        StackState::load(&self.state.name)
+            .ok()
+            .filter(|s| s.dir == self.state.dir)
+            .unwrap_or_else(|| self.state.clone())
     }
 
     /// Stops the Kafka broker and starts it again on the same port with the same storage (for fault tests).
@@ -603,7 +612,7 @@ fn restart_kafka_in(state: &mut StackState) -> Result<f64> {
 impl Drop for Stack {
     fn drop(&mut self) {
         if self.stop_on_drop {
-            let _ = down_state(&self.state, true);
+            let _ = down_state(&self.current_state(), true);
         }
     }
 }
