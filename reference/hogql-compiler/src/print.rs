@@ -12,7 +12,9 @@ use crate::context::{ArgMaxVersion, Context, ParamValue};
 use crate::escape::{Dialect, escape_identifier, escape_string, python_float_repr};
 use crate::functions::{self, ArgType, CallShape, FunctionMeta, Resolved, SuffixArg, Target};
 use crate::ir::*;
-use crate::resolve::{LazyJoinUse, Resolution, Scope, ScopeAlias, ScopeTable, Source, SubColumn};
+use crate::resolve::{
+    LazyField, LazyJoinUse, LazyPlan, Resolution, Scope, ScopeAlias, ScopeTable, Source, SubColumn,
+};
 use crate::schema::{Database, LazySource, PropertySource, TableKind, ValueType};
 use crate::{Error, functions::CompareOp as FnCompareOp};
 
@@ -222,12 +224,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             frame.push((cte.name.clone(), cols));
         }
         self.ctes.push(frame);
-        self.scopes.push(Scope {
-            windows: q.window_exprs.clone(),
-            ..Scope::default()
-        });
-        let result = self.select_in_scope(q, top);
-        self.scopes.pop();
+        let result = self.select_two_pass(q, top);
         self.ctes.pop();
         let (sql, cols) = result?;
         if with.is_empty() {
@@ -235,6 +232,38 @@ impl<'a, 'db> Printer<'a, 'db> {
         } else {
             Ok((format!("WITH {} {sql}", with.join(", ")), cols))
         }
+    }
+
+    /// Print a SELECT. Lazy joins and lazy tables are only known once every clause has been
+    /// resolved, but their subqueries print in FROM, before the clauses (which decides the
+    /// values' numbering). So a SELECT that uses any is printed twice: the first pass collects
+    /// them and is thrown away (with the values it added), the second prints them in place.
+    fn select_two_pass(&mut self, q: &SelectQuery, top: bool) -> Result<(String, Vec<SubColumn>)> {
+        let values_mark = self.ctx.values.len();
+        let non_equi = self.non_equi_join;
+        self.scopes.push(Scope {
+            windows: q.window_exprs.clone(),
+            ..Scope::default()
+        });
+        let first = self.select_in_scope(q, top);
+        let scope = self.scopes.pop().unwrap_or_default();
+        let first = first?;
+        if scope.lazy_joins.is_empty() && scope.lazy_tables.is_empty() {
+            return Ok(first);
+        }
+        self.ctx.values.truncate(values_mark);
+        self.non_equi_join = non_equi;
+        self.scopes.push(Scope {
+            windows: q.window_exprs.clone(),
+            plan: Some(LazyPlan {
+                joins: scope.lazy_joins,
+                tables: scope.lazy_tables,
+            }),
+            ..Scope::default()
+        });
+        let second = self.select_in_scope(q, top);
+        self.scopes.pop();
+        second
     }
 
     fn scope(&mut self) -> &mut Scope<'db> {
@@ -254,6 +283,23 @@ impl<'a, 'db> Printer<'a, 'db> {
             Some(j) => self.join_chain(j, &mut guards)?,
             None => Vec::new(),
         };
+        // Second pass: the lazy joins go right after what they hang off, parents first.
+        let planned = self
+            .scopes
+            .last()
+            .and_then(|s| s.plan.as_ref())
+            .map(|p| p.joins.clone())
+            .unwrap_or_default();
+        for lazy in &planned {
+            let printed = self.lazy_join(lazy, q.span)?;
+            let owner = &lazy.hop.owner_name;
+            let child_prefix = format!("{owner}__");
+            let at = from
+                .iter()
+                .rposition(|(name, _)| name == owner || name.starts_with(&child_prefix))
+                .map_or(from.len(), |i| i + 1);
+            from.insert(at, (lazy.alias(), printed));
+        }
         // Register explicit aliases so every clause can refer to them.
         for e in &q.select {
             if let ExprKind::Alias { alias, .. } = &e.kind {
@@ -389,28 +435,6 @@ impl<'a, 'db> Printer<'a, 'db> {
             tail.push_str(&items.join(", "));
         }
 
-        // Lazy joins found while printing go right after the table they hang off.
-        let uses = std::mem::take(&mut self.scope().lazy_joins);
-        for lazy in &uses {
-            let printed = self.lazy_join(lazy, q.span)?;
-            let at = from
-                .iter()
-                .position(|(owner, _)| owner == &lazy.owner_name)
-                .map_or(from.len(), |i| i + 1);
-            from.insert(at, (String::new(), printed));
-        }
-
-        let lazy_tables = std::mem::take(&mut self.scope().lazy_tables);
-        for (index, (_, table, fields)) in lazy_tables.iter().enumerate() {
-            let sql = self.lazy_table_sql(table, fields.clone(), q.span)?;
-            let marker = format!("{LAZY_MARK}{index}{LAZY_MARK}");
-            for (_, segment) in from.iter_mut() {
-                if segment.contains(&marker) {
-                    *segment = segment.replace(&marker, &format!("({sql})"));
-                }
-            }
-        }
-
         let mut out = String::from("SELECT ");
         if q.distinct {
             out.push_str("DISTINCT ");
@@ -428,23 +452,27 @@ impl<'a, 'db> Printer<'a, 'db> {
     /// `INNER JOIN (SELECT argMax(…) … GROUP BY … HAVING …) AS events__pdi ON …`.
     fn lazy_join(&mut self, lazy: &LazyJoinUse<'db>, span: Option<Span>) -> Result<String> {
         // The fields the query reads, then the join key (always last, as PostHog orders them).
-        let mut wanted: Vec<String> = lazy
+        let key = lazy.hop.join.to_field;
+        let mut wanted: Vec<LazyField> = lazy
             .fields
             .iter()
-            .filter(|f| *f != lazy.join.to_field)
+            .filter(|f| !(f.name == key && f.path.is_empty()))
             .cloned()
             .collect();
-        wanted.push(lazy.join.to_field.to_owned());
-        let sql = self.argmax_subquery(lazy.target, wanted, span)?;
+        wanted.push(LazyField::plain(key));
+        let sql = self.lazy_table_sql(lazy.hop.target, wanted, span)?;
         let alias = ident(&lazy.alias(), span)?;
-        let owner_table = self
-            .scopes
-            .last()
-            .and_then(|s| s.tables.iter().find(|t| t.name == lazy.owner_name))
-            .and_then(|t| match &t.source {
-                Source::Table(table) => Some(*table),
-                Source::Subquery(_) | Source::LazyTable(_) => None,
-            });
+        // The owner is a FROM table, or the previous hop's joined table (whose subquery selects
+        // the key under its field name).
+        let owner_table = self.scopes.last().and_then(|s| {
+            s.tables
+                .iter()
+                .find(|t| t.name == lazy.hop.owner_name)
+                .and_then(|t| match &t.source {
+                    Source::Table(table) => Some(*table),
+                    Source::Subquery(_) | Source::LazyTable(_) => None,
+                })
+        });
         let column_of = |table: Option<&crate::schema::Table>, name: &str| {
             table
                 .and_then(|t| t.field(name).ok())
@@ -454,12 +482,26 @@ impl<'a, 'db> Printer<'a, 'db> {
                 })
                 .unwrap_or_else(|| name.to_owned())
         };
-        let from_col = ident(&column_of(owner_table, &lazy.join.from_field), span)?;
-        let to_col = ident(&column_of(Some(lazy.target), lazy.join.to_field), span)?;
+        // A join keyed on a computed field (`person` on `person_id` in the joined-properties
+        // mode) would need that expression in ON.
+        if let Some(table) = owner_table
+            && let Ok(def) = table.field(&lazy.hop.join.from_field)
+            && !matches!(def.field, crate::schema::Field::Column(_))
+        {
+            return Err(unsupported(
+                &format!(
+                    "the lazy join `{}` keyed on the computed field `{}`",
+                    lazy.hop.join_name, lazy.hop.join.from_field
+                ),
+                span,
+            ));
+        }
+        let from_col = ident(&column_of(owner_table, &lazy.hop.join.from_field), span)?;
+        let to_col = ident(lazy.hop.join.to_field, span)?;
         Ok(format!(
             "{} ({sql}) AS {alias} ON equals({}.{from_col}, {alias}.{to_col})",
-            lazy.join.join.as_sql(),
-            lazy.owner_sql
+            lazy.hop.join.join.as_sql(),
+            lazy.hop.owner_sql
         ))
     }
 
@@ -616,7 +658,7 @@ impl<'a, 'db> Printer<'a, 'db> {
     fn lazy_table_sql(
         &mut self,
         table: &'db crate::schema::Table,
-        mut fields: Vec<String>,
+        mut fields: Vec<LazyField>,
         span: Option<Span>,
     ) -> Result<String> {
         if table.name == "persons" {
@@ -625,7 +667,7 @@ impl<'a, 'db> Printer<'a, 'db> {
         if fields.is_empty()
             && let TableKind::Lazy(LazySource::ArgMax { group_by, .. }) = &table.kind
         {
-            fields.extend(group_by.iter().map(|g| (*g).to_owned()));
+            fields.extend(group_by.iter().map(|g| LazyField::plain(g)));
         }
         self.argmax_subquery(table, fields, span)
     }
@@ -633,9 +675,13 @@ impl<'a, 'db> Printer<'a, 'db> {
     /// `persons` over `person`: v1 deduplicates with argMax per field; v2 (and `auto` when
     /// `properties` is read) keeps whole rows whose `(id, version)` is the latest live one.
     /// Both drop deleted persons and persons created more than a day in the future.
-    fn persons_subquery(&mut self, mut fields: Vec<String>, span: Option<Span>) -> Result<String> {
+    fn persons_subquery(
+        &mut self,
+        mut fields: Vec<LazyField>,
+        span: Option<Span>,
+    ) -> Result<String> {
         if fields.is_empty() {
-            fields.push("id".into());
+            fields.push(LazyField::plain("id"));
         }
         let raw = "raw_persons";
         let field = |name: &str| {
@@ -643,6 +689,14 @@ impl<'a, 'db> Printer<'a, 'db> {
                 ChainPart::Name(raw.to_owned()),
                 ChainPart::Name(name.to_owned()),
             ]))
+        };
+        let lazy_field = |f: &LazyField| {
+            let mut chain = vec![
+                ChainPart::Name(raw.to_owned()),
+                ChainPart::Name(f.column.clone()),
+            ];
+            chain.extend(f.path.iter().cloned());
+            Expr::new(ExprKind::Field(chain))
         };
         let call = |name: &str, args: Vec<Expr>| {
             Expr::new(ExprKind::Call(Call {
@@ -705,7 +759,7 @@ impl<'a, 'db> Printer<'a, 'db> {
         {
             ArgMaxVersion::V1 => false,
             ArgMaxVersion::V2 => true,
-            ArgMaxVersion::Auto => fields.iter().any(|f| f == "properties"),
+            ArgMaxVersion::Auto => fields.iter().any(|f| f.column == "properties"),
         };
         let sub = if v2 {
             let latest = SelectQuery {
@@ -719,7 +773,10 @@ impl<'a, 'db> Printer<'a, 'db> {
                 ..SelectQuery::default()
             };
             SelectQuery {
-                select: fields.iter().map(|f| alias(f, field(f))).collect(),
+                select: fields
+                    .iter()
+                    .map(|f| alias(&f.name, lazy_field(f)))
+                    .collect(),
                 select_from: Some(from()),
                 where_: Some(Expr::new(ExprKind::Compare {
                     op: CompareOp::In,
@@ -740,8 +797,12 @@ impl<'a, 'db> Printer<'a, 'db> {
                 select: fields
                     .iter()
                     .map(|f| {
-                        let value = if f == "id" { field(f) } else { arg_max(f) };
-                        alias(f, value)
+                        let value = if f.column == "id" && f.path.is_empty() {
+                            lazy_field(f)
+                        } else {
+                            call("argMax", vec![lazy_field(f), field("version")])
+                        };
+                        alias(&f.name, value)
                     })
                     .collect(),
                 select_from: Some(from()),
@@ -760,7 +821,7 @@ impl<'a, 'db> Printer<'a, 'db> {
     fn argmax_subquery(
         &mut self,
         target: &'db crate::schema::Table,
-        wanted: Vec<String>,
+        wanted: Vec<LazyField>,
         span: Option<Span>,
     ) -> Result<String> {
         let TableKind::Lazy(LazySource::ArgMax {
@@ -794,13 +855,27 @@ impl<'a, 'db> Printer<'a, 'db> {
         let select = wanted
             .iter()
             .map(|f| {
-                let expr = if group_by.contains(&f.as_str()) {
-                    field(f)
+                let expr = if group_by.contains(&f.column.as_str()) && f.path.is_empty() {
+                    field(&f.column)
+                } else if f.path.is_empty() {
+                    arg_max(&f.column)
                 } else {
-                    arg_max(f)
+                    let mut chain = vec![
+                        ChainPart::Name((*raw_table).to_owned()),
+                        ChainPart::Name(f.column.clone()),
+                    ];
+                    chain.extend(f.path.iter().cloned());
+                    Expr::new(ExprKind::Call(Call {
+                        name: "argMax".into(),
+                        args: vec![Expr::new(ExprKind::Field(chain)), field(version_field)],
+                        params: None,
+                        distinct: false,
+                        filter: None,
+                        within_group: None,
+                    }))
                 };
                 Expr::new(ExprKind::Alias {
-                    alias: f.clone(),
+                    alias: f.name.clone(),
                     expr: Box::new(expr),
                     hidden: false,
                 })
@@ -1006,15 +1081,25 @@ impl<'a, 'db> Printer<'a, 'db> {
                         // fields it must provide are known; a marker holds its place.
                         let alias = j.alias.clone().unwrap_or_else(|| name.clone());
                         let a = ident(&alias, *span)?;
+                        let planned = self
+                            .scopes
+                            .last()
+                            .and_then(|s| s.plan.as_ref())
+                            .and_then(|p| p.tables.iter().find(|(n, _, _)| n == &alias))
+                            .map(|(_, _, fields)| fields.clone());
                         let scope = self.scope();
-                        let index = scope.lazy_tables.len();
                         scope.lazy_tables.push((alias.clone(), table, Vec::new()));
                         scope.tables.push(ScopeTable {
                             name: alias,
                             sql_ref: Some(a.clone()),
                             source: Source::LazyTable(table),
                         });
-                        return Ok((format!("{LAZY_MARK}{index}{LAZY_MARK} AS {a}"), None));
+                        // First pass: the fields are not known yet; this text is discarded.
+                        let Some(fields) = planned else {
+                            return Ok((format!("{LAZY_MARK} AS {a}"), None));
+                        };
+                        let sql = self.lazy_table_sql(table, fields, *span)?;
+                        return Ok((format!("({sql}) AS {a}"), None));
                     }
                 };
                 if args.is_some() && !matches!(table.kind, TableKind::Function(_)) {
@@ -1228,13 +1313,11 @@ impl<'a, 'db> Printer<'a, 'db> {
                     match scope
                         .lazy_joins
                         .iter_mut()
-                        .find(|u| u.owner_name == used.owner_name && u.join_name == used.join_name)
+                        .find(|u| u.alias() == used.alias())
                     {
                         Some(existing) => {
                             for f in used.fields {
-                                if !existing.fields.contains(&f) {
-                                    existing.fields.push(f);
-                                }
+                                existing.require(f);
                             }
                         }
                         None => scope.lazy_joins.push(used),
@@ -1248,14 +1331,15 @@ impl<'a, 'db> Printer<'a, 'db> {
                 field,
                 column,
             } => {
+                let wanted = LazyField::plain(&field);
                 if let Some((_, _, fields)) = self
                     .scope()
                     .lazy_tables
                     .iter_mut()
                     .find(|(name, _, _)| name == &table_name)
-                    && !fields.contains(&field)
+                    && !fields.contains(&wanted)
                 {
-                    fields.push(field.clone());
+                    fields.push(wanted);
                 }
                 P::new(
                     format!("{table_sql}.{}", ident(&field, span)?),
@@ -1263,41 +1347,40 @@ impl<'a, 'db> Printer<'a, 'db> {
                 )
             }
             Resolution::LazyColumn {
-                owner_name,
-                owner_sql,
-                join_name,
-                join,
-                target,
-                column,
+                hops,
                 field,
+                nullable,
+                ..
             } => {
                 let scope = self.scope();
-                let existing = scope
-                    .lazy_joins
-                    .iter_mut()
-                    .find(|u| u.owner_name == owner_name && u.join_name == join_name);
-                let lazy = match existing {
-                    Some(u) => u,
-                    None => {
-                        scope.lazy_joins.push(LazyJoinUse {
-                            owner_name,
-                            owner_sql,
-                            join_name,
-                            join,
-                            target,
-                            fields: Vec::new(),
-                        });
-                        let last = scope.lazy_joins.len() - 1;
-                        &mut scope.lazy_joins[last]
-                    }
-                };
-                if !lazy.fields.contains(&field) {
-                    lazy.fields.push(field.clone());
+                let mut last_alias = String::new();
+                for (i, hop) in hops.iter().enumerate() {
+                    let alias = hop.alias();
+                    let index = match scope.lazy_joins.iter().position(|u| u.alias() == alias) {
+                        Some(index) => index,
+                        None => {
+                            scope.lazy_joins.push(LazyJoinUse {
+                                hop: hop.clone(),
+                                fields: Vec::new(),
+                            });
+                            scope.lazy_joins.len() - 1
+                        }
+                    };
+                    // A nested join needs its key from this one.
+                    let needed = match hops.get(i + 1) {
+                        Some(next) => LazyField::plain(&next.join.from_field),
+                        None => field.clone(),
+                    };
+                    scope.lazy_joins[index].require(needed);
+                    last_alias = alias;
                 }
-                let alias = lazy.alias();
                 P::new(
-                    format!("{}.{}", ident(&alias, span)?, ident(&field, span)?),
-                    column.is_nullable(),
+                    format!(
+                        "{}.{}",
+                        ident(&last_alias, span)?,
+                        ident(&field.name, span)?
+                    ),
+                    nullable,
                 )
             }
         })
@@ -1518,14 +1601,15 @@ impl<'a, 'db> Printer<'a, 'db> {
         };
         let is_json = matches!(
             self.resolve(&chain, base.span),
-            Ok(Resolution::Property { .. }
-                | Resolution::Column {
-                    column: crate::schema::Column {
-                        value_type: ValueType::StringJson,
+            Ok(Resolution::LazyColumn { is_json: true, .. })
+                | Ok(Resolution::Property { .. }
+                    | Resolution::Column {
+                        column: crate::schema::Column {
+                            value_type: ValueType::StringJson,
+                            ..
+                        },
                         ..
-                    },
-                    ..
-                })
+                    })
         );
         if !is_json {
             return Ok(None);

@@ -55,12 +55,13 @@ pub struct ScopeAlias {
     pub nullable: bool,
 }
 
-/// A lazy join a SELECT uses (`events.pdi`), turned into a JOIN subquery by the printer.
-#[derive(Debug, Clone)]
-pub struct LazyJoinUse<'db> {
-    /// The HogQL name of the table it hangs off (`events`, or its alias).
+/// One step through a lazy join: `events` → `pdi`, or `events__pdi` → `person`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LazyHop<'db> {
+    /// The HogQL name of what it hangs off: a FROM entry (`events`, or its alias) or the alias
+    /// of the previous hop (`events__pdi`).
     pub owner_name: String,
-    /// How the printed SQL refers to that table.
+    /// How the printed SQL refers to that owner.
     pub owner_sql: String,
     /// The join field's name (`pdi`).
     pub join_name: String,
@@ -68,22 +69,77 @@ pub struct LazyJoinUse<'db> {
     pub join: &'db LazyJoin,
     /// The joined (lazy) table.
     pub target: &'db schema::Table,
-    /// Fields of the joined table the query reads, in first-use order.
-    pub fields: Vec<String>,
 }
 
-impl LazyJoinUse<'_> {
+impl LazyHop<'_> {
     /// The join's alias in the printed SQL: `<owner>__<join>` (`events__pdi`).
     pub fn alias(&self) -> String {
         format!("{}__{}", self.owner_name, self.join_name)
     }
 }
 
+/// A field a lazily joined or lazy table must provide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LazyField {
+    /// The column alias in the subquery (`person_id`, `properties___email`).
+    pub name: String,
+    /// The field of the lazy table it reads.
+    pub column: String,
+    /// The JSON path below that field (empty for the field itself).
+    pub path: Vec<ChainPart>,
+}
+
+impl LazyField {
+    /// A plain field.
+    pub fn plain(name: &str) -> Self {
+        LazyField {
+            name: name.to_owned(),
+            column: name.to_owned(),
+            path: Vec::new(),
+        }
+    }
+}
+
+/// A lazy join a SELECT uses (`events.pdi`), turned into a JOIN subquery by the printer.
+#[derive(Debug, Clone)]
+pub struct LazyJoinUse<'db> {
+    /// Where it hangs off and what it joins.
+    pub hop: LazyHop<'db>,
+    /// Fields of the joined table the query reads, in first-use order.
+    pub fields: Vec<LazyField>,
+}
+
+impl LazyJoinUse<'_> {
+    /// The join's alias in the printed SQL.
+    pub fn alias(&self) -> String {
+        self.hop.alias()
+    }
+
+    /// Record that `field` is read (once).
+    pub fn require(&mut self, field: LazyField) {
+        if !self.fields.contains(&field) {
+            self.fields.push(field);
+        }
+    }
+}
+
+/// What a first printing pass learnt about a SELECT's lazy joins and lazy tables, so the second
+/// pass can print their subqueries in FROM order.
+#[derive(Debug, Clone, Default)]
+pub struct LazyPlan<'db> {
+    /// Lazy joins, parents before children.
+    pub joins: Vec<LazyJoinUse<'db>>,
+    /// Lazy tables in FROM with their fields.
+    pub tables: Vec<(String, &'db schema::Table, Vec<LazyField>)>,
+}
+
 /// The names visible inside one SELECT.
 #[derive(Debug, Clone, Default)]
 pub struct Scope<'db> {
     /// Lazy tables in FROM and the fields read from each: (FROM entry name, table, fields).
-    pub lazy_tables: Vec<(String, &'db schema::Table, Vec<String>)>,
+    pub lazy_tables: Vec<(String, &'db schema::Table, Vec<LazyField>)>,
+    /// The lazy joins and tables found by the first printing pass, when this is the second.
+    pub plan: Option<LazyPlan<'db>>,
     /// The SELECT's named windows (`WINDOW w AS (…)`).
     pub windows: Vec<(String, crate::ir::WindowExpr)>,
     /// Lazy joins used so far.
@@ -155,22 +211,16 @@ pub enum Resolution<'db> {
         /// The column on the lazy table.
         column: &'db Column,
     },
-    /// A column of a lazily joined table (`pdi.person_id` on events).
+    /// A field of a lazily joined table (`pdi.person_id`, `pdi.person.properties.email`).
     LazyColumn {
-        /// HogQL name of the owning FROM entry.
-        owner_name: String,
-        /// Printed reference of the owning FROM entry.
-        owner_sql: String,
-        /// The join field.
-        join_name: String,
-        /// The join.
-        join: &'db LazyJoin,
-        /// The joined table.
-        target: &'db schema::Table,
-        /// The column on the joined table.
-        column: &'db Column,
-        /// Its HogQL name.
-        field: String,
+        /// The joins followed, outermost first.
+        hops: Vec<LazyHop<'db>>,
+        /// The field the last joined table provides.
+        field: LazyField,
+        /// Whether the printer must treat it as nullable.
+        nullable: bool,
+        /// It is a JSON document (`person.properties`), so `[…]` extends the path.
+        is_json: bool,
     },
 }
 
@@ -380,12 +430,13 @@ fn table_not_column(owner: &Owner<'_, '_>) -> Error {
     }
 }
 
-/// Lazy tables whose join subquery the printer can build (plain argMax deduplication).
+/// Lazy tables whose join subquery the printer can build (persons and the argMax-deduplicated
+/// distinct-id tables).
 fn lazy_join_supported(target: &schema::Table) -> bool {
     matches!(target.kind, TableKind::Lazy(LazySource::ArgMax { .. }))
         && matches!(
             target.name,
-            "person_distinct_ids" | "person_distinct_id_overrides"
+            "persons" | "person_distinct_ids" | "person_distinct_id_overrides"
         )
 }
 
@@ -441,39 +492,78 @@ fn resolve_fields<'db>(
             resolve_fields(table, &table.fields, owner, &expanded, depth + 1)
         }
         Field::LazyJoin(join) => {
-            let target = owner.db.table(join.table)?;
-            if !lazy_join_supported(target) {
-                return Err(not_supported(format!(
-                    "the lazy join `{name}` (to `{}`)",
-                    join.table
-                )));
-            }
-            let Some(first) = rest.first() else {
-                return Err(table_not_column(owner));
+            let mut hops = Vec::new();
+            let mut hop = LazyHop {
+                owner_name: owner.name.to_owned(),
+                owner_sql: table_sql,
+                join_name: name,
+                join,
+                target: owner.db.table(join.table)?,
             };
-            let field = key_text(first)?;
-            let def = target.field(&field)?;
-            match &def.field {
-                Field::Column(column) if rest.len() == 1 => Ok(Resolution::LazyColumn {
-                    owner_name: owner.name.to_owned(),
-                    owner_sql: table_sql,
-                    join_name: name,
-                    join,
-                    target,
-                    column,
-                    field,
-                }),
-                Field::LazyJoin(_) | Field::VirtualTable(_) if rest.len() == 1 => {
-                    Err(table_not_column(owner))
+            let mut rest = rest;
+            loop {
+                if !lazy_join_supported(hop.target) {
+                    return Err(not_supported(format!(
+                        "the lazy join `{}` (to `{}`)",
+                        hop.join_name, hop.join.table
+                    )));
                 }
-                Field::LazyJoin(inner) => Err(not_supported(format!(
-                    "the nested lazy join `{name}.{field}` (to `{}`)",
-                    inner.table
-                ))),
-                _ => Err(not_supported(format!(
-                    "accessing `{}` through the lazy join `{name}`",
-                    chain_text(rest)
-                ))),
+                let target = hop.target;
+                let alias = hop.alias();
+                let join_name = hop.join_name.clone();
+                hops.push(hop);
+                let Some(first) = rest.first() else {
+                    return Err(table_not_column(owner));
+                };
+                let field = key_text(first)?;
+                let def = target.field(&field)?;
+                match &def.field {
+                    Field::Column(column) if rest.len() == 1 => {
+                        return Ok(Resolution::LazyColumn {
+                            hops,
+                            field: LazyField::plain(&field),
+                            nullable: column.is_nullable(),
+                            is_json: column.value_type == ValueType::StringJson,
+                        });
+                    }
+                    Field::Column(column) if column.value_type == ValueType::StringJson => {
+                        let path = rest[1..].to_vec();
+                        let mut name = field.clone();
+                        for part in &path {
+                            name.push_str("___");
+                            name.push_str(&key_text(part)?);
+                        }
+                        return Ok(Resolution::LazyColumn {
+                            hops,
+                            field: LazyField {
+                                name,
+                                column: field,
+                                path,
+                            },
+                            nullable: true,
+                            is_json: true,
+                        });
+                    }
+                    Field::LazyJoin(_) | Field::VirtualTable(_) if rest.len() == 1 => {
+                        return Err(table_not_column(owner));
+                    }
+                    Field::LazyJoin(inner) => {
+                        hop = LazyHop {
+                            owner_name: alias.clone(),
+                            owner_sql: alias,
+                            join_name: field,
+                            join: inner,
+                            target: owner.db.table(inner.table)?,
+                        };
+                        rest = &rest[1..];
+                    }
+                    _ => {
+                        return Err(not_supported(format!(
+                            "accessing `{}` through the lazy join `{join_name}`",
+                            chain_text(rest)
+                        )));
+                    }
+                }
             }
         }
         Field::Expression(expression) => match (&expression.expr, rest.is_empty()) {
