@@ -1329,9 +1329,10 @@ impl<'a, 'db> Printer<'a, 'db> {
                 table_name,
                 table_sql,
                 field,
-                column,
+                nullable,
+                ..
             } => {
-                let wanted = LazyField::plain(&field);
+                let wanted = field.clone();
                 if let Some((_, _, fields)) = self
                     .scope()
                     .lazy_tables
@@ -1342,8 +1343,8 @@ impl<'a, 'db> Printer<'a, 'db> {
                     fields.push(wanted);
                 }
                 P::new(
-                    format!("{table_sql}.{}", ident(&field, span)?),
-                    column.is_nullable(),
+                    format!("{table_sql}.{}", ident(&field.name, span)?),
+                    nullable,
                 )
             }
             Resolution::LazyColumn {
@@ -1602,6 +1603,7 @@ impl<'a, 'db> Printer<'a, 'db> {
         let is_json = matches!(
             self.resolve(&chain, base.span),
             Ok(Resolution::LazyColumn { is_json: true, .. })
+                | Ok(Resolution::LazyTableColumn { is_json: true, .. })
                 | Ok(Resolution::Property { .. }
                     | Resolution::Column {
                         column: crate::schema::Column {

@@ -206,10 +206,12 @@ pub enum Resolution<'db> {
         table_name: String,
         /// Printed reference of the FROM entry.
         table_sql: String,
-        /// The field's name (also the subquery's column alias).
-        field: String,
-        /// The column on the lazy table.
-        column: &'db Column,
+        /// The field the subquery must provide (its column alias is `field.name`).
+        field: LazyField,
+        /// Whether the printer must treat it as nullable.
+        nullable: bool,
+        /// It is a JSON document, so `[…]` extends the path.
+        is_json: bool,
     },
     /// A field of a lazily joined table (`pdi.person_id`, `pdi.person.properties.email`).
     LazyColumn {
@@ -378,13 +380,34 @@ fn resolve_on<'db>(
         Source::LazyTable(t) => {
             let field = first;
             let def = t.field(&field)?;
+            let table_sql = table.sql_ref.clone().unwrap_or_else(|| t.name.to_owned());
             match &def.field {
                 Field::Column(column) if chain.len() == 1 => Ok(Resolution::LazyTableColumn {
                     table_name: table.name.clone(),
-                    table_sql: table.sql_ref.clone().unwrap_or_else(|| t.name.to_owned()),
-                    field,
-                    column,
+                    table_sql,
+                    field: LazyField::plain(&field),
+                    nullable: column.is_nullable(),
+                    is_json: column.value_type == ValueType::StringJson,
                 }),
+                Field::Column(column) if column.value_type == ValueType::StringJson => {
+                    let path = chain[1..].to_vec();
+                    let mut name = field.clone();
+                    for part in &path {
+                        name.push_str("___");
+                        name.push_str(&key_text(part)?);
+                    }
+                    Ok(Resolution::LazyTableColumn {
+                        table_name: table.name.clone(),
+                        table_sql,
+                        field: LazyField {
+                            name,
+                            column: field,
+                            path,
+                        },
+                        nullable: true,
+                        is_json: true,
+                    })
+                }
                 Field::Column(_) => Err(not_supported(format!(
                     "reading `{}` below a column of the lazy table `{}`",
                     chain_text(&chain[1..]),
