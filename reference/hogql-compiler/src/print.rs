@@ -5,7 +5,12 @@
 //! parameterised constants, identifier escaping, implicit select-column aliases, JSON property
 //! extraction, null-safe comparisons with constant folding, AND/OR folding, operators as
 //! functions, `toTimeZone` around DateTime columns, timezone-aware functions, the function
-//! allowlist with its errors, LIMIT defaults and clamping, and the global SETTINGS list.
+//! allowlist with its errors, LIMIT defaults and clamping, and the global SETTINGS list; lazy
+//! joins and lazy tables as deduplicating subqueries (printed in FROM by a second pass over the
+//! SELECT, so values are numbered in PostHog's order), CTEs as WITH, materialized event
+//! properties, window functions and the WINDOW clause.
+//!
+//! Where PostHog's public tests fix a string, the fixtures under `fixtures/hogql/print/` pin it.
 
 use crate::compile::CompileError;
 use crate::context::{ArgMaxVersion, Context, ParamValue};

@@ -5,8 +5,12 @@
 //! columns of the tables in FROM (a name must be unique across them), then a table name or alias
 //! as the chain's head. Anything else is `Unable to resolve field: x`.
 //!
-//! Lazy joins, lazy tables and expression fields are recognised and reported as not supported
-//! yet; they never silently print something wrong.
+//! Lazy joins (`events.pdi`, `events.pdi.person`, `events.override`) resolve to the joined
+//! table's field through one or more hops; lazy tables in FROM (`persons`,
+//! `person_distinct_ids`) to the field their subquery must select; expression fields
+//! (`events.person_id` in the override modes) to HogQL text printed against their table. Lazy
+//! targets the printer cannot build yet (`sessions`, `groups`) are reported as not supported,
+//! never printed wrong.
 
 use crate::ir::ChainPart;
 use crate::schema::{
