@@ -19,7 +19,7 @@
 //!   `%(hogql_val_N)s` values map;
 //! * [`resolve`]: names in one SELECT scope (tables, aliases, subquery columns, JSON properties,
 //!   `person_distinct_ids` lazy joins);
-//! * [`print`]: the ClickHouse printer; [`compile()`] ties parse → lower → print together.
+//! * [`print`](mod@print): the ClickHouse printer; [`compile()`] ties parse → lower → print together.
 //!
 //! ```
 //! use hogql_compiler::{Context, compile};
