@@ -1,0 +1,441 @@
+//! PostgreSQL: schema migrations (embedded), teams by token, and person processing in one transaction
+//! per event (identify/alias links and merges, property updates with a version bump). It returns the
+//! ClickHouse rows that mirror every change; the worker produces them.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Map, Value};
+use sqlx::types::Json;
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::error::Result;
+use crate::event_row::{
+    DistinctIdRow, EventPerson, IncomingEvent, PersonMode, PersonRow, is_personless,
+    strip_person_operations,
+};
+use crate::merge::{MergeDecision, PersonFacts, decide, merge_request, merged_properties};
+use crate::person_id::person_uuid;
+use crate::properties::PropertyUpdates;
+
+/// The embedded migrations of `migrations/`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Applies the embedded migrations (idempotent).
+pub async fn migrate(pool: &PgPool) -> Result<()> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// A team (project) as ingestion needs it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Team {
+    pub id: i64,
+    pub project_id: i64,
+    pub name: String,
+    pub api_token: String,
+    pub timezone: String,
+    pub anonymize_ips: bool,
+    pub person_processing_opt_out: bool,
+}
+
+const TEAM_COLUMNS: &str = "id, COALESCE(project_id, id) AS project_id, name, api_token, timezone, anonymize_ips, person_processing_opt_out";
+
+/// Creates a team with a fresh `phc_` token.
+pub async fn create_team(pool: &PgPool, name: &str) -> Result<Team> {
+    let team = sqlx::query_as::<_, Team>(&format!(
+        "INSERT INTO team (name, api_token) VALUES ($1, 'phc_' || replace(gen_random_uuid()::text, '-', '')) \
+         RETURNING {TEAM_COLUMNS}"
+    ))
+    .bind(name)
+    .fetch_one(pool)
+    .await?;
+    Ok(team)
+}
+
+/// The team whose `api_token` is `token`.
+pub async fn team_by_token(pool: &PgPool, token: &str) -> Result<Option<Team>> {
+    Ok(sqlx::query_as::<_, Team>(&format!(
+        "SELECT {TEAM_COLUMNS} FROM team WHERE api_token = $1"
+    ))
+    .bind(token)
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// A person row as loaded from PostgreSQL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Person {
+    pub id: i64,
+    pub uuid: Uuid,
+    pub properties: Map<String, Value>,
+    pub created_at: DateTime<Utc>,
+    pub is_identified: bool,
+    pub version: i64,
+}
+
+type PersonTuple = (i64, Uuid, Json<Value>, DateTime<Utc>, bool, i64);
+
+fn person_from(t: PersonTuple) -> Person {
+    Person {
+        id: t.0,
+        uuid: t.1,
+        properties: match t.2.0 {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        },
+        created_at: t.3,
+        is_identified: t.4,
+        version: t.5,
+    }
+}
+
+/// The person of `distinct_id`, locked for the transaction.
+async fn person_of(
+    tx: &mut Transaction<'_, Postgres>,
+    team_id: i64,
+    distinct_id: &str,
+) -> Result<Option<Person>> {
+    let row: Option<PersonTuple> = sqlx::query_as(
+        "SELECT p.id, p.uuid, p.properties, p.created_at, p.is_identified, p.version \
+         FROM person_distinct_id d JOIN person p ON p.id = d.person_id \
+         WHERE d.team_id = $1 AND d.distinct_id = $2 FOR UPDATE OF p",
+    )
+    .bind(team_id)
+    .bind(distinct_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(person_from))
+}
+
+async fn person_by_id(tx: &mut Transaction<'_, Postgres>, id: i64) -> Result<Person> {
+    let row: PersonTuple = sqlx::query_as(
+        "SELECT id, uuid, properties, created_at, is_identified, version FROM person WHERE id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(person_from(row))
+}
+
+/// Everything person processing decided for one event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonOutcome {
+    /// The person the event row is written with.
+    pub person: EventPerson,
+    /// `clickhouse_person` rows to produce.
+    pub persons: Vec<PersonRow>,
+    /// `clickhouse_person_distinct_id` rows to produce.
+    pub distinct_ids: Vec<DistinctIdRow>,
+    /// Ingestion warnings (type names).
+    pub warnings: Vec<&'static str>,
+}
+
+fn person_row(team_id: i64, p: &Person) -> PersonRow {
+    PersonRow::new(
+        p.uuid,
+        team_id,
+        &p.created_at,
+        &p.properties,
+        p.is_identified,
+        p.version,
+        false,
+    )
+}
+
+/// Processes the person side of `event` (mutating its properties for personless events) and returns
+/// the person to write the event with. Retries a few times when a concurrent writer wins a race.
+pub async fn process_person(
+    pool: &PgPool,
+    team: &Team,
+    event: &mut IncomingEvent,
+) -> Result<PersonOutcome> {
+    if is_personless(&event.properties) || team.person_processing_opt_out {
+        strip_person_operations(&mut event.properties);
+        return personless(pool, team, event).await;
+    }
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match personful(pool, team, event).await {
+            Err(crate::Error::Postgres(sqlx::Error::Database(db)))
+                if attempt < 5
+                    && matches!(db.code().as_deref(), Some("23505" | "40001" | "40P01")) =>
+            {
+                continue;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn personless(pool: &PgPool, team: &Team, event: &IncomingEvent) -> Result<PersonOutcome> {
+    let mut tx = pool.begin().await?;
+    let existing = person_of(&mut tx, team.id, &event.distinct_id).await?;
+    if existing.is_none() {
+        sqlx::query(
+            "INSERT INTO personless_distinct_id (team_id, distinct_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(team.id)
+        .bind(&event.distinct_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    let person = match existing {
+        None => EventPerson::propertyless(team.id, &event.distinct_id),
+        Some(p) => {
+            let upgrade = !team.person_processing_opt_out
+                && event.timestamp > p.created_at + Duration::minutes(1);
+            EventPerson {
+                uuid: p.uuid,
+                properties: if upgrade { p.properties } else { Map::new() },
+                created_at: p.created_at,
+                mode: if upgrade {
+                    PersonMode::ForceUpgrade
+                } else {
+                    PersonMode::Propertyless
+                },
+            }
+        }
+    };
+    Ok(PersonOutcome {
+        person,
+        persons: Vec::new(),
+        distinct_ids: Vec::new(),
+        warnings: Vec::new(),
+    })
+}
+
+/// Inserts a distinct id for `person`; version 1 if the id was used personless before (an override).
+async fn add_distinct_id(
+    tx: &mut Transaction<'_, Postgres>,
+    team_id: i64,
+    person: &Person,
+    distinct_id: &str,
+) -> Result<DistinctIdRow> {
+    let was_personless = sqlx::query(
+        "UPDATE personless_distinct_id SET is_merged = true WHERE team_id = $1 AND distinct_id = $2 AND NOT is_merged",
+    )
+    .bind(team_id)
+    .bind(distinct_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        > 0;
+    let version = i64::from(was_personless);
+    sqlx::query(
+        "INSERT INTO person_distinct_id (team_id, person_id, distinct_id, version) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(team_id)
+    .bind(person.id)
+    .bind(distinct_id)
+    .bind(version)
+    .execute(&mut **tx)
+    .await?;
+    Ok(DistinctIdRow {
+        team_id,
+        distinct_id: distinct_id.to_string(),
+        person_id: person.uuid,
+        is_deleted: 0,
+        version,
+    })
+}
+
+async fn insert_person(
+    tx: &mut Transaction<'_, Postgres>,
+    team_id: i64,
+    uuid: Uuid,
+    properties: &Map<String, Value>,
+    created_at: DateTime<Utc>,
+    is_identified: bool,
+) -> Result<Person> {
+    let now: Map<String, Value> = properties
+        .keys()
+        .map(|k| (k.clone(), Value::String(created_at.to_rfc3339())))
+        .collect();
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO person (uuid, team_id, properties, properties_last_updated_at, is_identified, version, created_at) \
+         VALUES ($1, $2, $3, $4, $5, 0, $6) RETURNING id",
+    )
+    .bind(uuid)
+    .bind(team_id)
+    .bind(Json(Value::Object(properties.clone())))
+    .bind(Json(Value::Object(now)))
+    .bind(is_identified)
+    .bind(created_at)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(Person {
+        id,
+        uuid,
+        properties: properties.clone(),
+        created_at,
+        is_identified,
+        version: 0,
+    })
+}
+
+/// Writes `person` back with a version bump; `changed` keys get `properties_last_updated_at = at`.
+async fn save_person(
+    tx: &mut Transaction<'_, Postgres>,
+    person: &mut Person,
+    changed: &[String],
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let stamps: Map<String, Value> = changed
+        .iter()
+        .map(|k| (k.clone(), Value::String(at.to_rfc3339())))
+        .collect();
+    let (version,): (i64,) = sqlx::query_as(
+        "UPDATE person SET properties = $2, properties_last_updated_at = properties_last_updated_at || $3, \
+         is_identified = $4, created_at = $5, version = version + 1 WHERE id = $1 RETURNING version",
+    )
+    .bind(person.id)
+    .bind(Json(Value::Object(person.properties.clone())))
+    .bind(Json(Value::Object(stamps)))
+    .bind(person.is_identified)
+    .bind(person.created_at)
+    .fetch_one(&mut **tx)
+    .await?;
+    person.version = version;
+    Ok(())
+}
+
+async fn personful(pool: &PgPool, team: &Team, event: &IncomingEvent) -> Result<PersonOutcome> {
+    let mut tx = pool.begin().await?;
+    let mut persons = Vec::new();
+    let mut distinct_ids = Vec::new();
+    let mut warnings = Vec::new();
+    let updates = PropertyUpdates::from_properties(&event.properties);
+    let did = event.distinct_id.as_str();
+    let mut identify = false;
+
+    if let Some(request) = merge_request(&event.event, &event.properties) {
+        let mine = person_of(&mut tx, team.id, did).await?;
+        let theirs = person_of(&mut tx, team.id, &request.other).await?;
+        let facts = |p: &Option<Person>| {
+            p.as_ref().map(|p| PersonFacts {
+                id: p.id,
+                is_identified: p.is_identified,
+            })
+        };
+        match decide(did, facts(&mine), &request.other, facts(&theirs)) {
+            MergeDecision::AlreadyLinked => identify = true,
+            MergeDecision::Refused { warning } => warnings.push(warning),
+            MergeDecision::CreateWithBoth => {
+                identify = true;
+                let person = insert_person(
+                    &mut tx,
+                    team.id,
+                    person_uuid(team.id, did),
+                    &updates.initial_properties(),
+                    event.timestamp,
+                    true,
+                )
+                .await?;
+                persons.push(person_row(team.id, &person));
+                distinct_ids.push(add_distinct_id(&mut tx, team.id, &person, did).await?);
+                distinct_ids
+                    .push(add_distinct_id(&mut tx, team.id, &person, &request.other).await?);
+            }
+            MergeDecision::AddDistinctId {
+                person,
+                distinct_id,
+            } => {
+                identify = true;
+                let person = person_by_id(&mut tx, person).await?;
+                distinct_ids.push(add_distinct_id(&mut tx, team.id, &person, &distinct_id).await?);
+            }
+            MergeDecision::Merge { target, source } => {
+                identify = true;
+                let mut into = person_by_id(&mut tx, target).await?;
+                let from = person_by_id(&mut tx, source).await?;
+                into.properties = merged_properties(&into.properties, &from.properties);
+                into.created_at = into.created_at.min(from.created_at);
+                into.is_identified = true;
+                let changed: Vec<String> = into.properties.keys().cloned().collect();
+                save_person(&mut tx, &mut into, &changed, event.timestamp).await?;
+                let floor = into.version.max(from.version + 1);
+                if floor > into.version {
+                    sqlx::query("UPDATE person SET version = $2 WHERE id = $1")
+                        .bind(into.id)
+                        .bind(floor)
+                        .execute(&mut *tx)
+                        .await?;
+                    into.version = floor;
+                }
+                let moved: Vec<(String, i64)> = sqlx::query_as(
+                    "UPDATE person_distinct_id SET person_id = $2, version = version + 1 \
+                     WHERE person_id = $1 RETURNING distinct_id, version",
+                )
+                .bind(from.id)
+                .bind(into.id)
+                .fetch_all(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM person WHERE id = $1")
+                    .bind(from.id)
+                    .execute(&mut *tx)
+                    .await?;
+                persons.push(person_row(team.id, &into));
+                persons.push(PersonRow::new(
+                    from.uuid,
+                    team.id,
+                    &from.created_at,
+                    &from.properties,
+                    from.is_identified,
+                    from.version,
+                    true,
+                ));
+                for (distinct_id, version) in moved {
+                    distinct_ids.push(DistinctIdRow {
+                        team_id: team.id,
+                        distinct_id,
+                        person_id: into.uuid,
+                        is_deleted: 0,
+                        version,
+                    });
+                }
+            }
+        }
+    }
+
+    let person = match person_of(&mut tx, team.id, did).await? {
+        Some(mut person) => {
+            let changed = updates.apply(&mut person.properties);
+            let newly_identified = identify && !person.is_identified;
+            person.is_identified |= identify;
+            if !changed.is_empty() || newly_identified {
+                save_person(&mut tx, &mut person, &changed, event.timestamp).await?;
+                persons.push(person_row(team.id, &person));
+            }
+            person
+        }
+        None => {
+            let person = insert_person(
+                &mut tx,
+                team.id,
+                person_uuid(team.id, did),
+                &updates.initial_properties(),
+                event.timestamp,
+                identify,
+            )
+            .await?;
+            persons.push(person_row(team.id, &person));
+            distinct_ids.push(add_distinct_id(&mut tx, team.id, &person, did).await?);
+            person
+        }
+    };
+    tx.commit().await?;
+    // Several rows of one person may be listed; the last one carries the highest version.
+    Ok(PersonOutcome {
+        person: EventPerson {
+            uuid: person.uuid,
+            properties: person.properties,
+            created_at: person.created_at,
+            mode: PersonMode::Full,
+        },
+        persons,
+        distinct_ids,
+        warnings,
+    })
+}
