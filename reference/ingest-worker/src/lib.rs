@@ -17,4 +17,4 @@ pub mod worker;
 
 pub use error::{Error, Result};
 pub use store::{Team, create_team, migrate};
-pub use worker::{Stats, Worker, WorkerConfig, ensure_topics};
+pub use worker::{Stats, Worker, WorkerConfig, create_topics, ensure_topics};

@@ -69,16 +69,24 @@ impl WorkerConfig {
     }
 }
 
+/// The topics the worker reads and writes (base names).
+pub const WORKER_TOPICS: [&str; 4] = [INPUT_TOPIC, EVENTS_TOPIC, PERSON_TOPIC, DISTINCT_ID_TOPIC];
+
 /// Creates the worker's topics that the broker lacks (brokers like tansu do not auto-create topics).
 pub async fn ensure_topics(hosts: &str, prefix: &str, partitions: i32) -> Result<()> {
+    let names: Vec<String> = WORKER_TOPICS
+        .iter()
+        .map(|t| format!("{prefix}{t}"))
+        .collect();
+    create_topics(hosts, &names, partitions).await
+}
+
+/// Creates the named topics; topics that already exist are fine.
+pub async fn create_topics(hosts: &str, names: &[String], partitions: i32) -> Result<()> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", hosts)
         .create()
         .map_err(|e| Error::Kafka(format!("creating the admin client: {e}")))?;
-    let names: Vec<String> = [INPUT_TOPIC, EVENTS_TOPIC, PERSON_TOPIC, DISTINCT_ID_TOPIC]
-        .iter()
-        .map(|t| format!("{prefix}{t}"))
-        .collect();
     let topics: Vec<NewTopic<'_>> = names
         .iter()
         .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(1)))
