@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod hogql_cmd;
 mod migrations_cmd;
 mod serve_cmd;
+mod team_cmd;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,8 +24,10 @@ enum Command {
     Hogql(hogql_cmd::HogqlArgs),
     /// ClickHouse migrations: check files against the rules, plan per node, apply.
     Migrations(migrations_cmd::MigrationsArgs),
-    /// Run the reference server (today: `--capture-only`, the capture endpoints producing to Kafka).
+    /// Run the reference server: capture and the ingestion worker (or `--capture-only` / `--worker-only`).
     Serve(serve_cmd::ServeArgs),
+    /// Teams in PostgreSQL (DATABASE_URL): `team create --name N` prints its id and api_token.
+    Team(team_cmd::TeamArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,6 +36,7 @@ fn main() -> anyhow::Result<()> {
         Command::Hogql(args) => hogql_cmd::run(args)?,
         Command::Migrations(args) => migrations_cmd::run(args)?,
         Command::Serve(args) => serve_cmd::run(args)?,
+        Command::Team(args) => team_cmd::run(args)?,
     };
     std::process::exit(code);
 }

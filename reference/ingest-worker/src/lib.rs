@@ -16,5 +16,5 @@ pub mod store;
 pub mod worker;
 
 pub use error::{Error, Result};
-pub use store::{Team, create_team, migrate};
+pub use store::{Team, connect, create_team, migrate};
 pub use worker::{Stats, Worker, WorkerConfig, create_topics, ensure_topics};

@@ -20,6 +20,14 @@ use crate::properties::PropertyUpdates;
 /// The embedded migrations of `migrations/`.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// A connection pool for `database_url` (a `postgres://` URL).
+pub async fn connect(database_url: &str) -> Result<PgPool> {
+    Ok(sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .connect(database_url)
+        .await?)
+}
+
 /// Applies the embedded migrations (idempotent).
 pub async fn migrate(pool: &PgPool) -> Result<()> {
     MIGRATOR.run(pool).await?;
