@@ -125,12 +125,7 @@ async fn persons_follow_the_identity_rules() -> anyhow::Result<()> {
     assert_eq!(deleted.len(), 1);
     assert_eq!(deleted[0].id, person_uuid(t, "anon-a"));
     assert_eq!(deleted[0].version, 100);
-    let survivor = m
-        .persons
-        .iter()
-        .filter(|r| r.is_deleted == 0)
-        .last()
-        .unwrap();
+    let survivor = m.persons.iter().rfind(|r| r.is_deleted == 0).unwrap();
     assert_eq!(
         (survivor.id, survivor.is_identified),
         (person_uuid(t, "user-b"), 1)
