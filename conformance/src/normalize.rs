@@ -1,7 +1,8 @@
 //! Normalisation rules, in one place, applied before any comparison.
 //!
 //! HogQL ASTs (the rules of PostHog's own parser parity checks):
-//! - keys whose value is `null` or `false` are dropped (one parser writes them, the other omits them);
+//! - keys whose value is `null` or `false` are dropped (one parser writes them, the other omits them),
+//!   except a Constant's `value: false`, which must stay distinct from NULL (a Constant without value);
 //! - `start`/`end` positions are dropped;
 //! - an error envelope is reduced to `{"error": true, "type": <type>}`: messages differ between
 //!   parsers, so acceptance and error type are what conform.
@@ -28,10 +29,11 @@ fn strip(value: &Value) -> Value {
     match value {
         Value::Object(obj) => Value::Object(
             obj.iter()
-                .filter(|(k, v)| {
-                    !matches!(v, Value::Null | Value::Bool(false))
-                        && k.as_str() != "start"
-                        && k.as_str() != "end"
+                .filter(|(k, v)| match (k.as_str(), v) {
+                    ("start" | "end", _) | (_, Value::Null) => false,
+                    ("value", Value::Bool(false)) => true,
+                    (_, Value::Bool(false)) => false,
+                    _ => true,
                 })
                 .map(|(k, v)| (k.clone(), strip(v)))
                 .collect(),
@@ -80,6 +82,16 @@ mod tests {
         assert_eq!(
             hogql_ast(&raw),
             json!({"node": "Call", "name": "f", "args": [{"node": "Constant", "value": 1}]})
+        );
+    }
+
+    #[test]
+    fn constant_false_stays_distinct_from_null() {
+        let raw = json!({"node": "Constant", "value": false});
+        assert_eq!(hogql_ast(&raw), json!({"node": "Constant", "value": false}));
+        assert_ne!(
+            hogql_ast(&raw),
+            hogql_ast(&json!({"node": "Constant", "value": null}))
         );
     }
 

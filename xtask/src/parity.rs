@@ -42,6 +42,10 @@ pub(crate) struct ParityArgs {
     /// Most generated-query mismatches to show (distinct after minimising); the rest are counted.
     #[arg(long, default_value_t = 25)]
     show: usize,
+    /// Write each fixture's normalised oracle result to `NAME.oracle.json` beside it: the expectations the
+    /// `hogql-parse` conformance suite compares any implementation with (no Python needed there).
+    #[arg(long)]
+    bless: bool,
 }
 
 /// Where the parse fixtures live, relative to the workspace root.
@@ -65,6 +69,11 @@ pub(crate) fn run(args: ParityArgs) -> anyhow::Result<()> {
         filter: args.filter.clone(),
         arbiter: args.arbiter,
     };
+    if args.bless {
+        let written = bless(&root, &mut oracle)?;
+        println!("parity: wrote {written} oracle expectation(s) under {FIXTURE_DIR}");
+        return Ok(());
+    }
     let report = fixture_parity(&root, &mut oracle, &opts)?;
     print!("{}", report.render());
 
@@ -82,6 +91,24 @@ pub(crate) fn run(args: ParityArgs) -> anyhow::Result<()> {
             report.failures.len()
         )
     }
+}
+
+/// Writes `NAME.oracle.json` (normalised, without positions) beside every fixture; returns how many changed.
+fn bless(root: &Path, oracle: &mut Oracle) -> anyhow::Result<usize> {
+    let mut changed = 0;
+    for (id, entry, src) in fixture_cases(root)? {
+        let expected = normalise(&oracle.parse(Backend::Rs, entry, &src)?, false);
+        let path = root
+            .join(FIXTURE_DIR)
+            .join(&id)
+            .with_extension("oracle.json");
+        let text = format!("{}\n", serde_json::to_string_pretty(&expected)?);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
 }
 
 /// Comparison options shared by the CLI and the test.
