@@ -19,6 +19,12 @@ enum HogqlCommand {
     /// On a syntax error, prints the error envelope (`error`, `type`, `message`, `start`, `end`)
     /// and exits with status 1. Keys that PostHog's parsers leave null or false are omitted.
     Parse(ParseArgs),
+    /// Compile a HogQL SELECT from stdin to ClickHouse SQL for one team and print
+    /// `{"clickhouse": …, "values": {…}, "hogql": …}`.
+    ///
+    /// On an error, prints `{"error": true, "code": …, "message": …, "start": …, "end": …}`
+    /// (character offsets into the input, null when unknown) and exits with status 1.
+    Compile(CompileArgs),
 }
 
 #[derive(Debug, Args)]
@@ -35,6 +41,32 @@ struct ParseArgs {
     /// Give every node `start`/`end` positions (`line` 1-based, `column` 0-based, `offset` in characters).
     #[arg(long)]
     positions: bool,
+}
+
+#[derive(Debug, Args)]
+struct CompileArgs {
+    /// The team every table is guarded to (`equals(<table>.team_id, N)`).
+    #[arg(long = "team-id")]
+    team_id: i64,
+    /// The project timezone (IANA name) for DateTime fields and timezone-aware functions.
+    #[arg(long, default_value = "UTC")]
+    timezone: String,
+    /// HogQLQueryModifiers as JSON with PostHog's names, e.g.
+    /// `{"personsOnEventsMode": "person_id_no_override_properties_on_events"}`.
+    #[arg(long)]
+    modifiers: Option<String>,
+    /// `default` (LIMIT 50000 when absent) or `api` (LIMIT 100 when absent); both cap at 50000.
+    #[arg(long = "limit-context", value_enum, default_value_t = LimitContextArg::Default)]
+    limit_context: LimitContextArg,
+    /// Leave out the global `SETTINGS readonly=2, …` suffix.
+    #[arg(long = "no-settings")]
+    no_settings: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LimitContextArg {
+    Default,
+    Api,
 }
 
 pub(crate) fn run(args: HogqlArgs) -> anyhow::Result<i32> {
@@ -58,6 +90,60 @@ pub(crate) fn run(args: HogqlArgs) -> anyhow::Result<i32> {
                 }
                 Err(error) => {
                     println!("{error}");
+                    Ok(1)
+                }
+            }
+        }
+        HogqlCommand::Compile(c) => {
+            let mut src = String::new();
+            std::io::stdin()
+                .read_to_string(&mut src)
+                .context("reading HogQL from stdin")?;
+            let mut ctx = hogql_compiler::Context::new(c.team_id);
+            ctx.timezone = c.timezone;
+            ctx.global_settings = !c.no_settings;
+            ctx.limit_context = match c.limit_context {
+                LimitContextArg::Default => hogql_compiler::LimitContext::Default,
+                LimitContextArg::Api => hogql_compiler::LimitContext::Api,
+            };
+            if let Some(json) = &c.modifiers {
+                ctx.modifiers = serde_json::from_str(json).context("parsing --modifiers")?;
+            }
+            match hogql_compiler::compile(&src, &mut ctx) {
+                Ok(out) => {
+                    let values: serde_json::Map<String, serde_json::Value> = out
+                        .values
+                        .iter()
+                        .map(|(k, v)| {
+                            let v = match v {
+                                hogql_compiler::context::ParamValue::Str(s) => {
+                                    serde_json::Value::from(s.as_str())
+                                }
+                                hogql_compiler::context::ParamValue::Int(i) => {
+                                    serde_json::Value::from(*i)
+                                }
+                            };
+                            (k.clone(), v)
+                        })
+                        .collect();
+                    let json = serde_json::json!({
+                        "clickhouse": out.clickhouse,
+                        "values": values,
+                        "hogql": out.hogql,
+                    });
+                    println!("{json}");
+                    Ok(0)
+                }
+                Err(e) => {
+                    let (start, end) = e.char_offsets(&src).unzip();
+                    let json = serde_json::json!({
+                        "error": true,
+                        "code": e.code(),
+                        "message": e.to_string(),
+                        "start": start,
+                        "end": end,
+                    });
+                    println!("{json}");
                     Ok(1)
                 }
             }
