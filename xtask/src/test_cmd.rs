@@ -84,6 +84,10 @@ fn run_inner(args: TestArgs) -> anyhow::Result<()> {
     anyhow::ensure!(status.success(), "building the tests failed ({status})");
     eprintln!("test: [1/4] built in {:.0}s", step.elapsed().as_secs_f64());
 
+    // The HogQL parse oracle (PostHog's parser from PyPI) backs the parity test; install it up front so that
+    // the test runs instead of reporting that it could not.
+    crate::oracle::ensure_installed(false).context("installing the HogQL parse oracle")?;
+
     let step = Instant::now();
     reap_stale_test_stacks();
     let name = format!("test-{}", std::process::id());
@@ -111,6 +115,8 @@ fn run_inner(args: TestArgs) -> anyhow::Result<()> {
     cmd.args(&args.cargo_args);
     // Fault tests (e.g. a broker restart) find their stack by name.
     cmd.env("HOGREF_STACK", &name);
+    // Tests that need the oracle fail without it here, rather than report and return.
+    cmd.env("HOGREF_REQUIRE_ORACLE", "1");
     for (var, value) in stack.state().env_vars() {
         eprintln!("test:       {var}={value}");
         cmd.env(var, value);
