@@ -13,8 +13,8 @@ pub struct Span {
     pub end: u32,
 }
 
-/// One AST node.
-#[derive(Debug, Clone, PartialEq)]
+/// One AST node. Equality ignores the order of fields.
+#[derive(Debug, Clone)]
 pub struct Node {
     /// PostHog's node type name, e.g. `"Field"`.
     pub kind: &'static str,
@@ -43,6 +43,15 @@ pub enum Value {
     Null,
     /// A name-keyed map (the `WINDOW` clause).
     Map(Vec<(String, Value)>),
+}
+
+impl PartialEq for Node {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind
+            && self.span == other.span
+            && self.fields.len() == other.fields.len()
+            && self.fields.iter().all(|(k, v)| other.get(k) == Some(v))
+    }
 }
 
 impl Node {

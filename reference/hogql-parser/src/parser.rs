@@ -7,14 +7,10 @@ use crate::lexer::{Tok, Token, is_ident_char, lex_at, skip_trivia, unescape};
 /// Maximum nesting of expressions/subqueries before a clean error (PostHog's parsers stop at 1000).
 pub(crate) const MAX_DEPTH: u32 = 1000;
 
-/// Stack the parser may use before it reports "too deeply nested" instead of overflowing (debug
-/// builds have large frames; test threads have 2 MiB stacks).
-const STACK_BUDGET: usize = 1024 * 1024;
-
-fn stack_addr() -> usize {
-    let marker = 0u8;
-    std::hint::black_box(&marker) as *const u8 as usize
-}
+/// Deep nesting runs on stack segments grown on demand (`stacker`), so the depth limit is the same
+/// in debug and release builds and on small thread stacks.
+const RED_ZONE: usize = 256 * 1024;
+const STACK_SEGMENT: usize = 4 * 1024 * 1024;
 
 type PResult<T> = Result<T, Error>;
 
@@ -219,7 +215,8 @@ pub(crate) struct Parser<'a> {
     no_alias: bool,
     /// Identifier runs before this offset are known not to be `a, b -> ...` lambdas.
     no_lambda_until: u32,
-    stack_base: usize,
+    /// Cache for [`Parser::after_paren_run`]: (start of the run, first token after it).
+    paren_run: Option<(u32, Token)>,
 }
 
 impl<'a> Parser<'a> {
@@ -233,9 +230,10 @@ impl<'a> Parser<'a> {
             },
             last_end: 0,
             depth: 0,
-            stack_base: stack_addr(),
+
             no_alias: false,
             no_lambda_until: 0,
+            paren_run: None,
         };
         p.tok = p.lex_from(0)?;
         Ok(p)
@@ -370,7 +368,7 @@ impl<'a> Parser<'a> {
 
     fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH || self.stack_base.abs_diff(stack_addr()) > STACK_BUDGET {
+        if self.depth > MAX_DEPTH {
             return Err(self.err_at(self.tok.start, self.tok.end, "expression too deeply nested"));
         }
         Ok(())
@@ -466,7 +464,7 @@ impl<'a> Parser<'a> {
 
     fn expr_bp(&mut self, min_bp: u8) -> PResult<Node> {
         self.enter()?;
-        let r = self.expr_bp_inner(min_bp);
+        let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.expr_bp_inner(min_bp));
         self.leave();
         r
     }
@@ -644,7 +642,9 @@ impl<'a> Parser<'a> {
 
     fn array_access(&mut self, lhs: Node, start: u32, nullish: bool) -> PResult<Node> {
         let saved = std::mem::replace(&mut self.no_alias, false);
-        let r = self.array_access_inner(lhs, start, nullish);
+        let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
+            self.array_access_inner(lhs, start, nullish)
+        });
         self.no_alias = saved;
         r
     }
@@ -714,7 +714,7 @@ impl<'a> Parser<'a> {
     /// Arguments after `(` up to and including `)`.
     fn call_args(&mut self) -> PResult<Vec<Node>> {
         let saved = std::mem::replace(&mut self.no_alias, false);
-        let r = self.call_args_inner();
+        let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.call_args_inner());
         self.no_alias = saved;
         r
     }
@@ -1188,7 +1188,9 @@ impl<'a> Parser<'a> {
 
     fn expr_list_until(&mut self, close: Tok, what: &'static str) -> PResult<Vec<Node>> {
         let saved = std::mem::replace(&mut self.no_alias, false);
-        let r = self.expr_list_until_inner(close, what);
+        let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || {
+            self.expr_list_until_inner(close, what)
+        });
         self.no_alias = saved;
         r
     }
@@ -1214,7 +1216,7 @@ impl<'a> Parser<'a> {
 
     fn paren(&mut self) -> PResult<(Node, bool)> {
         let saved = std::mem::replace(&mut self.no_alias, false);
-        let r = self.paren_inner();
+        let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.paren_inner());
         self.no_alias = saved;
         r
     }
@@ -1281,32 +1283,52 @@ impl<'a> Parser<'a> {
     }
 
     /// `((select ...))`: is the `(` at the current token the start of a parenthesized select?
-    fn starts_select_in_parens(&self) -> bool {
-        let mut i = 0;
-        loop {
-            let t = self.peek(i);
-            if t.kind == Tok::LParen {
-                i += 1;
-                continue;
-            }
-            return self.is_word(t, "select") || self.is_word(t, "with");
+    fn starts_select_in_parens(&mut self) -> bool {
+        let t = self.after_paren_run(self.tok);
+        self.is_word(t, "select") || self.is_word(t, "with")
+    }
+
+    /// The token after the token following `t`, lexed incrementally (errors become `Unknown`).
+    fn next_tok(&self, t: Token) -> Token {
+        if t.kind == Tok::Eof {
+            return t;
         }
+        self.lex_from(t.end as usize).unwrap_or(Token {
+            kind: Tok::Unknown,
+            start: t.end,
+            end: t.end,
+        })
+    }
+
+    /// First token that is not `(` at or after `t`. Cached per run of parentheses, so nested
+    /// `((((` stays linear.
+    fn after_paren_run(&mut self, t: Token) -> Token {
+        if let Some((run_start, after)) = self.paren_run {
+            if run_start <= t.start && t.start < after.start {
+                return after;
+            }
+        }
+        let mut x = t;
+        while x.kind == Tok::LParen {
+            x = self.next_tok(x);
+        }
+        self.paren_run = Some((t.start, x));
+        x
     }
 
     fn try_lambda_params(&mut self) -> PResult<Option<Vec<String>>> {
         // current token is after `(`
-        let mut i = 0;
+        let mut t = self.tok;
         loop {
-            let t = self.peek(i);
             if !self.ident_tok(t) {
                 return Ok(None);
             }
-            let n = self.peek(i + 1);
+            let n = self.next_tok(t);
             if n.kind == Tok::Comma {
-                i += 2;
+                t = self.next_tok(n);
                 continue;
             }
-            if n.kind == Tok::RParen && self.peek(i + 2).kind == Tok::Arrow {
+            if n.kind == Tok::RParen && self.next_tok(n).kind == Tok::Arrow {
                 break;
             }
             return Ok(None);
@@ -1326,16 +1348,17 @@ impl<'a> Parser<'a> {
         self.expect(Tok::Arrow, "->")?;
         if self.tok.kind == Tok::LBrace && {
             let n = self.peek(1);
-            n.kind == Tok::RBrace
-                || ["return", "let", "throw"]
-                    .iter()
-                    .any(|k| self.is_word(n, k))
+            ["return", "let", "throw"]
+                .iter()
+                .any(|k| self.is_word(n, k))
         } {
-            return Err(self.not_impl(
-                self.tok.start,
-                self.tok.end,
-                "lambda blocks (Hog programs) are not supported",
-            ));
+            let block = self.lambda_block()?;
+            return Ok(Node::new("Lambda", self.span_from(start))
+                .with(
+                    "args",
+                    Value::List(args.into_iter().map(Value::Str).collect()),
+                )
+                .with("expr", Value::node(block)));
         }
         let body = self.expr()?;
         Ok(Node::new("Lambda", self.span_from(start))
@@ -1346,9 +1369,54 @@ impl<'a> Parser<'a> {
             .with("expr", Value::node(body)))
     }
 
+    /// A Hog block as a lambda body: only `return [expr]` and `let name [:= expr]` statements
+    /// (full Hog programs are out of scope and rejected as not implemented).
+    fn lambda_block(&mut self) -> PResult<Node> {
+        let open = self.bump()?;
+        let mut decls = Vec::new();
+        loop {
+            while self.eat(Tok::Semi)? {}
+            if self.eat(Tok::RBrace)? {
+                break;
+            }
+            let s = self.tok.start;
+            if self.eat_kw("return")? {
+                let mut r = Node::new("ReturnStatement", None);
+                if !matches!(self.tok.kind, Tok::Semi | Tok::RBrace) {
+                    r.set("expr", Value::node(self.expr()?));
+                }
+                r.span = self.span_from(s);
+                decls.push(r);
+            } else if self.at_kw("let") && self.ident_tok(self.peek(1)) {
+                self.bump()?;
+                let name = self.ident()?;
+                let mut d = Node::new("VariableDeclaration", None).with("name", Value::Str(name));
+                if self.eat(Tok::Walrus)? {
+                    d.set("expr", Value::node(self.expr()?));
+                }
+                d.span = self.span_from(s);
+                decls.push(d);
+            } else {
+                let t = self.tok;
+                return Err(self.not_impl(
+                    t.start,
+                    t.end,
+                    "only `return` and `let` statements are supported in lambda blocks",
+                ));
+            }
+            if !matches!(self.tok.kind, Tok::Semi | Tok::RBrace) {
+                return Err(self.unexpected("; or }"));
+            }
+        }
+        Ok(
+            Node::new("Block", self.span_from(open.start))
+                .with("declarations", Value::nodes(decls)),
+        )
+    }
+
     fn brace(&mut self) -> PResult<Node> {
         let saved = std::mem::replace(&mut self.no_alias, false);
-        let r = self.brace_inner();
+        let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.brace_inner());
         self.no_alias = saved;
         r
     }
@@ -1655,9 +1723,9 @@ impl<'a> Parser<'a> {
         if self.tok.start < self.no_lambda_until || self.peek(1).kind != Tok::Comma {
             return false;
         }
-        let mut i = 0;
+        let mut t = self.tok;
+        let mut first = true;
         loop {
-            let t = self.peek(i);
             if !self.ident_tok(t)
                 || (t.kind == Tok::Word
                     && in_list(&["null", "inf", "infinity", "nan"], self.text(t)))
@@ -1665,10 +1733,13 @@ impl<'a> Parser<'a> {
                 self.no_lambda_until = t.start;
                 return false;
             }
-            let n = self.peek(i + 1);
+            let n = self.next_tok(t);
             match n.kind {
-                Tok::Comma => i += 2,
-                Tok::Arrow => return i > 0,
+                Tok::Comma => {
+                    t = self.next_tok(n);
+                    first = false;
+                }
+                Tok::Arrow => return !first,
                 _ => {
                     self.no_lambda_until = n.start;
                     return false;
@@ -2067,10 +2138,7 @@ impl<'a> Parser<'a> {
                     }
                     pos = esc_end;
                 }
-                b'\'' if b.get(pos + 1) == Some(&b'\'') => {
-                    buf.push('\'');
-                    pos += 2;
-                }
+
                 b'\'' => {
                     if !buf.is_empty() || parts.is_empty() {
                         parts.push(constant(
@@ -2123,7 +2191,7 @@ impl<'a> Parser<'a> {
 
     fn hogqlx_tag(&mut self) -> PResult<Node> {
         self.enter()?;
-        let r = self.hogqlx_tag_inner();
+        let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.hogqlx_tag_inner());
         self.leave();
         r
     }
@@ -2317,7 +2385,7 @@ impl<'a> Parser<'a> {
     /// A select set (`select ... union all select ...`), possibly parenthesized, or a placeholder.
     pub(crate) fn select_set(&mut self) -> PResult<Node> {
         self.enter()?;
-        let r = self.select_set_inner();
+        let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.select_set_inner());
         self.leave();
         r
     }
@@ -2874,16 +2942,10 @@ impl<'a> Parser<'a> {
         Ok(n)
     }
 
-    fn starts_select_at(&self, k: usize) -> bool {
-        let mut i = k;
-        loop {
-            let t = self.peek(i);
-            if t.kind == Tok::LParen {
-                i += 1;
-                continue;
-            }
-            return self.is_word(t, "select") || self.is_word(t, "with") || t.kind == Tok::LBrace;
-        }
+    fn starts_select_at(&mut self, k: usize) -> bool {
+        let start = self.peek(k);
+        let t = self.after_paren_run(start);
+        self.is_word(t, "select") || self.is_word(t, "with") || t.kind == Tok::LBrace
     }
 
     // ---------------------------------------------------------------- FROM / JOIN
@@ -3052,7 +3114,7 @@ impl<'a> Parser<'a> {
 
     fn table_expr(&mut self) -> PResult<Node> {
         self.enter()?;
-        let r = self.table_expr_inner();
+        let r = stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, || self.table_expr_inner());
         self.leave();
         r
     }

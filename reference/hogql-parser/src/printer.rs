@@ -10,8 +10,49 @@ use crate::ast::{Node, Value};
 /// Prints `node` (an expression, ORDER BY element, select or set of selects) as HogQL.
 pub fn print(node: &Node) -> String {
     let mut out = String::with_capacity(64);
-    p_node(&mut out, node);
+    match node.kind {
+        "SelectQuery" => select_query(&mut out, node),
+        "SelectSetQuery" => select_set(&mut out, node),
+        _ => p_node(&mut out, node),
+    }
     out
+}
+
+/// Nodes whose printed form takes a postfix (`[i]`, `.1`) without extra parentheses.
+fn is_atomic(n: &Node) -> bool {
+    match n.kind {
+        "Field" => !n
+            .list("chain")
+            .iter()
+            .any(|v| matches!(v, Value::Str(s) if s == "*")),
+        "Call" | "ArrayAccess" | "TupleAccess" | "ArraySlice" | "Array" | "Placeholder" => true,
+        _ => false,
+    }
+}
+
+fn postfix_base(out: &mut String, n: &Node, key: &str) {
+    match n.node(key) {
+        Some(c) if is_atomic(c) => p_node(out, c),
+        Some(c) => {
+            out.push('(');
+            p_node(out, c);
+            out.push(')');
+        }
+        None => {}
+    }
+}
+
+/// Prints the operand of `NOT`: PostHog's grammar reads `NOT (` as a call to `not`, so a
+/// self-parenthesised operand (`(a == b)`) is printed without its outer parentheses.
+fn not_operand(out: &mut String, n: &Node) {
+    let mut s = String::new();
+    p_node(&mut s, n);
+    let strip = matches!(
+        n.kind,
+        "ArithmeticOperation" | "CompareOperation" | "BetweenExpr" | "IsDistinctFrom" | "Not"
+    ) && s.starts_with('(')
+        && s.ends_with(')');
+    out.push_str(if strip { &s[1..s.len() - 1] } else { &s });
 }
 
 fn is_plain_ident(s: &str) -> bool {
@@ -124,9 +165,11 @@ fn p_node(out: &mut String, n: &Node) {
             }
         }
         "Alias" => {
+            out.push('(');
             paren_child(out, n, "expr");
             out.push_str(" AS ");
             ident(out, n.str("alias").unwrap_or_default());
+            out.push(')');
         }
         "Call" => {
             out.push_str(n.str("name").unwrap_or_default());
@@ -135,12 +178,24 @@ fn p_node(out: &mut String, n: &Node) {
                 list(out, n.list("params"));
                 out.push(')');
             }
+            if n.get("within_group").is_some() {
+                // WITHIN GROUP keeps the call's own arguments in `params`
+                out.push_str(" WITHIN GROUP (ORDER BY ");
+                list(out, n.list("within_group"));
+                out.push(')');
+                return;
+            }
             out.push('(');
             if n.flag("distinct") {
                 out.push_str("DISTINCT ");
             }
             list(out, n.list("args"));
             out.push(')');
+            if n.get("within_group").is_some() {
+                out.push_str(" WITHIN GROUP (ORDER BY ");
+                list(out, n.list("within_group"));
+                out.push(')');
+            }
             if let Some(f) = n.node("filter_expr") {
                 out.push_str(" FILTER (WHERE ");
                 p_node(out, f);
@@ -183,7 +238,9 @@ fn p_node(out: &mut String, n: &Node) {
         }
         "Not" => {
             out.push_str("(NOT ");
-            child(out, n, "expr");
+            if let Some(c) = n.node("expr") {
+                not_operand(out, c);
+            }
             out.push(')');
         }
         "BetweenExpr" => {
@@ -240,13 +297,13 @@ fn p_node(out: &mut String, n: &Node) {
             out.push('}');
         }
         "ArrayAccess" => {
-            paren_child(out, n, "array");
+            postfix_base(out, n, "array");
             out.push_str(if n.flag("nullish") { "?.[" } else { "[" });
             child(out, n, "property");
             out.push(']');
         }
         "ArraySlice" => {
-            paren_child(out, n, "array");
+            postfix_base(out, n, "array");
             out.push('[');
             child(out, n, "start_expr");
             out.push(':');
@@ -254,7 +311,7 @@ fn p_node(out: &mut String, n: &Node) {
             out.push(']');
         }
         "TupleAccess" => {
-            paren_child(out, n, "tuple");
+            postfix_base(out, n, "tuple");
             out.push_str(if n.flag("nullish") { "?." } else { "." });
             if let Some(Value::Int(i)) = n.get("index") {
                 let _ = write!(out, "{i}");
@@ -271,7 +328,10 @@ fn p_node(out: &mut String, n: &Node) {
                 }
             }
             out.push_str(") -> ");
-            paren_child(out, n, "expr");
+            match n.node("expr") {
+                Some(b) if b.kind == "Block" => p_node(out, b),
+                _ => paren_child(out, n, "expr"),
+            }
             out.push(')');
         }
         "TypeCast" | "TryCast" => {
@@ -386,24 +446,57 @@ fn p_node(out: &mut String, n: &Node) {
             }
         }
         "HogQLXTag" => hogqlx(out, n),
-        "SelectQuery" => select_query(out, n),
+        "Block" => {
+            out.push_str("{ ");
+            for d in n.list("declarations") {
+                let Some(d) = d.as_node() else { continue };
+                match d.kind {
+                    "ReturnStatement" => {
+                        out.push_str("return");
+                        if let Some(e) = d.node("expr") {
+                            out.push(' ');
+                            p_node(out, e);
+                        }
+                    }
+                    "VariableDeclaration" => {
+                        out.push_str("let ");
+                        ident(out, d.str("name").unwrap_or_default());
+                        if let Some(e) = d.node("expr") {
+                            out.push_str(" := ");
+                            p_node(out, e);
+                        }
+                    }
+                    _ => {}
+                }
+                out.push_str("; ");
+            }
+            out.push('}');
+        }
+        "SelectQuery" => {
+            out.push('(');
+            select_query(out, n);
+            out.push(')');
+        }
         "SelectSetQuery" => {
             out.push('(');
-            child(out, n, "initial_select_query");
+            select_set(out, n);
             out.push(')');
-            for s in n.list("subsequent_select_queries") {
-                if let Some(s) = s.as_node() {
-                    out.push(' ');
-                    out.push_str(s.str("set_operator").unwrap_or("UNION ALL"));
-                    out.push_str(" (");
-                    child(out, s, "select_query");
-                    out.push(')');
-                }
-            }
-            limit_offset(out, n);
         }
         _ => {}
     }
+}
+
+fn select_set(out: &mut String, n: &Node) {
+    child(out, n, "initial_select_query");
+    for s in n.list("subsequent_select_queries") {
+        if let Some(s) = s.as_node() {
+            out.push(' ');
+            out.push_str(s.str("set_operator").unwrap_or("UNION ALL"));
+            out.push(' ');
+            child(out, s, "select_query");
+        }
+    }
+    limit_offset(out, n);
 }
 
 fn window_expr(out: &mut String, n: &Node) {
@@ -661,11 +754,7 @@ fn join_expr(out: &mut String, j: &Node, first: bool) {
                 join_expr(out, t, true);
                 out.push(')');
             }
-            _ => {
-                out.push('(');
-                p_node(out, t);
-                out.push(')');
-            }
+            _ => p_node(out, t),
         }
     }
     if let Some(a) = j.str("alias") {
