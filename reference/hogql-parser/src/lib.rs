@@ -179,7 +179,11 @@ fn run(src: &str, entry: EntryPoint) -> Result<Node> {
             n
         }
         // PostHog's orderExpr rule ignores trailing input
-        EntryPoint::OrderExpr => p.order_expr()?,
+        EntryPoint::OrderExpr => {
+            let n = p.order_expr()?;
+            p.check_trailing_chars()?;
+            n
+        }
     };
     Ok(node)
 }

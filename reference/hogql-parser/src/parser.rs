@@ -242,14 +242,15 @@ impl<'a> Parser<'a> {
     fn lex_from(&self, pos: usize) -> PResult<Token> {
         match skip_trivia(self.src, pos) {
             Ok(p) => {
-                let t = lex_at(self.src, p);
-                match t.kind {
-                    Tok::Unterminated => Err(self.err_at(t.start, t.end, "unterminated literal")),
-                    Tok::Unknown => Err(self.err_at(t.start, t.end, "unexpected character")),
-                    _ => Ok(t),
-                }
+                // bad characters and unterminated literals become tokens that nothing accepts, so
+                // the error surfaces where the parser needs them (and not after an order_expr)
+                Ok(lex_at(self.src, p))
             }
-            Err(p) => Err(self.err_at(p as u32, self.src.len() as u32, "unterminated comment")),
+            Err(p) => Ok(Token {
+                kind: Tok::Unterminated,
+                start: p as u32,
+                end: self.src.len() as u32,
+            }),
         }
     }
 
@@ -355,6 +356,13 @@ impl<'a> Parser<'a> {
         let t = self.tok;
         let found = if t.kind == Tok::Eof {
             "end of input".to_string()
+        } else if t.kind == Tok::Unterminated {
+            format!(
+                "unterminated '{}'",
+                self.text(t).chars().take(12).collect::<String>()
+            )
+        } else if t.kind == Tok::Unknown {
+            format!("character '{}'", self.text(t))
         } else {
             format!("'{}'", self.text(t))
         };
@@ -380,6 +388,25 @@ impl<'a> Parser<'a> {
 
     fn span_from(&self, start: u32) -> Option<Span> {
         sp(start, self.last_end)
+    }
+
+    /// After an `order_expr`, PostHog ignores trailing tokens but still rejects characters no token
+    /// starts with.
+    pub(crate) fn check_trailing_chars(&self) -> PResult<()> {
+        let mut t = self.tok;
+        loop {
+            match t.kind {
+                Tok::Eof | Tok::Unterminated => return Ok(()),
+                Tok::Unknown => {
+                    return Err(self.err_at(
+                        t.start,
+                        t.end,
+                        format!("unexpected character '{}'", self.text(t)),
+                    ));
+                }
+                _ => t = self.next_tok(t),
+            }
+        }
     }
 
     pub(crate) fn expect_eof(&mut self) -> PResult<()> {
@@ -1502,12 +1529,23 @@ impl<'a> Parser<'a> {
             {
                 let save = (self.tok, self.last_end);
                 match self.case() {
-                    Ok(n) => return Ok((n, false)),
-                    Err(e) if next.kind != Tok::LParen => return Err(e),
+                    Ok(n) => return Ok((n, false)), // a failed CASE falls back to `case` as an identifier, like PostHog's parser
+                    Err(e) if !self.ident_tok(t) => return Err(e),
                     Err(_) => self.reset(save.0, save.1),
                 }
             }
-            "cast" | "try_cast" if next.kind == Tok::LParen => {
+            "not"
+                if ["then", "else", "end", "when"]
+                    .iter()
+                    .any(|k| self.is_word(next, k)) =>
+            {
+                return Err(self.err_at(
+                    next.start,
+                    next.end,
+                    format!("unexpected '{}' after NOT", self.text(next)),
+                ));
+            }
+            "cast" | "try_cast" if next.kind == Tok::LParen && self.peek(2).kind != Tok::RParen => {
                 self.bump()?;
                 self.bump()?;
                 let saved = std::mem::replace(&mut self.no_alias, true);
@@ -1879,7 +1917,7 @@ impl<'a> Parser<'a> {
             let mut ps = Vec::new();
             loop {
                 ps.push(self.expr()?);
-                if !self.eat(Tok::Comma)? {
+                if !self.eat(Tok::Comma)? || self.tok.kind == Tok::RParen {
                     break;
                 }
             }
@@ -2324,9 +2362,11 @@ impl<'a> Parser<'a> {
             order = "DESC";
         } else if self.eat_kw("asc")? || self.eat_kw("ascending")? {
         }
-        if self.at_kw("nulls") && (self.peek_kw(1, "first") || self.peek_kw(1, "last")) {
+        if self.at_kw("nulls") {
             self.bump()?;
-            self.bump()?;
+            if self.at_kw("first") || self.at_kw("last") {
+                self.bump()?;
+            }
         }
         if self.at_kw("collate") && self.peek(1).kind == Tok::Str {
             self.bump()?;
