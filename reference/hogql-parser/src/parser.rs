@@ -728,10 +728,12 @@ impl<'a> Parser<'a> {
                 args[0].kind,
                 "SelectQuery" | "SelectSetQuery" | "Placeholder"
             );
-        if is_select && is_field(&lhs) && lhs.list("chain").len() == 1 {
-            if let Some(Value::Str(name)) = lhs.list("chain").first() {
-                return call(&name.clone(), args, self.span_from(start));
-            }
+        if is_select
+            && is_field(&lhs)
+            && lhs.list("chain").len() == 1
+            && let Some(Value::Str(name)) = lhs.list("chain").first()
+        {
+            return call(&name.clone(), args, self.span_from(start));
         }
         Node::new("ExprCall", self.span_from(start))
             .with("args", Value::nodes(args))
@@ -1330,10 +1332,11 @@ impl<'a> Parser<'a> {
     /// First token that is not `(` at or after `t`. Cached per run of parentheses, so nested
     /// `((((` stays linear.
     fn after_paren_run(&mut self, t: Token) -> Token {
-        if let Some((run_start, after)) = self.paren_run {
-            if run_start <= t.start && t.start < after.start {
-                return after;
-            }
+        if let Some((run_start, after)) = self.paren_run
+            && run_start <= t.start
+            && t.start < after.start
+        {
+            return after;
         }
         let mut x = t;
         while x.kind == Tok::LParen {
@@ -1742,7 +1745,7 @@ impl<'a> Parser<'a> {
         ) {
             return true;
         }
-        !matches!(
+        if matches!(
             t.kind,
             Tok::RParen
                 | Tok::Comma
@@ -1752,8 +1755,11 @@ impl<'a> Parser<'a> {
                 | Tok::Semi
                 | Tok::Colon
                 | Tok::Dot
-        ) && !(t.kind == Tok::Number && self.text(t).starts_with('.'))
-            && !self.is_infix_start(t)
+        ) {
+            return false;
+        }
+        let leading_dot_number = t.kind == Tok::Number && self.text(t).starts_with('.');
+        !leading_dot_number && !self.is_infix_start(t)
     }
 
     /// At an identifier: is this `a, b, c -> body` (a lambda without parentheses)?
@@ -2684,21 +2690,19 @@ impl<'a> Parser<'a> {
             if self.at_kw("interpolate") {
                 self.bump()?;
                 let mut items = Vec::new();
-                if self.eat(Tok::LParen)? {
-                    if !self.eat(Tok::RParen)? {
-                        loop {
-                            let s = self.tok.start;
-                            let e = self.expr()?;
-                            items.push(
-                                Node::new("InterpolateExpr", self.span_from(s))
-                                    .with("expr", Value::node(e)),
-                            );
-                            if !self.eat(Tok::Comma)? {
-                                break;
-                            }
+                if self.eat(Tok::LParen)? && !self.eat(Tok::RParen)? {
+                    loop {
+                        let s = self.tok.start;
+                        let e = self.expr()?;
+                        items.push(
+                            Node::new("InterpolateExpr", self.span_from(s))
+                                .with("expr", Value::node(e)),
+                        );
+                        if !self.eat(Tok::Comma)? {
+                            break;
                         }
-                        self.expect(Tok::RParen, ")")?;
                     }
+                    self.expect(Tok::RParen, ")")?;
                 }
                 q.set("interpolate", Value::nodes(items));
             }

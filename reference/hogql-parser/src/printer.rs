@@ -9,12 +9,9 @@ use crate::ast::{Node, Value};
 
 /// Prints `node` (an expression, ORDER BY element, select or set of selects) as HogQL.
 pub fn print(node: &Node) -> String {
+    // selects come out parenthesised, which both the `select` and the `expr` entry points accept
     let mut out = String::with_capacity(64);
-    match node.kind {
-        "SelectQuery" => select_query(&mut out, node),
-        "SelectSetQuery" => select_set(&mut out, node),
-        _ => p_node(&mut out, node),
-    }
+    p_node(&mut out, node);
     out
 }
 
@@ -286,12 +283,12 @@ fn p_node(out: &mut String, n: &Node) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                if let Value::List(kv) = item {
-                    if let [k, v] = kv.as_slice() {
-                        p_value(out, k);
-                        out.push_str(": ");
-                        p_value(out, v);
-                    }
+                if let Value::List(kv) = item
+                    && let [k, v] = kv.as_slice()
+                {
+                    p_value(out, k);
+                    out.push_str(": ");
+                    p_value(out, v);
                 }
             }
             out.push('}');

@@ -103,6 +103,16 @@ fn expr() -> impl Strategy<Value = Node> {
                         | "Not"
                         | "Array"
                 );
+                // `NOT (` reads as a call to `not`: PostHog's parser never builds a `Not` whose operand
+                // text starts with a parenthesis, so neither do we
+                let printed = printer::print(&e);
+                let compound = matches!(e.kind, "CompareOperation" | "ArithmeticOperation" | "Not");
+                let inner = if compound && printed.len() >= 2 {
+                    &printed[1..]
+                } else {
+                    printed.as_str()
+                };
+                let ok = ok && !inner.starts_with('(');
                 if ok {
                     Node::new("Not", None).with("expr", Value::node(e))
                 } else {
@@ -118,7 +128,7 @@ fn expr() -> impl Strategy<Value = Node> {
                     let mut c = Node::new("Call", None)
                         .with("args", list(args))
                         .with("name", Value::Str(f.into()));
-                    if distinct && c.list("args").len() > 0 {
+                    if distinct && !c.list("args").is_empty() {
                         c.set("distinct", Value::Bool(true));
                     }
                     c
@@ -263,14 +273,13 @@ proptest! {
     fn token_soups_never_panic_and_parses_roundtrip(src in soup()) {
         for entry in [EntryPoint::Expr, EntryPoint::Select, EntryPoint::OrderExpr] {
             let _ = parse_json(entry, &src, true);
-            if let Ok(node) = parse(entry, &src) {
-                if entry != EntryPoint::OrderExpr {
+            if let Ok(node) = parse(entry, &src)
+                && entry != EntryPoint::OrderExpr {
                     let printed = printer::print(&node);
                     let again = parse(entry, &printed);
                     prop_assert!(again.is_ok(), "printed {printed:?} of {src:?} does not parse: {again:?}");
                     prop_assert_eq!(again.unwrap_or_else(|_| Node::new("Constant", None)).without_spans(), node.without_spans());
                 }
-            }
         }
     }
 }
