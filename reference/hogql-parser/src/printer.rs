@@ -39,17 +39,80 @@ fn postfix_base(out: &mut String, n: &Node, key: &str) {
     }
 }
 
-/// Prints the operand of `NOT`: PostHog's grammar reads `NOT (` as a call to `not`, so a
-/// self-parenthesised operand (`(a == b)`) is printed without its outer parentheses.
-fn not_operand(out: &mut String, n: &Node) {
-    let mut s = String::new();
-    p_node(&mut s, n);
-    let strip = matches!(
-        n.kind,
-        "ArithmeticOperation" | "CompareOperation" | "BetweenExpr" | "IsDistinctFrom" | "Not"
-    ) && s.starts_with('(')
-        && s.ends_with(')');
-    out.push_str(if strip { &s[1..s.len() - 1] } else { &s });
+/// Binding power of a node's outermost operator (as the parser sees it), for bare printing.
+fn prec(n: &Node) -> u8 {
+    match n.kind {
+        "ArithmeticOperation" => match n.str("op") {
+            Some("*" | "/" | "%") => 110,
+            _ => 100,
+        },
+        "CompareOperation" if n.flag("is_null_comparison_style") => 85,
+        "CompareOperation" => 90,
+        "IsDistinctFrom" => 80,
+        "BetweenExpr" => 65,
+        "Not" => 60,
+        _ => 255,
+    }
+}
+
+/// Prints `n` without outer parentheses when its operator binds at least as tightly as `min`,
+/// recursing down the left spine. `NOT (` reads as a call to `not` in PostHog's grammar, so the
+/// operand of NOT must not start with a parenthesis.
+fn spine(out: &mut String, n: &Node, min: u8) {
+    let p = prec(n);
+    if p == 255 || p < min {
+        p_node(out, n);
+        return;
+    }
+    match n.kind {
+        "Not" => {
+            out.push_str("NOT ");
+            if let Some(c) = n.node("expr") {
+                spine(out, c, 60);
+            }
+        }
+        "BetweenExpr" => {
+            if let Some(c) = n.node("expr") {
+                spine(out, c, 65);
+            }
+            out.push_str(if n.flag("negated") {
+                " NOT BETWEEN ("
+            } else {
+                " BETWEEN ("
+            });
+            child(out, n, "low");
+            out.push_str(") AND (");
+            child(out, n, "high");
+            out.push(')');
+        }
+        "CompareOperation" if n.flag("is_null_comparison_style") => {
+            if let Some(c) = n.node("left") {
+                spine(out, c, 85);
+            }
+            out.push_str(if n.str("op") == Some("!=") {
+                " IS NOT NULL"
+            } else {
+                " IS NULL"
+            });
+        }
+        _ => {
+            if let Some(c) = n.node("left") {
+                spine(out, c, p);
+            }
+            if n.kind == "IsDistinctFrom" {
+                out.push_str(if n.flag("negated") {
+                    " IS NOT DISTINCT FROM "
+                } else {
+                    " IS DISTINCT FROM "
+                });
+            } else {
+                out.push(' ');
+                out.push_str(n.str("op").unwrap_or_default());
+                out.push(' ');
+            }
+            child(out, n, "right");
+        }
+    }
 }
 
 fn is_plain_ident(s: &str) -> bool {
@@ -236,7 +299,7 @@ fn p_node(out: &mut String, n: &Node) {
         "Not" => {
             out.push_str("(NOT ");
             if let Some(c) = n.node("expr") {
-                not_operand(out, c);
+                spine(out, c, 60);
             }
             out.push(')');
         }

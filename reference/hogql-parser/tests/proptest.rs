@@ -105,14 +105,9 @@ fn expr() -> impl Strategy<Value = Node> {
                 );
                 // `NOT (` reads as a call to `not`: PostHog's parser never builds a `Not` whose operand
                 // text starts with a parenthesis, so neither do we
-                let printed = printer::print(&e);
-                let compound = matches!(e.kind, "CompareOperation" | "ArithmeticOperation" | "Not");
-                let inner = if compound && printed.len() >= 2 {
-                    &printed[1..]
-                } else {
-                    printed.as_str()
-                };
-                let ok = ok && !inner.starts_with('(');
+                let printed =
+                    printer::print(&Node::new("Not", None).with("expr", Value::node(e.clone())));
+                let ok = ok && !printed.starts_with("(NOT (");
                 if ok {
                     Node::new("Not", None).with("expr", Value::node(e))
                 } else {
