@@ -498,7 +498,18 @@ impl<'a> Parser<'a> {
 
     fn expr_bp_inner(&mut self, min_bp: u8) -> PResult<Node> {
         let start = self.tok.start;
-        let (mut lhs, mut merge_chain) = self.prefix()?;
+        let (lhs, merge_chain) = self.prefix()?;
+        self.expr_loop(lhs, merge_chain, start, min_bp)
+    }
+
+    /// The Pratt loop: postfix and infix operators after an already-parsed `lhs`.
+    fn expr_loop(
+        &mut self,
+        mut lhs: Node,
+        mut merge_chain: bool,
+        start: u32,
+        min_bp: u8,
+    ) -> PResult<Node> {
         loop {
             let t = self.tok;
             // postfix operators bind tightest
@@ -1273,9 +1284,14 @@ impl<'a> Parser<'a> {
             || self.at_kw("with")
             || (self.tok.kind == Tok::LParen && self.starts_select_in_parens())
         {
+            let qs = self.tok.start;
             let q = self.select_set()?;
-            self.expect(Tok::RParen, ")")?;
-            return Ok((q, false));
+            if self.eat(Tok::RParen)? {
+                return Ok((q, false));
+            }
+            // `((select ...) > 1)`: the subquery was only the first operand
+            let first = self.expr_loop(q, false, qs, 0)?;
+            return self.paren_rest(first, start);
         }
         if self.tok.kind == Tok::Star && (self.peek_kw(1, "replace") || self.peek_kw(1, "exclude"))
         {
@@ -1288,6 +1304,11 @@ impl<'a> Parser<'a> {
             return Ok((n, false));
         }
         let first = self.expr()?;
+        self.paren_rest(first, start)
+    }
+
+    /// After the first expression inside `(`: a tuple or a parenthesised expression.
+    fn paren_rest(&mut self, first: Node, start: u32) -> PResult<(Node, bool)> {
         if self.tok.kind == Tok::Comma {
             let mut exprs = vec![first];
             while self.eat(Tok::Comma)? {
@@ -1307,8 +1328,8 @@ impl<'a> Parser<'a> {
     }
 
     /// Continues a Pratt loop from an already-parsed prefix (used after special prefixes).
-    fn continue_expr(&mut self, n: Node, _start: u32, _min: u8) -> PResult<Node> {
-        Ok(n)
+    fn continue_expr(&mut self, n: Node, start: u32, min: u8) -> PResult<Node> {
+        self.expr_loop(n, false, start, min)
     }
 
     /// `((select ...))`: is the `(` at the current token the start of a parenthesized select?
