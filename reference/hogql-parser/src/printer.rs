@@ -41,6 +41,9 @@ fn postfix_base(out: &mut String, n: &Node, key: &str) {
 
 /// Binding power of a node's outermost operator (as the parser sees it), for bare printing.
 fn prec(n: &Node) -> u8 {
+    if is_unary_minus(n) {
+        return 120;
+    }
     match n.kind {
         "ArithmeticOperation" => match n.str("op") {
             Some("*" | "/" | "%") => 110,
@@ -55,6 +58,14 @@ fn prec(n: &Node) -> u8 {
     }
 }
 
+/// `0 - x` as the parser builds it for `-x`.
+fn is_unary_minus(n: &Node) -> bool {
+    n.kind == "ArithmeticOperation"
+        && n.str("op") == Some("-")
+        && n.node("left")
+            .is_some_and(|l| l.kind == "Constant" && l.get("value") == Some(&Value::Int(0)))
+}
+
 /// Prints `n` without outer parentheses when its operator binds at least as tightly as `min`,
 /// recursing down the left spine. `NOT (` reads as a call to `not` in PostHog's grammar, so the
 /// operand of NOT must not start with a parenthesis.
@@ -62,6 +73,13 @@ fn spine(out: &mut String, n: &Node, min: u8) {
     let p = prec(n);
     if p == 255 || p < min {
         p_node(out, n);
+        return;
+    }
+    if is_unary_minus(n) {
+        // `-(x)` parses to the same `0 - x` and, unlike `(0 - x)`, does not start with `(`
+        out.push_str("-(");
+        child(out, n, "right");
+        out.push(')');
         return;
     }
     match n.kind {
