@@ -1280,18 +1280,25 @@ impl<'a> Parser<'a> {
         if let Some(args) = self.try_lambda_params()? {
             return Ok((self.lambda_body(args, start)?, false));
         }
-        if self.at_kw("select")
-            || self.at_kw("with")
-            || (self.tok.kind == Tok::LParen && self.starts_select_in_parens())
-        {
+        if self.tok.kind == Tok::LParen && self.starts_select_in_parens() {
+            // `((select ...) ...)`: the inner parentheses hold a subquery or an expression that
+            // starts with one, e.g. `((select 1) > 1)`, `(((select 1) + 1) * 2)`; a lone subquery
+            // may also go on as a set operation: `((select 1) union all (select 2))`
             let qs = self.tok.start;
-            let q = self.select_set()?;
-            if self.eat(Tok::RParen)? {
-                return Ok((q, false));
+            let mut first = self.expr()?;
+            if matches!(first.kind, "SelectQuery" | "SelectSetQuery") && self.at_set_continuation()
+            {
+                first = self.select_set_rest(qs, first)?;
+                self.expect(Tok::RParen, ")")?;
+                return Ok((first, false));
             }
-            // `((select ...) > 1)`: the subquery was only the first operand
-            let first = self.expr_loop(q, false, qs, 0)?;
             return self.paren_rest(first, start);
+        }
+        if self.at_kw("select") || self.at_kw("with") {
+            // a bare `(select ...)` is a subquery and nothing else (`(select a b * 2)` is an error)
+            let q = self.select_set()?;
+            self.expect(Tok::RParen, ")")?;
+            return Ok((q, false));
         }
         if self.tok.kind == Tok::Star && (self.peek_kw(1, "replace") || self.peek_kw(1, "exclude"))
         {
@@ -2460,6 +2467,21 @@ impl<'a> Parser<'a> {
     fn select_set_inner(&mut self) -> PResult<Node> {
         let start = self.tok.start;
         let first = self.select_term()?;
+        self.select_set_rest(start, first)
+    }
+
+    /// Does a set operator or a trailing ORDER BY / LIMIT / OFFSET start at the current token?
+    fn at_set_continuation(&self) -> bool {
+        self.at_kw("union")
+            || self.at_kw("intersect")
+            || self.at_kw("except")
+            || (self.at_kw("order") && self.peek_kw(1, "by"))
+            || self.at_kw("limit")
+            || self.at_kw("offset")
+    }
+
+    /// Set operators and trailing ORDER BY / LIMIT / OFFSET after an already-parsed first term.
+    fn select_set_rest(&mut self, start: u32, first: Node) -> PResult<Node> {
         let mut rest = Vec::new();
         loop {
             let op = if self.at_kw("union") {
