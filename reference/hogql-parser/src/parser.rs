@@ -1544,7 +1544,14 @@ impl<'a> Parser<'a> {
                     false,
                 ));
             }
-            "not" if next.kind != Tok::LParen && self.starts_operand(next) => {
+            // `not (x)` is a call to `not`, but `not (select ...)` is NOT applied to a subquery
+            "not"
+                if (next.kind != Tok::LParen && self.starts_operand(next))
+                    || (next.kind == Tok::LParen && {
+                        let after = self.next_tok(next);
+                        self.is_word(after, "select") || self.is_word(after, "with")
+                    }) =>
+            {
                 self.bump()?;
                 let e = self.expr_bp(60)?;
                 return Ok((
