@@ -33,15 +33,21 @@ pub fn all() -> Vec<Box<dyn Suite>> {
 pub const PLANNED: &[(&str, &str)] = &[
     (
         "hogql-print",
-        "not written yet: HogQL to ClickHouse printer (issue #4)",
+        "not a suite yet: printer cases are compiler fixtures (fixtures/hogql/print), issue #4",
     ),
     (
         "hogql-exec",
-        "not written yet: printed SQL executed on ClickHouse (issue #4)",
+        "not written yet: printed SQL executed on ClickHouse, issue #4",
     ),
-    ("capture", "not written yet: capture API (issue #7)"),
-    ("ingestion", "not written yet: ingestion worker (issue #7)"),
-    ("query-api", "not written yet: query API (issue #6)"),
+    (
+        "capture",
+        "not a suite yet: the request corpus (fixtures/capture) runs in capture-server's tests, issue #7",
+    ),
+    (
+        "ingestion",
+        "not written yet: capture to ClickHouse through a target, issue #7",
+    ),
+    ("query-api", "not written yet: query API, issue #6"),
 ];
 
 /// Files under `dir` (recursively) whose name ends with `suffix`, sorted.
