@@ -156,7 +156,7 @@ fn render(rows: &[Row], versions: &Value) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "== HogQL parse: Hogref parse_json(Select, q, positions) → JSON string vs hogql_parser_rs {} parse_select_json (Python {}) ==",
+        "== HogQL parse: Hogref parse_json_string(Select, q, positions) vs hogql_parser_rs {} parse_select_json (Python {}) ==",
         versions["hogql_parser_rs"].as_str().unwrap_or("?"),
         versions["python"].as_str().unwrap_or("?")
     );
