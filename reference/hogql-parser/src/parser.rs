@@ -217,6 +217,9 @@ pub(crate) struct Parser<'a> {
     no_lambda_until: u32,
     /// Cache for [`Parser::after_paren_run`]: (start of the run, first token after it).
     paren_run: Option<(u32, Token)>,
+    /// Offsets of `(select ...` subqueries that failed to parse and were read as expressions
+    /// instead; remembered so nested failures are not retried (which would be exponential).
+    failed_subqueries: std::collections::HashSet<u32>,
 }
 
 impl<'a> Parser<'a> {
@@ -234,6 +237,7 @@ impl<'a> Parser<'a> {
             no_alias: false,
             no_lambda_until: 0,
             paren_run: None,
+            failed_subqueries: std::collections::HashSet::new(),
         };
         p.tok = p.lex_from(0)?;
         Ok(p)
@@ -1294,11 +1298,31 @@ impl<'a> Parser<'a> {
             }
             return self.paren_rest(first, start);
         }
-        if self.at_kw("select") || self.at_kw("with") {
-            // a bare `(select ...)` is a subquery and nothing else (`(select a b * 2)` is an error)
-            let q = self.select_set()?;
-            self.expect(Tok::RParen, ")")?;
-            return Ok((q, false));
+        if (self.at_kw("select") || self.at_kw("with"))
+            && !self.failed_subqueries.contains(&self.tok.start)
+        {
+            // a bare `(select ...)` is a subquery and nothing else (`(select a b * 2)` is an error);
+            // when it is not one, PostHog's parser reads the parentheses as an expression instead,
+            // with `select` as a name: `(select() - t)`, `(select)`
+            let save = (self.tok, self.last_end);
+            let subquery = self
+                .select_set()
+                .and_then(|q| self.expect(Tok::RParen, ")").map(|_| q));
+            match subquery {
+                Ok(q) => return Ok((q, false)),
+                Err(e) => {
+                    self.failed_subqueries.insert(save.0.start);
+                    self.reset(save.0, save.1);
+                    let first = match self.expr() {
+                        Ok(first) => first,
+                        Err(_) => return Err(e),
+                    };
+                    return match self.paren_rest(first, start) {
+                        Ok(r) => Ok(r),
+                        Err(_) => Err(e),
+                    };
+                }
+            }
         }
         if self.tok.kind == Tok::Star && (self.peek_kw(1, "replace") || self.peek_kw(1, "exclude"))
         {
