@@ -85,9 +85,7 @@ fn spine(out: &mut String, n: &Node, min: u8) {
     match n.kind {
         "Not" => {
             out.push_str("NOT ");
-            if let Some(c) = n.node("expr") {
-                spine(out, c, 60);
-            }
+            not_operand(out, n);
         }
         "BetweenExpr" => {
             if let Some(c) = n.node("expr") {
@@ -316,9 +314,7 @@ fn p_node(out: &mut String, n: &Node) {
         }
         "Not" => {
             out.push_str("(NOT ");
-            if let Some(c) = n.node("expr") {
-                spine(out, c, 60);
-            }
+            not_operand(out, n);
             out.push(')');
         }
         "BetweenExpr" => {
@@ -395,23 +391,7 @@ fn p_node(out: &mut String, n: &Node) {
                 let _ = write!(out, "{i}");
             }
         }
-        "Lambda" => {
-            out.push_str("((");
-            for (i, a) in n.list("args").iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                if let Value::Str(s) = a {
-                    ident(out, s);
-                }
-            }
-            out.push_str(") -> ");
-            match n.node("expr") {
-                Some(b) if b.kind == "Block" => p_node(out, b),
-                _ => paren_child(out, n, "expr"),
-            }
-            out.push(')');
-        }
+        "Lambda" => lambda(out, n, true),
         "TypeCast" | "TryCast" => {
             out.push_str(if n.kind == "TypeCast" {
                 "CAST("
@@ -883,5 +863,38 @@ fn ratio(out: &mut String, r: Option<&Node>) {
     if let Some(right) = r.node("right") {
         out.push('/');
         p_node(out, right);
+    }
+}
+
+/// `((a, b) -> (e))`, or bare `a, b -> (e)` where it cannot be followed by anything (after NOT).
+fn lambda(out: &mut String, n: &Node, parens: bool) {
+    if parens {
+        out.push_str("((");
+    }
+    for (i, a) in n.list("args").iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        if let Value::Str(s) = a {
+            ident(out, s);
+        }
+    }
+    out.push_str(if parens { ") -> " } else { " -> " });
+    match n.node("expr") {
+        Some(b) if b.kind == "Block" => p_node(out, b),
+        _ => paren_child(out, n, "expr"),
+    }
+    if parens {
+        out.push(')');
+    }
+}
+
+/// The operand of NOT, which must not start with `(` (that would read as a call to `not`).
+fn not_operand(out: &mut String, n: &Node) {
+    match n.node("expr") {
+        // `NOT x -> (e)`: the lambda comes out bare, as the parser reads `not x -> e`
+        Some(c) if c.kind == "Lambda" && !c.list("args").is_empty() => lambda(out, c, false),
+        Some(c) => spine(out, c, 60),
+        None => {}
     }
 }
