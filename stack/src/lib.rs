@@ -211,6 +211,7 @@ pub struct Pin {
 }
 
 /// Every external version the stack installs or expects, in one place (printed by `stack up`).
+/// The Docker image tags must equal those of `docker/docker-compose.yml` (a test checks it).
 /// Rust crates are pinned separately by the committed `Cargo.lock`.
 pub const PINNED: &[Pin] = &[
     Pin {
@@ -250,22 +251,22 @@ pub const PINNED: &[Pin] = &[
     },
     Pin {
         name: "clickhouse/clickhouse-server",
-        version: "26.9",
+        version: "26.9.6.6",
         source: "Docker image (docker provider)",
     },
     Pin {
         name: "apache/kafka",
-        version: "4.1.0",
+        version: "4.1.1",
         source: "Docker image, KRaft mode (docker provider)",
     },
     Pin {
         name: "postgres",
-        version: "15",
+        version: "17.6-bookworm",
         source: "Docker image (docker provider)",
     },
     Pin {
         name: "redis",
-        version: "7.0",
+        version: "7.4.6-bookworm",
         source: "Docker image (docker provider)",
     },
 ];
@@ -682,6 +683,25 @@ pub fn status(name: &str) -> Result<(StackState, Vec<ComponentStatus>)> {
 
 #[cfg(test)]
 mod tests {
+    /// The docker provider and the compose stack run the same images: the tags are pinned once in each
+    /// place, and this keeps the two equal.
+    #[test]
+    fn docker_image_pins_match_the_compose_stack() {
+        let compose = include_str!("../../docker/docker-compose.yml");
+        for image in [
+            "clickhouse/clickhouse-server",
+            "apache/kafka",
+            "postgres",
+            "redis",
+        ] {
+            let expected = format!("image: {image}:{}", super::pinned(image));
+            assert!(
+                compose.lines().any(|l| l.trim() == expected),
+                "docker/docker-compose.yml has no `{expected}`: pin the same tag in both places"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]
