@@ -291,6 +291,22 @@ pub enum Error {
         message: String,
     },
 
+    /// Binding values: a `%(name)s` placeholder whose name is not in the values map.
+    #[error("no value for placeholder `{name}` at byte {offset}")]
+    UnboundPlaceholder {
+        /// The placeholder's name.
+        name: String,
+        /// Byte offset of its `%` in the SQL.
+        offset: usize,
+    },
+
+    /// Binding values: a `%` that starts neither `%(name)s` nor `%%`.
+    #[error("malformed placeholder at byte {offset}: expected `%(name)s` or `%%`")]
+    MalformedPlaceholder {
+        /// Byte offset of the `%` in the SQL.
+        offset: usize,
+    },
+
     /// The crate's embedded data tables are malformed (a bug caught by the crate's tests).
     #[error("invalid embedded data in {file} line {line}: {message}")]
     InvalidData {
@@ -338,6 +354,8 @@ impl Error {
             Error::NotSupported { .. } => "not_supported",
             Error::InvalidAst { .. } => "invalid_ast",
             Error::InvalidData { .. } => "invalid_embedded_data",
+            Error::UnboundPlaceholder { .. } => "unbound_placeholder",
+            Error::MalformedPlaceholder { .. } => "malformed_placeholder",
         }
     }
 }

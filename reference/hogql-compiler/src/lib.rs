@@ -19,7 +19,8 @@
 //!   `%(hogql_val_N)s` values map;
 //! * [`resolve`]: names in one SELECT scope (tables, aliases, subquery columns, JSON properties,
 //!   `person_distinct_ids` lazy joins);
-//! * [`print`](mod@print): the ClickHouse printer; [`compile()`] ties parse → lower → print together.
+//! * [`print`](mod@print): the ClickHouse printer; [`compile()`] ties parse → lower → print together;
+//! * [`bind`]: [`bind_values`] turns the SQL and its values map into one statement with literals.
 //!
 //! ```
 //! use hogql_compiler::{Context, compile};
@@ -75,6 +76,7 @@
 //! assert_eq!(escape_identifier("$browser", Dialect::ClickHouse).unwrap(), "`$browser`");
 //! ```
 
+pub mod bind;
 pub mod compile;
 pub mod context;
 pub mod difflib;
@@ -87,6 +89,7 @@ pub mod print;
 pub mod resolve;
 pub mod schema;
 
+pub use bind::bind_values;
 pub use compile::{CompileError, Compiled, compile};
 pub use context::{Context, LimitContext, Modifiers};
 pub use error::{CallTerm, Counted, Error, Expected, Result};

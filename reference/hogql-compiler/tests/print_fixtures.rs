@@ -172,19 +172,11 @@ fn run_case(kind: &str, path: &Path, name: &str) -> Result<(), Failed> {
                     return Err(format!("value {i} is named {key}").into());
                 }
             }
-            let mut rest = compiled.clickhouse.as_str();
-            while let Some(at) = rest.find("%(") {
-                let after = &rest[at + 2..];
-                let Some(end) = after.find(")s") else {
-                    return Err(
-                        format!("unterminated placeholder in {}", compiled.clickhouse).into(),
-                    );
-                };
-                let key = &after[..end];
-                if !compiled.values.iter().any(|(k, _)| k == key) {
-                    return Err(format!("placeholder {key} has no value").into());
-                }
-                rest = &after[end..];
+            // Every placeholder has a value and no other `%` is left: binding succeeds.
+            let bound = hogql_compiler::bind_values(&compiled.clickhouse, &compiled.values)
+                .map_err(|e| format!("binding values: [{}] {e}", e.code()))?;
+            if bound.contains("%(") {
+                return Err(format!("placeholder left after binding: {bound}").into());
             }
             for piece in &case.expect_contains {
                 if !compiled.clickhouse.contains(piece.as_str()) {
