@@ -1,14 +1,17 @@
 //! The ingestion worker: consumes capture's `events_plugin_ingestion` messages, resolves the team by
 //! token and the person by distinct id in PostgreSQL, and produces the ClickHouse rows
-//! (`clickhouse_events_json`, `clickhouse_person`, `clickhouse_person_distinct_id`). Offsets are
+//! (`clickhouse_events_json`, `clickhouse_person`, `clickhouse_person_distinct_id`,
+//! `clickhouse_groups`). Offsets are
 //! committed only after every produced row of a batch was acknowledged (at-least-once); duplicates
 //! collapse in ClickHouse (`sharded_events` is a ReplacingMergeTree whose key includes the uuid).
 //!
-//! The rules are pure modules with unit tests: [`person_id`], [`properties`], [`merge`], [`event_row`].
+//! The rules are pure modules with unit tests: [`person_id`], [`properties`], [`merge`], [`groups`],
+//! [`event_row`].
 //! [`store`] is the PostgreSQL side, [`worker`] the Kafka loop.
 
 pub mod error;
 pub mod event_row;
+pub mod groups;
 pub mod merge;
 pub mod person_id;
 pub mod properties;

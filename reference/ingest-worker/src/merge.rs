@@ -1,5 +1,6 @@
-//! Identity merges as pure decisions: which distinct id an `$identify` / `$create_alias` event links,
-//! whether that is allowed, and which person survives. The store carries the decision out.
+//! Identity merges as pure decisions: which distinct id an `$identify` / `$create_alias` /
+//! `$merge_dangerously` event links, whether that is allowed, and which person survives. The store
+//! carries the decision out.
 
 use serde_json::{Map, Value};
 
@@ -11,15 +12,18 @@ pub const WARN_ALREADY_IDENTIFIED: &str = "cannot_merge_already_identified";
 /// A merge an event asks for: link `other` into the event's own distinct id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MergeRequest {
-    /// `$anon_distinct_id` of `$identify`, or `alias` of `$create_alias`.
+    /// `$anon_distinct_id` of `$identify`, or `alias` of `$create_alias` / `$merge_dangerously`.
     pub other: String,
+    /// `$merge_dangerously`: the other person is merged away even when it is already identified.
+    pub dangerously: bool,
 }
 
-/// The merge `event` asks for, if any (`$merge_dangerously` is not handled yet).
+/// The merge `event` asks for, if any: `$identify` with `$anon_distinct_id`, `$create_alias` or
+/// `$merge_dangerously` with `alias` (a string, or a number taken as its text).
 pub fn merge_request(event: &str, properties: &Map<String, Value>) -> Option<MergeRequest> {
     let key = match event {
         "$identify" => "$anon_distinct_id",
-        "$create_alias" => "alias",
+        "$create_alias" | "$merge_dangerously" => "alias",
         _ => return None,
     };
     let other = match properties.get(key)? {
@@ -27,7 +31,10 @@ pub fn merge_request(event: &str, properties: &Map<String, Value>) -> Option<Mer
         Value::Number(n) => n.to_string(),
         _ => return None,
     };
-    Some(MergeRequest { other })
+    Some(MergeRequest {
+        other,
+        dangerously: event == "$merge_dangerously",
+    })
 }
 
 const ILLEGAL_IGNORING_CASE: &[&str] = &[
@@ -108,6 +115,18 @@ pub fn decide(
     other: &str,
     other_person: Option<PersonFacts>,
 ) -> MergeDecision {
+    decide_for(distinct_id, person, other, other_person, false)
+}
+
+/// [`decide`], with `dangerously` (`$merge_dangerously`) lifting the one guard on identified persons:
+/// the illegal-id guard still applies.
+pub fn decide_for(
+    distinct_id: &str,
+    person: Option<PersonFacts>,
+    other: &str,
+    other_person: Option<PersonFacts>,
+    dangerously: bool,
+) -> MergeDecision {
     if distinct_id == other {
         return MergeDecision::AlreadyLinked;
     }
@@ -127,7 +146,7 @@ pub fn decide(
             distinct_id: distinct_id.to_string(),
         },
         (Some(p), Some(o)) if p.id == o.id => MergeDecision::AlreadyLinked,
-        (Some(_), Some(o)) if o.is_identified => MergeDecision::Refused {
+        (Some(_), Some(o)) if o.is_identified && !dangerously => MergeDecision::Refused {
             warning: WARN_ALREADY_IDENTIFIED,
         },
         (Some(p), Some(o)) => MergeDecision::Merge {
@@ -165,6 +184,22 @@ mod tests {
         let props = props.as_object().unwrap();
         assert_eq!(merge_request("$identify", props).unwrap().other, "anon");
         assert_eq!(merge_request("$create_alias", props).unwrap().other, "al");
+        assert!(!merge_request("$create_alias", props).unwrap().dangerously);
+        assert_eq!(
+            merge_request("$merge_dangerously", props),
+            Some(MergeRequest {
+                other: "al".into(),
+                dangerously: true
+            })
+        );
+        let numeric = json!({"alias": 42});
+        assert_eq!(
+            merge_request("$merge_dangerously", numeric.as_object().unwrap())
+                .unwrap()
+                .other,
+            "42"
+        );
+        assert_eq!(merge_request("$merge_dangerously", &Map::new()), None);
         assert_eq!(merge_request("$pageview", props), None);
         assert_eq!(merge_request("$identify", &Map::new()), None);
     }
@@ -236,6 +271,34 @@ mod tests {
             decide("user", p(3, false), "other-user", p(4, true)),
             MergeDecision::Refused {
                 warning: WARN_ALREADY_IDENTIFIED
+            }
+        );
+    }
+
+    #[test]
+    fn merge_dangerously_merges_identified_persons_but_not_illegal_ids() {
+        assert_eq!(
+            decide_for("user", p(3, true), "other-user", p(4, true), true),
+            MergeDecision::Merge {
+                target: 3,
+                source: 4
+            }
+        );
+        assert_eq!(
+            decide_for("user", p(3, true), "null", p(4, true), true),
+            MergeDecision::Refused {
+                warning: WARN_ILLEGAL_ID
+            }
+        );
+        assert_eq!(
+            decide_for("user", p(3, true), "user", None, true),
+            MergeDecision::AlreadyLinked
+        );
+        assert_eq!(
+            decide_for("user", None, "other", p(4, true), true),
+            MergeDecision::AddDistinctId {
+                person: 4,
+                distinct_id: "user".into()
             }
         );
     }

@@ -13,7 +13,7 @@ use crate::event_row::{
     DistinctIdRow, EventPerson, IncomingEvent, PersonMode, PersonRow, is_personless,
     strip_person_operations,
 };
-use crate::merge::{MergeDecision, PersonFacts, decide, merge_request, merged_properties};
+use crate::merge::{MergeDecision, PersonFacts, decide_for, merge_request, merged_properties};
 use crate::person_id::person_uuid;
 use crate::properties::PropertyUpdates;
 
@@ -157,6 +157,10 @@ pub async fn process_person(
     team: &Team,
     event: &mut IncomingEvent,
 ) -> Result<PersonOutcome> {
+    if event.event == "$groupidentify" {
+        // A group's properties travel in `$group_set`; the sender's person is not updated.
+        strip_person_operations(&mut event.properties);
+    }
     if is_personless(&event.properties) || team.person_processing_opt_out {
         strip_person_operations(&mut event.properties);
         return personless(pool, team, event).await;
@@ -327,7 +331,13 @@ async fn personful(pool: &PgPool, team: &Team, event: &IncomingEvent) -> Result<
                 is_identified: p.is_identified,
             })
         };
-        match decide(did, facts(&mine), &request.other, facts(&theirs)) {
+        match decide_for(
+            did,
+            facts(&mine),
+            &request.other,
+            facts(&theirs),
+            request.dangerously,
+        ) {
             MergeDecision::AlreadyLinked => identify = true,
             MergeDecision::Refused { warning } => warnings.push(warning),
             MergeDecision::CreateWithBoth => {
@@ -446,4 +456,137 @@ async fn personful(pool: &PgPool, team: &Team, event: &IncomingEvent) -> Result<
         distinct_ids,
         warnings,
     })
+}
+
+/// The index of `group_type` in the team's project, creating the mapping on first sight with the
+/// lowest free index. `None` once the project has its five types (the type is then ignored).
+pub async fn group_type_index(pool: &PgPool, team: &Team, group_type: &str) -> Result<Option<i16>> {
+    for _ in 0..5 {
+        let found: Option<(i16,)> = sqlx::query_as(
+            "SELECT group_type_index FROM group_type_mapping WHERE project_id = $1 AND group_type = $2",
+        )
+        .bind(team.project_id)
+        .bind(group_type)
+        .fetch_optional(pool)
+        .await?;
+        if let Some((index,)) = found {
+            return Ok(Some(index));
+        }
+        let used: Vec<(i16,)> = sqlx::query_as(
+            "SELECT group_type_index FROM group_type_mapping WHERE project_id = $1 ORDER BY group_type_index",
+        )
+        .bind(team.project_id)
+        .fetch_all(pool)
+        .await?;
+        let Some(free) =
+            (0..crate::groups::MAX_GROUP_TYPES).find(|i| !used.iter().any(|(u,)| u == i))
+        else {
+            return Ok(None);
+        };
+        // A concurrent writer may take the same index or type: then look again.
+        let inserted: Option<(i16,)> = sqlx::query_as(
+            "INSERT INTO group_type_mapping (team_id, project_id, group_type, group_type_index) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING group_type_index",
+        )
+        .bind(team.id)
+        .bind(team.project_id)
+        .bind(group_type)
+        .bind(free)
+        .fetch_optional(pool)
+        .await?;
+        if let Some((index,)) = inserted {
+            return Ok(Some(index));
+        }
+    }
+    Ok(None)
+}
+
+/// Applies a `$groupidentify` to the group `(team, index, key)`: a new group gets the `$group_set`
+/// properties, `created_at` = the event time (never later than now) and version 1; an existing one
+/// is written (version + 1, `created_at` = the earlier of both) only when a property changed.
+/// Returns the `clickhouse_groups` row of the write, `None` when nothing changed.
+pub async fn upsert_group(
+    pool: &PgPool,
+    team: &Team,
+    index: i16,
+    key: &str,
+    set: &Map<String, Value>,
+    timestamp: DateTime<Utc>,
+) -> Result<Option<crate::groups::GroupRow>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut tx = pool.begin().await?;
+        let current: Option<(Json<Value>, DateTime<Utc>, i64)> = sqlx::query_as(
+            "SELECT group_properties, created_at, version FROM groups \
+             WHERE team_id = $1 AND group_type_index = $2 AND group_key = $3 FOR UPDATE",
+        )
+        .bind(team.id)
+        .bind(index)
+        .bind(key)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let row = match current {
+            None => {
+                let created_at = timestamp.min(Utc::now());
+                let inserted: Option<(i64,)> = sqlx::query_as(
+                    "INSERT INTO groups (team_id, group_type_index, group_key, group_properties, created_at, version) \
+                     VALUES ($1, $2, $3, $4, $5, 1) ON CONFLICT DO NOTHING RETURNING version",
+                )
+                .bind(team.id)
+                .bind(index)
+                .bind(key)
+                .bind(Json(Value::Object(set.clone())))
+                .bind(created_at)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match inserted {
+                    Some((version,)) => Some(crate::groups::GroupRow::new(
+                        team.id,
+                        index,
+                        key,
+                        set,
+                        &created_at,
+                        version,
+                    )),
+                    // Someone inserted it meanwhile: read it again and update it.
+                    None if attempt < 5 => continue,
+                    None => None,
+                }
+            }
+            Some((properties, created_at, _)) => {
+                let current = match properties.0 {
+                    Value::Object(map) => map,
+                    _ => Map::new(),
+                };
+                match crate::groups::apply_group_set(&current, set) {
+                    None => None,
+                    Some(next) => {
+                        let created_at = created_at.min(timestamp);
+                        let (version,): (i64,) = sqlx::query_as(
+                            "UPDATE groups SET group_properties = $4, created_at = $5, version = version + 1 \
+                             WHERE team_id = $1 AND group_type_index = $2 AND group_key = $3 RETURNING version",
+                        )
+                        .bind(team.id)
+                        .bind(index)
+                        .bind(key)
+                        .bind(Json(Value::Object(next.clone())))
+                        .bind(created_at)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        Some(crate::groups::GroupRow::new(
+                            team.id,
+                            index,
+                            key,
+                            &next,
+                            &created_at,
+                            version,
+                        ))
+                    }
+                }
+            }
+        };
+        tx.commit().await?;
+        return Ok(row);
+    }
 }

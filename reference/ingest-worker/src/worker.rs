@@ -1,7 +1,15 @@
 //! The Kafka loop: read a batch from `events_plugin_ingestion`, process it event by event (team by
-//! token, persons in PostgreSQL, the event row), produce every row, wait for all acknowledgements,
-//! and only then commit the batch's offsets. A crash or a failed commit redelivers the batch
-//! (at-least-once); ClickHouse's ReplacingMergeTree on `sharded_events` collapses the duplicate uuids.
+//! token, persons and groups in PostgreSQL, the event row), produce every row, wait for all
+//! acknowledgements, and only then commit the batch's offsets. A crash or a failed commit redelivers
+//! the batch (at-least-once); ClickHouse's ReplacingMergeTree on `sharded_events` collapses the
+//! duplicate uuids.
+//!
+//! Partitions are assigned by the worker itself, not by a group coordinator: it reads the topic's
+//! partitions from the broker's metadata and starts each at the offset committed under its group id
+//! (the beginning when none). The group id is only a place for committed offsets, so a restart, or a
+//! broker restart, needs no rebalance (tansu's coordinator mishandles rebalances, infra pitfall 8).
+//! A failed batch (a delivery that failed, PostgreSQL down) is not skipped: the worker waits, rewinds
+//! every partition to the end of the last batch that succeeded, and reads it again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -21,7 +29,11 @@ use tokio::sync::watch;
 
 use crate::error::{Error, Result};
 use crate::event_row::{event_row, parse_message, product_track};
-use crate::store::{Team, process_person, team_by_token};
+use crate::groups::{
+    GroupRow, MAX_GROUP_KEY_CHARS, WARN_GROUP_KEY_TOO_LONG, add_group_columns, group_identify,
+    group_types, strip_group_columns,
+};
+use crate::store::{Team, group_type_index, process_person, team_by_token, upsert_group};
 
 /// Topic the worker consumes (base name).
 pub const INPUT_TOPIC: &str = "events_plugin_ingestion";
@@ -31,6 +43,8 @@ pub const EVENTS_TOPIC: &str = "clickhouse_events_json";
 pub const PERSON_TOPIC: &str = "clickhouse_person";
 /// Distinct-id rows for `kafka_person_distinct_id2` (and the overrides table).
 pub const DISTINCT_ID_TOPIC: &str = "clickhouse_person_distinct_id";
+/// Group rows for `kafka_groups`.
+pub const GROUPS_TOPIC: &str = "clickhouse_groups";
 
 /// How the worker connects and batches.
 #[derive(Debug, Clone)]
@@ -70,7 +84,13 @@ impl WorkerConfig {
 }
 
 /// The topics the worker reads and writes (base names).
-pub const WORKER_TOPICS: [&str; 4] = [INPUT_TOPIC, EVENTS_TOPIC, PERSON_TOPIC, DISTINCT_ID_TOPIC];
+pub const WORKER_TOPICS: [&str; 5] = [
+    INPUT_TOPIC,
+    EVENTS_TOPIC,
+    PERSON_TOPIC,
+    DISTINCT_ID_TOPIC,
+    GROUPS_TOPIC,
+];
 
 /// Creates the worker's topics that the broker lacks (brokers like tansu do not auto-create topics).
 pub async fn ensure_topics(hosts: &str, prefix: &str, partitions: i32) -> Result<()> {
@@ -116,8 +136,12 @@ pub struct Stats {
     pub dropped: AtomicU64,
     /// Batches whose offsets were committed.
     pub committed_batches: AtomicU64,
-    /// Offset commits that failed (the batch will be redelivered).
+    /// Offset commits that failed (retried with the next commit; a crash before it redelivers).
     pub failed_commits: AtomicU64,
+    /// Batches that failed and were read again (delivery failures, PostgreSQL errors).
+    pub retried_batches: AtomicU64,
+    /// `clickhouse_groups` rows produced.
+    pub group_rows: AtomicU64,
 }
 
 /// The ingestion worker.
@@ -127,6 +151,11 @@ pub struct Worker {
     consumer: StreamConsumer,
     producer: FutureProducer,
     teams: HashMap<String, (Instant, Option<Team>)>,
+    group_types: HashMap<(i64, String), i16>,
+    /// Per partition of the input topic: the offset after the last message of a batch that succeeded.
+    positions: BTreeMap<i32, i64>,
+    /// `positions` moved since the last successful commit.
+    uncommitted: bool,
     ready: watch::Sender<bool>,
     stats: Arc<Stats>,
 }
@@ -141,9 +170,21 @@ impl std::fmt::Debug for Worker {
 
 const TEAM_HIT_TTL: Duration = Duration::from_secs(60);
 const TEAM_MISS_TTL: Duration = Duration::from_secs(5);
+const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What went wrong with one batch: retry it (after rewinding) unless shutting down.
+enum BatchError {
+    Retry(Error),
+}
+
+impl From<Error> for BatchError {
+    fn from(e: Error) -> Self {
+        BatchError::Retry(e)
+    }
+}
 
 impl Worker {
-    /// Creates the Kafka clients and subscribes (no message is read before [`Worker::run`]).
+    /// Creates the Kafka clients (no partition is assigned and no message read before [`Worker::run`]).
     pub fn new(config: WorkerConfig, pool: PgPool) -> Result<Worker> {
         let consumer: StreamConsumer = ClientConfig::new()
             .set("bootstrap.servers", &config.kafka_hosts)
@@ -151,20 +192,20 @@ impl Worker {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
-            .set("heartbeat.interval.ms", "500")
-            .set("session.timeout.ms", "6000")
             .set("socket.timeout.ms", "10000")
+            .set("reconnect.backoff.ms", "100")
+            .set("reconnect.backoff.max.ms", "1000")
             .create()
             .map_err(|e| Error::Kafka(format!("creating the consumer: {e}")))?;
-        consumer
-            .subscribe(&[&config.topic(INPUT_TOPIC)])
-            .map_err(|e| Error::Kafka(format!("subscribing: {e}")))?;
         let producer: FutureProducer = ClientConfig::new()
             .set("bootstrap.servers", &config.kafka_hosts)
             .set("linger.ms", "5")
             .set("acks", "all")
-            .set("message.timeout.ms", "20000")
+            .set("enable.idempotence", "false")
+            .set("message.timeout.ms", "30000")
             .set("socket.timeout.ms", "10000")
+            .set("reconnect.backoff.ms", "100")
+            .set("reconnect.backoff.max.ms", "1000")
             .create()
             .map_err(|e| Error::Kafka(format!("creating the producer: {e}")))?;
         let (ready, _) = watch::channel(false);
@@ -174,13 +215,16 @@ impl Worker {
             consumer,
             producer,
             teams: HashMap::new(),
+            group_types: HashMap::new(),
+            positions: BTreeMap::new(),
+            uncommitted: false,
             ready,
             stats: Arc::new(Stats::default()),
         })
     }
 
-    /// Becomes `true` once the consumer holds a partition assignment (produce after that in tests:
-    /// tansu's group coordinator mishandles rebalances during consumption).
+    /// Becomes `true` once the worker assigned itself the input topic's partitions at their
+    /// committed offsets (messages produced before that are still read: unread offsets stay).
     pub fn ready(&self) -> watch::Receiver<bool> {
         self.ready.subscribe()
     }
@@ -191,8 +235,28 @@ impl Worker {
     }
 
     /// Runs until `shutdown` turns `true`. A batch in progress at shutdown is not committed (it is
-    /// redelivered). Returns an error when producing fails or PostgreSQL fails repeatedly.
+    /// redelivered). Broker and PostgreSQL outages are waited out: the failed batch is read again.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<()> {
+        let mut backoff = Duration::from_millis(200);
+        // Assign the partitions at their committed offsets, waiting for the broker if needed.
+        loop {
+            if *shutdown.borrow() {
+                return Ok(());
+            }
+            match self.assign_from_committed() {
+                Ok(()) => break,
+                Err(e) => {
+                    eprintln!("ingest: assigning partitions failed (retrying): {e}");
+                    if sleep_or_stop(&mut shutdown, backoff).await {
+                        return Ok(());
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        self.ready.send_replace(true);
+        backoff = Duration::from_millis(200);
+        let mut last_error_log = Instant::now() - Duration::from_secs(60);
         loop {
             if *shutdown.borrow() {
                 break;
@@ -212,7 +276,11 @@ impl Worker {
                             batch.push(message.detach());
                         }
                         Ok(Err(e)) => {
-                            eprintln!("ingest: consumer error: {e}");
+                            // Broker gone for a moment: librdkafka reconnects by itself.
+                            if last_error_log.elapsed() > Duration::from_secs(2) {
+                                eprintln!("ingest: consumer error: {e}");
+                                last_error_log = Instant::now();
+                            }
                             break;
                         }
                     }
@@ -221,19 +289,111 @@ impl Worker {
                     break;
                 }
             }
-            if !*self.ready.borrow() {
-                let assigned = self.consumer.assignment().map(|a| a.count()).unwrap_or(0);
-                if assigned > 0 {
-                    self.ready.send_replace(true);
-                }
-            }
             if batch.is_empty() {
+                if self.uncommitted {
+                    self.commit();
+                }
                 continue;
             }
-            self.process_batch(&batch).await?;
-            self.commit(&batch);
+            match self.process_batch(&batch).await {
+                Ok(()) => {
+                    backoff = Duration::from_millis(200);
+                    for m in &batch {
+                        let slot = self.positions.entry(m.partition()).or_insert(0);
+                        *slot = (*slot).max(m.offset() + 1);
+                    }
+                    self.uncommitted = true;
+                    self.commit();
+                }
+                Err(BatchError::Retry(e)) => {
+                    self.stats.retried_batches.fetch_add(1, Ordering::Relaxed);
+                    eprintln!(
+                        "ingest: batch of {} failed, reading it again in {backoff:?}: {e}",
+                        batch.len()
+                    );
+                    if sleep_or_stop(&mut shutdown, backoff).await {
+                        break;
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    if let Err(e) = self.rewind() {
+                        eprintln!("ingest: rewinding failed (retrying): {e}");
+                    }
+                }
+            }
         }
         Ok(())
+    }
+
+    /// The input topic's partitions, from the broker's metadata.
+    fn partitions(&self) -> Result<Vec<i32>> {
+        let topic = self.config.topic(INPUT_TOPIC);
+        let metadata = self
+            .consumer
+            .fetch_metadata(Some(&topic), KAFKA_TIMEOUT)
+            .map_err(|e| Error::Kafka(format!("reading the metadata of {topic}: {e}")))?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic && t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        if partitions.is_empty() {
+            return Err(Error::Kafka(format!(
+                "topic {topic} has no partitions (does it exist?)"
+            )));
+        }
+        Ok(partitions)
+    }
+
+    /// Assigns every partition of the input topic at its committed offset (the beginning when the
+    /// group committed none), and remembers those offsets as the positions to rewind to.
+    fn assign_from_committed(&mut self) -> Result<()> {
+        let topic = self.config.topic(INPUT_TOPIC);
+        let mut wanted = TopicPartitionList::new();
+        for p in self.partitions()? {
+            wanted.add_partition(&topic, p);
+        }
+        let committed = self
+            .consumer
+            .committed_offsets(wanted, KAFKA_TIMEOUT)
+            .map_err(|e| Error::Kafka(format!("reading committed offsets: {e}")))?;
+        self.positions.clear();
+        for element in committed.elements() {
+            if let Offset::Offset(offset) = element.offset() {
+                self.positions.insert(element.partition(), offset);
+            }
+        }
+        self.assign_at_positions(&committed)
+    }
+
+    /// Assigns `partitions`, each at its remembered position (or the beginning).
+    fn assign_at_positions(&self, partitions: &TopicPartitionList) -> Result<()> {
+        let topic = self.config.topic(INPUT_TOPIC);
+        let mut list = TopicPartitionList::new();
+        for element in partitions.elements() {
+            let offset = match self.positions.get(&element.partition()) {
+                Some(o) => Offset::Offset(*o),
+                None => Offset::Beginning,
+            };
+            list.add_partition_offset(&topic, element.partition(), offset)
+                .map_err(|e| Error::Kafka(format!("offset list: {e}")))?;
+        }
+        self.consumer
+            .assign(&list)
+            .map_err(|e| Error::Kafka(format!("assigning partitions: {e}")))
+    }
+
+    /// Moves every partition back to the end of the last successful batch (messages read after it,
+    /// including the failed batch, are read again).
+    fn rewind(&mut self) -> Result<()> {
+        let current = self
+            .consumer
+            .assignment()
+            .map_err(|e| Error::Kafka(format!("reading the assignment: {e}")))?;
+        if current.count() == 0 {
+            return self.assign_from_committed();
+        }
+        self.assign_at_positions(&current)
     }
 
     async fn team(&mut self, token: &str) -> Result<Option<Team>> {
@@ -251,6 +411,19 @@ impl Worker {
         self.teams
             .insert(token.to_string(), (Instant::now(), team.clone()));
         Ok(team)
+    }
+
+    /// The index of a group type in the team's project (cached once known).
+    async fn group_index(&mut self, team: &Team, group_type: &str) -> Result<Option<i16>> {
+        let key = (team.project_id, group_type.to_string());
+        if let Some(index) = self.group_types.get(&key) {
+            return Ok(Some(*index));
+        }
+        let index = group_type_index(&self.pool, team, group_type).await?;
+        if let Some(i) = index {
+            self.group_types.insert(key, i);
+        }
+        Ok(index)
     }
 
     fn send(
@@ -276,12 +449,15 @@ impl Worker {
         }
     }
 
-    async fn process_batch(&mut self, batch: &[OwnedMessage]) -> Result<()> {
+    async fn process_batch(&mut self, batch: &[OwnedMessage]) -> Result<(), BatchError> {
         let events_topic = self.config.topic(EVENTS_TOPIC);
         let person_topic = self.config.topic(PERSON_TOPIC);
         let distinct_id_topic = self.config.topic(DISTINCT_ID_TOPIC);
+        let groups_topic = self.config.topic(GROUPS_TOPIC);
         let mut pending: Vec<(String, DeliveryFuture)> = Vec::new();
         let mut ingested = 0;
+        let mut dropped = 0;
+        let mut group_rows = 0;
         for message in batch {
             let where_ = format!(
                 "{}[{}]@{}",
@@ -293,7 +469,7 @@ impl Worker {
                 Ok(event) => event,
                 Err(e) => {
                     eprintln!("ingest: dropping {where_}: {e}");
-                    self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    dropped += 1;
                     continue;
                 }
             };
@@ -302,9 +478,20 @@ impl Worker {
                     "ingest: dropping {where_}: invalid_token (no team has token {:?})",
                     event.token
                 );
-                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                dropped += 1;
                 continue;
             };
+            let identify = group_identify(&event.event, &event.properties);
+            if let Some(g) = &identify
+                && g.group_key.chars().count() > MAX_GROUP_KEY_CHARS
+            {
+                eprintln!(
+                    "ingest: ingestion warning team={} type={WARN_GROUP_KEY_TOO_LONG} event={}: dropped",
+                    team.id, event.uuid
+                );
+                dropped += 1;
+                continue;
+            }
             let outcome = process_person(&self.pool, &team, &mut event).await?;
             for warning in &outcome.warnings {
                 eprintln!(
@@ -325,6 +512,37 @@ impl Worker {
                     self.send(&distinct_id_topic, &row.person_id.to_string(), &value, None)?;
                 pending.push((distinct_id_topic.clone(), future));
             }
+
+            // Groups, for events that process persons only (as PostHog does).
+            if crate::event_row::is_personless(&event.properties) || team.person_processing_opt_out
+            {
+                strip_group_columns(&mut event.properties);
+            } else {
+                let mut resolved = Vec::new();
+                for group_type in group_types(&event.properties) {
+                    if let Some(index) = self.group_index(&team, &group_type).await? {
+                        resolved.push((group_type, index));
+                    }
+                }
+                add_group_columns(&mut event.properties, &resolved);
+                if let Some(g) = identify
+                    && let Some(index) = self.group_index(&team, &g.group_type).await?
+                    && let Some(row) = upsert_group(
+                        &self.pool,
+                        &team,
+                        index,
+                        &g.group_key,
+                        &g.set,
+                        event.timestamp,
+                    )
+                    .await?
+                {
+                    let future = self.send_group(&groups_topic, &row)?;
+                    pending.push((groups_topic.clone(), future));
+                    group_rows += 1;
+                }
+            }
+
             let row = event_row(
                 &event,
                 team.id,
@@ -346,40 +564,58 @@ impl Worker {
             match future.await {
                 Ok(Ok(_)) => {}
                 Ok(Err((e, _))) => {
-                    return Err(Error::Kafka(format!("delivery to {topic} failed: {e}")));
+                    return Err(Error::Kafka(format!("delivery to {topic} failed: {e}")).into());
                 }
-                Err(_) => return Err(Error::Kafka(format!("delivery to {topic} was cancelled"))),
+                Err(_) => {
+                    return Err(Error::Kafka(format!("delivery to {topic} was cancelled")).into());
+                }
             }
         }
         self.stats.ingested.fetch_add(ingested, Ordering::Relaxed);
+        self.stats.dropped.fetch_add(dropped, Ordering::Relaxed);
+        self.stats
+            .group_rows
+            .fetch_add(group_rows, Ordering::Relaxed);
         Ok(())
     }
 
-    /// Commits the offset after the last message of each partition in `batch`. A failed commit (a
-    /// rebalance, a flaky coordinator) is logged: the batch will be redelivered and deduplicated.
-    fn commit(&self, batch: &[OwnedMessage]) {
-        let mut next: BTreeMap<(String, i32), i64> = BTreeMap::new();
-        for m in batch {
-            let slot = next
-                .entry((m.topic().to_string(), m.partition()))
-                .or_insert(0);
-            *slot = (*slot).max(m.offset() + 1);
-        }
+    /// Produces a group row, keyed by its group so that one group's versions stay in order.
+    fn send_group(&self, topic: &str, row: &GroupRow) -> Result<DeliveryFuture> {
+        let value = serde_json::to_string(row)
+            .map_err(|e| Error::Kafka(format!("serialising a group row: {e}")))?;
+        let key = format!("{}:{}:{}", row.team_id, row.group_type_index, row.group_key);
+        self.send(topic, &key, &value, None)
+    }
+
+    /// Commits the positions of every partition that moved. A failed commit (broker restarting) is
+    /// logged and tried again later; a crash before then only redelivers, which ClickHouse dedups.
+    fn commit(&mut self) {
+        let topic = self.config.topic(INPUT_TOPIC);
         let mut list = TopicPartitionList::new();
-        for ((topic, partition), offset) in &next {
-            if let Err(e) = list.add_partition_offset(topic, *partition, Offset::Offset(*offset)) {
+        for (partition, offset) in &self.positions {
+            if let Err(e) = list.add_partition_offset(&topic, *partition, Offset::Offset(*offset)) {
                 eprintln!("ingest: offset list: {e}");
                 return;
             }
         }
         match self.consumer.commit(&list, CommitMode::Sync) {
             Ok(()) => {
+                self.uncommitted = false;
                 self.stats.committed_batches.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => {
                 self.stats.failed_commits.fetch_add(1, Ordering::Relaxed);
-                eprintln!("ingest: committing offsets failed (the batch will be redelivered): {e}");
+                eprintln!("ingest: committing offsets failed (will retry): {e}");
             }
         }
     }
+}
+
+/// Sleeps `wait`; true when `shutdown` turned on meanwhile.
+async fn sleep_or_stop(shutdown: &mut watch::Receiver<bool>, wait: Duration) -> bool {
+    let stopped = tokio::select! {
+        _ = shutdown.wait_for(|s| *s) => true,
+        _ = tokio::time::sleep(wait) => false,
+    };
+    stopped || *shutdown.borrow()
 }

@@ -195,6 +195,77 @@ async fn persons_follow_the_identity_rules() -> anyhow::Result<()> {
     .await;
     assert_eq!(illegal.warnings, [WARN_ILLEGAL_ID]);
 
+    // $merge_dangerously merges even an identified person away (user-b's person, which holds
+    // anon-a, user-b and user-c) into the event's person; illegal ids are still refused.
+    let refused = run(
+        &pool,
+        &team,
+        20,
+        "$merge_dangerously",
+        "user-d",
+        json!({"alias": "null"}),
+    )
+    .await;
+    assert_eq!(refused.warnings, [WARN_ILLEGAL_ID]);
+    let md = run(
+        &pool,
+        &team,
+        21,
+        "$merge_dangerously",
+        "user-d",
+        json!({"alias": "user-b", "$set": {"merged": true}}),
+    )
+    .await;
+    assert!(md.warnings.is_empty(), "{:?}", md.warnings);
+    assert_eq!(md.person.uuid, person_uuid(t, "user-d"));
+    assert_eq!(md.person.properties["merged"], true);
+    assert_eq!(
+        md.person.properties["b"], 2,
+        "the merged-away person's properties are kept"
+    );
+    assert_eq!(
+        md.person.created_at,
+        Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 1).unwrap(),
+        "the older created_at wins"
+    );
+    let gone: Vec<_> = md.persons.iter().filter(|r| r.is_deleted == 1).collect();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0].id, person_uuid(t, "user-b"));
+    let mut moved: Vec<String> = md
+        .distinct_ids
+        .iter()
+        .map(|r| {
+            assert_eq!(r.person_id, person_uuid(t, "user-d"));
+            r.distinct_id.clone()
+        })
+        .collect();
+    moved.sort();
+    assert_eq!(moved, ["anon-a", "user-b", "user-c"]);
+    let owners: Vec<(String, uuid::Uuid)> = sqlx::query_as(
+        "SELECT d.distinct_id, p.uuid FROM person_distinct_id d JOIN person p ON p.id = d.person_id \
+         WHERE d.distinct_id IN ('anon-a', 'user-b', 'user-c', 'user-d') ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await?;
+    assert!(
+        owners.iter().all(|(_, p)| *p == person_uuid(t, "user-d")),
+        "{owners:?}"
+    );
+    assert_eq!(owners.len(), 4);
+
+    // $groupidentify never updates the sender's person.
+    let gi = run(
+        &pool,
+        &team,
+        22,
+        "$groupidentify",
+        "user-d",
+        json!({"$group_type": "company", "$group_key": "acme", "$set": {"merged": false}}),
+    )
+    .await;
+    assert!(gi.persons.is_empty());
+    assert_eq!(gi.person.properties["merged"], true);
+
     // Personless: no person, the stand-in id; a later identify creates one person for both ids and
     // writes the personless id as an override (version 1).
     let ghost = run(

@@ -1,0 +1,132 @@
+//! Group rules against a REAL PostgreSQL (feature `services`, env `DATABASE_URL`; a missing variable
+//! FAILS the test): group type indexes per project (first sight, at most five), and `$groupidentify`
+//! upserts (version 1 on creation, +1 per change, no write without a change, earliest `created_at`).
+#![cfg(feature = "services")]
+
+use std::str::FromStr as _;
+
+use chrono::{TimeZone as _, Utc};
+use ingest_worker::store::{group_type_index, upsert_group};
+use ingest_worker::{create_team, migrate};
+use serde_json::{Map, Value, json};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+fn database_url() -> String {
+    std::env::var("DATABASE_URL").ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| {
+        panic!("the `services` feature is on but DATABASE_URL is not set: run `cargo xtask test`, or eval \"$(cargo xtask stack env)\"")
+    })
+}
+
+fn map(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_types_and_group_upserts() -> anyhow::Result<()> {
+    let url = database_url();
+    let schema = format!(
+        "ingest_groups_{}_{}",
+        std::process::id(),
+        Utc::now().timestamp_millis() % 100_000_000
+    );
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await?;
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await?;
+    let options = PgConnectOptions::from_str(&url)?.options([("search_path", schema.as_str())]);
+    let pool = PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await?;
+    migrate(&pool).await?;
+    let team = create_team(&pool, "groups").await?;
+    let other = create_team(&pool, "other").await?;
+
+    // Indexes in order of first sight, stable afterwards, at most five per project.
+    let mut seen = Vec::new();
+    for t in [
+        "company", "project", "company", "team", "org", "unit", "sixth", "project",
+    ] {
+        seen.push(group_type_index(&pool, &team, t).await?);
+    }
+    assert_eq!(
+        seen,
+        [
+            Some(0),
+            Some(1),
+            Some(0),
+            Some(2),
+            Some(3),
+            Some(4),
+            None,
+            Some(1)
+        ]
+    );
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM group_type_mapping WHERE project_id = $1")
+            .bind(team.project_id)
+            .fetch_one(&pool)
+            .await?;
+    assert_eq!(rows, 5);
+    // Another project starts at 0 again.
+    assert_eq!(group_type_index(&pool, &other, "sixth").await?, Some(0));
+
+    // Creation: version 1, the $group_set properties, created_at = the event time.
+    let t1 = Utc.with_ymd_and_hms(2026, 3, 1, 10, 0, 0).unwrap();
+    let created = upsert_group(&pool, &team, 0, "acme", &map(json!({"name": "Acme"})), t1)
+        .await?
+        .expect("a new group is written");
+    assert_eq!(
+        serde_json::to_value(&created)?,
+        json!({"group_type_index": 0, "group_key": "acme", "team_id": team.id,
+               "group_properties": "{\"name\":\"Acme\"}", "created_at": "2026-03-01 10:00:00",
+               "version": 1})
+    );
+    // The same values again: nothing to write.
+    let t2 = Utc.with_ymd_and_hms(2026, 3, 1, 11, 0, 0).unwrap();
+    assert_eq!(
+        upsert_group(&pool, &team, 0, "acme", &map(json!({"name": "Acme"})), t2).await?,
+        None
+    );
+    // A change: version 2, merged properties; an earlier event moves created_at back.
+    let t0 = Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap();
+    let changed = upsert_group(
+        &pool,
+        &team,
+        0,
+        "acme",
+        &map(json!({"name": "Acme Inc", "size": 12})),
+        t0,
+    )
+    .await?
+    .expect("a change is written");
+    assert_eq!(changed.version, 2);
+    assert_eq!(changed.created_at, "2026-02-01 00:00:00");
+    assert_eq!(
+        serde_json::from_str::<Value>(&changed.group_properties)?,
+        json!({"name": "Acme Inc", "size": 12})
+    );
+    // A group with an empty $group_set is still created.
+    let bare = upsert_group(&pool, &team, 1, "p-1", &Map::new(), t1).await?;
+    assert_eq!(
+        bare.map(|r| (r.version, r.group_properties)),
+        Some((1, "{}".to_string()))
+    );
+    let (props, version): (sqlx::types::Json<Value>, i64) = sqlx::query_as(
+        "SELECT group_properties, version FROM groups WHERE team_id = $1 AND group_type_index = 0 AND group_key = 'acme'",
+    )
+    .bind(team.id)
+    .fetch_one(&pool)
+    .await?;
+    assert_eq!(props.0, json!({"name": "Acme Inc", "size": 12}));
+    assert_eq!(version, 2);
+
+    pool.close().await;
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&admin)
+        .await?;
+    Ok(())
+}
