@@ -24,7 +24,7 @@ enum Command {
     Hogql(hogql_cmd::HogqlArgs),
     /// ClickHouse migrations: check files against the rules, plan per node, apply.
     Migrations(migrations_cmd::MigrationsArgs),
-    /// Run the reference server: capture and the ingestion worker (or `--capture-only` / `--worker-only`).
+    /// Run the reference server: capture, the ingestion worker and the query API (or one of them alone).
     Serve(serve_cmd::ServeArgs),
     /// Teams in PostgreSQL (DATABASE_URL): `team create --name N` prints its id and api_token.
     Team(team_cmd::TeamArgs),

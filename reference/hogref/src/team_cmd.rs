@@ -1,5 +1,7 @@
-//! `hogref team create --name N`: creates a team in PostgreSQL (`DATABASE_URL`; the ingestion schema
-//! is migrated first) and prints it as JSON (`id`, `project_id`, `name`, `api_token`, `timezone`).
+//! `hogref team create --name N`: creates a team in PostgreSQL (`DATABASE_URL`; the schema is migrated
+//! first) with a query API key, and prints it as JSON (`id`, `project_id`, `name`, `api_token`,
+//! `timezone`, `personal_api_key`). `api_token` (`phc_…`) is the public project token capture takes;
+//! `personal_api_key` (`phx_…`) is the secret the query API takes as `Authorization: Bearer`, shown once.
 
 use anyhow::Context as _;
 
@@ -11,7 +13,7 @@ pub(crate) struct TeamArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum TeamCommand {
-    /// Create a team with a fresh project API token (`phc_…`).
+    /// Create a team with a fresh project API token (`phc_…`) and a query API key (`phx_…`).
     Create {
         /// The team's name.
         #[arg(long)]
@@ -28,12 +30,13 @@ pub(crate) fn run(args: TeamArgs) -> anyhow::Result<i32> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let team = runtime.block_on(async {
+    let (team, key) = runtime.block_on(async {
         let pool = ingest_worker::connect(&url).await?;
         ingest_worker::migrate(&pool).await?;
         let team = ingest_worker::create_team(&pool, &name).await?;
+        let key = query_api::auth::create_api_key(&pool, team.id, "hogref team create").await?;
         pool.close().await;
-        Ok::<_, ingest_worker::Error>(team)
+        Ok::<_, anyhow::Error>((team, key))
     })?;
     println!(
         "{}",
@@ -43,6 +46,7 @@ pub(crate) fn run(args: TeamArgs) -> anyhow::Result<i32> {
             "name": team.name,
             "api_token": team.api_token,
             "timezone": team.timezone,
+            "personal_api_key": key,
         })
     );
     Ok(0)

@@ -1,0 +1,258 @@
+//! The query API: `POST /api/projects/:team_id/query` with a `HogQLQuery`, answered as PostHog's query
+//! endpoint answers (`results`, `columns`, `types`, `hogql`, `clickhouse`, `timings`, cache fields).
+//!
+//! This crate is the I/O shell; the work is pure and lives elsewhere: [`request`] reads the body,
+//! [`prepare`] compiles through `hogql-compiler` (team guard, `%(hogql_val_N)s` values, bound into one
+//! statement), [`clickhouse`] runs it over HTTP in `JSONCompact`, [`cache`] keeps answers in Redis and
+//! [`auth`] checks the `Authorization: Bearer` key against the team's keys in PostgreSQL.
+//!
+//! Errors answer with PostHog's error body (`type`, `code`, `detail`, `attr`), plus `start`/`end`
+//! character offsets for HogQL errors (400). A missing or unknown key is 401; a key of another team is 403.
+
+pub mod auth;
+pub mod cache;
+pub mod clickhouse;
+mod error;
+pub mod log;
+pub mod metrics;
+pub mod prepare;
+pub mod request;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+pub use crate::cache::Cache;
+pub use crate::clickhouse::ClickHouse;
+pub use crate::error::{Error, Result};
+pub use crate::metrics::Metrics;
+use crate::request::Refresh;
+
+/// Default time a cached result is served, in seconds.
+pub const DEFAULT_CACHE_TTL_SECONDS: u64 = 300;
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// PostgreSQL: teams and API keys.
+    pub pool: sqlx::PgPool,
+    /// Where queries run.
+    pub clickhouse: Arc<ClickHouse>,
+    /// The results cache; `None` runs every query.
+    pub cache: Option<Arc<Cache>>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The query routes only (`/api/projects/{team_id}/query`, with and without a trailing `/`), for a
+/// server that mounts them next to other routes.
+pub fn routes(state: AppState) -> Router {
+    Router::new()
+        .route("/api/projects/{team_id}/query", post(query))
+        .route("/api/projects/{team_id}/query/", post(query))
+        .with_state(state)
+}
+
+/// The query API on its own: [`routes`] plus `/metrics`, `/_liveness` and `/_readiness`.
+pub fn app(state: AppState) -> Router {
+    let metrics = state.metrics.clone();
+    routes(state)
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        metrics.render(),
+                    )
+                }
+            }),
+        )
+        .route("/_liveness", get(|| async { "ok" }))
+        .route("/_readiness", get(|| async { "query" }))
+}
+
+async fn query(
+    State(state): State<AppState>,
+    Path(team_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let outcome = answer(&state, &team_id, &headers, &body).await;
+    let (response, status, code) = match outcome {
+        Ok(body) => (
+            (StatusCode::OK, axum::Json(body)).into_response(),
+            200,
+            "ok",
+        ),
+        Err(e) => {
+            let status = e.status().as_u16();
+            let code = e.code();
+            let level = if status >= 500 {
+                log::Level::Error
+            } else {
+                log::Level::Info
+            };
+            log::log(
+                level,
+                "query",
+                "query rejected",
+                json!({"team_id": team_id, "status": status, "code": code, "detail": e.to_string()}),
+            );
+            (e.into_response(), status, code)
+        }
+    };
+    state.metrics.record_response(status, code);
+    log::log(
+        log::Level::Debug,
+        "query",
+        "query answered",
+        json!({"team_id": team_id, "status": status, "seconds": started.elapsed().as_secs_f64()}),
+    );
+    response
+}
+
+async fn answer(
+    state: &AppState,
+    team_id: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Value> {
+    let started = Instant::now();
+    let team_id: i64 = team_id
+        .parse()
+        .map_err(|_| Error::InvalidTeamId(team_id.to_owned()))?;
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(auth::bearer)
+        .ok_or(Error::NotAuthenticated)?;
+    let key_team = auth::team_for_key(&state.pool, key)
+        .await?
+        .ok_or(Error::InvalidKey)?;
+    if key_team != team_id {
+        return Err(Error::Forbidden { team_id });
+    }
+    let request = request::parse(body)?;
+    let timezone = auth::team_timezone(&state.pool, team_id)
+        .await?
+        .ok_or(Error::Forbidden { team_id })?;
+    let cache_key = cache::cache_key(team_id, &request);
+
+    if request.refresh != Refresh::ForceBlocking
+        && let Some(cache) = &state.cache
+    {
+        let cached = {
+            let (cache, key) = (cache.clone(), cache_key.clone());
+            tokio::task::spawn_blocking(move || cache.get(team_id, &key))
+                .await
+                .map_err(|e| Error::Internal(e.to_string()))?
+        };
+        match cached {
+            Ok(Some(text)) => {
+                if let Ok(Value::Object(mut body)) = serde_json::from_str::<Value>(&text) {
+                    state.metrics.record_cache_hit();
+                    body.insert("is_cached".into(), Value::Bool(true));
+                    return Ok(Value::Object(body));
+                }
+            }
+            Ok(None) => {}
+            Err(e) => log::log(
+                log::Level::Warn,
+                "query",
+                "redis read failed; running uncached",
+                json!({"error": e.to_string()}),
+            ),
+        }
+    }
+    if request.refresh == Refresh::ForceCache {
+        return Ok(json!({
+            "results": null,
+            "is_cached": false,
+            "cache_key": cache_key,
+            "query": request.query,
+            "modifiers": request.modifiers_json,
+        }));
+    }
+
+    state.metrics.record_cache_miss();
+    let prepared = {
+        let request = request.clone();
+        let timezone = timezone.clone();
+        tokio::task::spawn_blocking(move || {
+            prepare::prepare(
+                &request.query,
+                &request.values,
+                &request.modifiers,
+                team_id,
+                &timezone,
+            )
+        })
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))??
+    };
+    let output = {
+        let clickhouse = state.clickhouse.clone();
+        let sql = prepared.sql.clone();
+        tokio::task::spawn_blocking(move || clickhouse.query(&sql))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))??
+    };
+    state.metrics.record_clickhouse(output.seconds);
+
+    let mut timings: Vec<Value> = prepared
+        .timings
+        .iter()
+        .map(|(k, t)| json!({"k": k, "t": t}))
+        .collect();
+    timings.push(json!({"k": "./clickhouse_execute", "t": output.seconds}));
+    timings.push(json!({"k": ".", "t": started.elapsed().as_secs_f64()}));
+    let types: Vec<Value> = output
+        .columns
+        .iter()
+        .zip(&output.types)
+        .map(|(c, t)| json!([c, t]))
+        .collect();
+    let body = json!({
+        "results": output.rows,
+        "columns": output.columns,
+        "types": types,
+        "hogql": prepared.hogql,
+        "clickhouse": prepared.clickhouse,
+        "timings": timings,
+        "query": request.query,
+        "modifiers": request.modifiers_json,
+        "timezone": timezone,
+        "error": null,
+        "explain": null,
+        "is_cached": false,
+        "cache_key": cache_key,
+        "last_refresh": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "cache_target_age_seconds": state.cache.as_ref().map(|c| c.ttl_seconds),
+        "query_status": null,
+    });
+    if let Some(cache) = &state.cache {
+        let (cache, key, text) = (cache.clone(), cache_key, body.to_string());
+        let stored = tokio::task::spawn_blocking(move || cache.put(team_id, &key, &text))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        if let Err(e) = stored {
+            log::log(
+                log::Level::Warn,
+                "query",
+                "redis write failed; result not cached",
+                json!({"error": e.to_string()}),
+            );
+        }
+    }
+    Ok(body)
+}
