@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub mod http;
 pub mod known_gaps;
 pub mod normalize;
 pub mod report;

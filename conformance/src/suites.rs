@@ -5,8 +5,11 @@ use std::path::{Path, PathBuf};
 use crate::target::{Entry, Target};
 use crate::{Case, Outcome};
 
+mod capture;
 mod hogql_parse;
+mod ingestion;
 mod migrations;
+mod query_api;
 
 /// One conformance suite.
 pub trait Suite {
@@ -25,6 +28,9 @@ pub fn all() -> Vec<Box<dyn Suite>> {
     vec![
         Box::new(hogql_parse::HogqlParse),
         Box::new(migrations::Migrations),
+        Box::new(capture::Capture),
+        Box::new(ingestion::Ingestion),
+        Box::new(query_api::QueryApi),
     ]
 }
 
@@ -39,15 +45,6 @@ pub const PLANNED: &[(&str, &str)] = &[
         "hogql-exec",
         "not written yet: printed SQL executed on ClickHouse, issue #4",
     ),
-    (
-        "capture",
-        "not a suite yet: the request corpus (fixtures/capture) runs in capture-server's tests, issue #7",
-    ),
-    (
-        "ingestion",
-        "not written yet: capture to ClickHouse through a target, issue #7",
-    ),
-    ("query-api", "not written yet: query API, issue #6"),
 ];
 
 /// Files under `dir` (recursively) whose name ends with `suffix`, sorted.

@@ -3,6 +3,7 @@
 //! A target answers the questions the suites ask. The command-line adapter drives any program that
 //! speaks Hogref's tool interface (`<bin> hogql parse --select`, `<bin> migrations check --format json`);
 //! an HTTP-only target (capture and query APIs) answers none of these and the internal suites are skipped.
+//! [`ReferenceTarget`] is both: Hogref's CLI plus a running `hogref serve`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -73,6 +74,10 @@ pub trait Target {
         path: &Path,
         dialect: Option<&str>,
     ) -> anyhow::Result<Vec<MigrationDiagnostic>>;
+    /// The target's HTTP APIs (capture, query) and its teams, when it has them.
+    fn http(&self) -> Option<&HttpTarget> {
+        None
+    }
 }
 
 /// A target driven through its command-line tool (`hogref` or a compatible program).
@@ -146,20 +151,115 @@ impl Target for CliTarget {
     }
 }
 
-/// An implementation reached only through its HTTP APIs (capture and query): `--target URL`.
+/// A team of the target, as the HTTP suites use it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Team {
+    /// The team (project) id in `/api/projects/:id/query`.
+    pub id: i64,
+    /// The public project token capture takes (`phc_…`).
+    pub api_token: String,
+    /// The secret key the query API takes as `Authorization: Bearer` (`phx_…`).
+    pub personal_api_key: String,
+}
+
+/// Where the HTTP suites get teams from.
 #[derive(Debug, Clone)]
+pub enum TeamSource {
+    /// A program that creates a team and prints it as JSON (`id`, `api_token`, `personal_api_key`);
+    /// the team's name is appended as the last argument (e.g. `hogref team create --name`).
+    Command {
+        /// The program.
+        program: PathBuf,
+        /// Its arguments before the name.
+        args: Vec<String>,
+        /// Extra environment (e.g. `DATABASE_URL`).
+        env: Vec<(String, String)>,
+    },
+    /// Teams made beforehand (`--teams FILE`: a JSON array of them), handed out in turn. At least two
+    /// are needed for the isolation checks.
+    Fixed(Vec<Team>),
+}
+
+/// An implementation reached through its HTTP APIs (capture and query): `--target URL`.
+#[derive(Debug)]
 pub struct HttpTarget {
-    /// Base URL of the implementation.
-    pub base_url: String,
+    /// Base URL of the capture API (`/e`, `/batch`, ...).
+    pub capture_url: String,
+    /// Base URL of the query API (`/api/projects/:id/query`).
+    pub query_url: String,
+    /// Where teams come from.
+    pub teams: TeamSource,
+    next_fixed: std::sync::atomic::AtomicUsize,
+}
+
+impl HttpTarget {
+    /// A target whose capture and query APIs live at the given base URLs.
+    pub fn new(capture_url: &str, query_url: &str, teams: TeamSource) -> HttpTarget {
+        HttpTarget {
+            capture_url: capture_url.trim_end_matches('/').to_owned(),
+            query_url: query_url.trim_end_matches('/').to_owned(),
+            teams,
+            next_fixed: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// A team to run a case with: a fresh one from a [`TeamSource::Command`], else the next fixed one.
+    pub fn new_team(&self, name: &str) -> anyhow::Result<Team> {
+        match &self.teams {
+            TeamSource::Command { program, args, env } => {
+                let output = Command::new(program)
+                    .args(args)
+                    .arg(name)
+                    .envs(env.iter().map(|(k, v)| (k, v)))
+                    .output()
+                    .with_context(|| format!("starting {}", program.display()))?;
+                let stdout = String::from_utf8_lossy(&output.stdout);
+                anyhow::ensure!(
+                    output.status.success(),
+                    "creating a team failed ({}): {}{}",
+                    output.status,
+                    stdout.trim(),
+                    String::from_utf8_lossy(&output.stderr).trim()
+                );
+                serde_json::from_str(stdout.trim())
+                    .with_context(|| format!("the team command printed no team JSON: {stdout}"))
+            }
+            TeamSource::Fixed(teams) => {
+                anyhow::ensure!(!teams.is_empty(), "no teams given (--teams FILE is empty)");
+                let i = self
+                    .next_fixed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok(teams[i % teams.len()].clone())
+            }
+        }
+    }
+
+    /// Two different teams (for isolation checks).
+    pub fn two_teams(&self, name: &str) -> anyhow::Result<(Team, Team)> {
+        let a = self.new_team(&format!("{name}-a"))?;
+        let mut b = self.new_team(&format!("{name}-b"))?;
+        if b.id == a.id {
+            b = self.new_team(&format!("{name}-b"))?;
+        }
+        anyhow::ensure!(
+            a.id != b.id,
+            "the isolation checks need two different teams (--teams lists one)"
+        );
+        Ok((a, b))
+    }
 }
 
 impl Target for HttpTarget {
     fn name(&self) -> String {
-        format!("http:{}", self.base_url)
+        if self.capture_url == self.query_url {
+            format!("http:{}", self.capture_url)
+        } else {
+            format!("http:capture={},query={}", self.capture_url, self.query_url)
+        }
     }
 
     fn supports(&self, capability: &str) -> bool {
-        matches!(capability, "capture" | "query-api")
+        matches!(capability, "capture" | "query-api" | "ingestion")
     }
 
     fn parse_hogql(&self, _entry: Entry, _src: &str) -> anyhow::Result<serde_json::Value> {
@@ -172,5 +272,45 @@ impl Target for HttpTarget {
         _dialect: Option<&str>,
     ) -> anyhow::Result<Vec<MigrationDiagnostic>> {
         anyhow::bail!("an HTTP target exposes no migration checker")
+    }
+
+    fn http(&self) -> Option<&HttpTarget> {
+        Some(self)
+    }
+}
+
+/// Hogref's reference implementation: its command-line tool for the internal suites and a running
+/// `hogref serve` for the HTTP suites.
+#[derive(Debug)]
+pub struct ReferenceTarget {
+    /// The `hogref` binary.
+    pub cli: CliTarget,
+    /// The server it runs.
+    pub http: HttpTarget,
+}
+
+impl Target for ReferenceTarget {
+    fn name(&self) -> String {
+        format!("{} + {}", self.cli.name(), self.http.name())
+    }
+
+    fn supports(&self, capability: &str) -> bool {
+        self.cli.supports(capability) || self.http.supports(capability)
+    }
+
+    fn parse_hogql(&self, entry: Entry, src: &str) -> anyhow::Result<serde_json::Value> {
+        self.cli.parse_hogql(entry, src)
+    }
+
+    fn check_migrations(
+        &self,
+        path: &Path,
+        dialect: Option<&str>,
+    ) -> anyhow::Result<Vec<MigrationDiagnostic>> {
+        self.cli.check_migrations(path, dialect)
+    }
+
+    fn http(&self) -> Option<&HttpTarget> {
+        Some(&self.http)
     }
 }

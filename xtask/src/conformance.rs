@@ -1,20 +1,27 @@
 //! `cargo xtask conformance`: every suite against a target, with progress, a summary table, JUnit XML and
 //! an HTML report under `target/conformance/`; exits 1 on any failure or on a known gap that passes.
 //!
-//! The default target is Hogref's reference implementation (the `hogref` binary, built here). `--bin`
-//! points the same suites at another program with the same command-line interface; `--target URL` checks
-//! an implementation through its HTTP APIs only, and the suites that need internals are listed as not run.
+//! The default target is Hogref's reference implementation: the `hogref` binary (built here) for the
+//! internal suites, and for the HTTP suites (capture, ingestion, query-api) a service stack
+//! (`--provider`, default as `cargo xtask stack`) plus `hogref serve` on a free port, both started here
+//! and stopped at the end (server log: `target/conformance/server.log`). `--bin` points the internal
+//! suites at another program with the same command-line interface; `--target URL` checks an
+//! implementation through its HTTP APIs only, and the suites that need internals are listed as not run.
+//! Its teams come from `--teams FILE` (a JSON array of `{id, api_token, personal_api_key}`), else from
+//! `hogref team create` against `DATABASE_URL` (the target's PostgreSQL).
 
 use std::io::{IsTerminal as _, Write as _};
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use clap::Args;
-use conformance::target::{CliTarget, HttpTarget, Target};
+use conformance::target::{CliTarget, HttpTarget, ReferenceTarget, Target, TeamSource};
 use conformance::{Outcome, RunOptions, known_gaps::KnownGaps, report, suites};
 
 use crate::paths::{cargo_target_dir, workspace_root};
+use crate::stack_cmd::{self, ProviderArg, StackTarget};
 
 #[derive(Debug, Args)]
 pub(crate) struct ConformanceArgs {
@@ -27,27 +34,121 @@ pub(crate) struct ConformanceArgs {
     /// Check an implementation through its capture and query HTTP APIs only (base URL).
     #[arg(long)]
     target: Option<String>,
+    /// Base URL of the target's query API, when it is not the `--target` URL.
+    #[arg(long, requires = "target")]
+    query_target: Option<String>,
+    /// Teams of the `--target` implementation: a JSON array of `{id, api_token, personal_api_key}`
+    /// (at least two). Without it, teams are made with `hogref team create` against `DATABASE_URL`.
+    #[arg(long, requires = "target")]
+    teams: Option<PathBuf>,
+    /// Who provides the service stack the reference server runs on: local, docker or external
+    /// (default: docker when available, else local).
+    #[arg(long, value_enum, conflicts_with = "target")]
+    provider: Option<ProviderArg>,
     /// Where reports go (default: `target/conformance/` in the workspace).
     #[arg(long)]
     out: Option<PathBuf>,
 }
 
+/// The HTTP suites: they need a running server.
+const HTTP_SUITES: &[&str] = &["capture", "ingestion", "query-api"];
+
+/// The reference server and its stack, stopped when dropped.
+struct Services {
+    server: Option<Child>,
+    stack: Option<stack::Stack>,
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            stop_server(&mut server);
+        }
+        if let Some(stack) = self.stack.take() {
+            let started = Instant::now();
+            match stack.stop() {
+                Ok(_) => eprintln!(
+                    "conformance: stack down in {:.1}s",
+                    started.elapsed().as_secs_f64()
+                ),
+                Err(e) => eprintln!("conformance: stopping the stack failed: {e}"),
+            }
+        }
+    }
+}
+
+/// SIGTERM (graceful shutdown), then SIGKILL after 15 s.
+fn stop_server(server: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = server.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
 pub(crate) fn run(args: ConformanceArgs) -> anyhow::Result<()> {
     let root = workspace_root();
-    let target: Box<dyn Target> = match (&args.target, &args.bin) {
-        (Some(url), _) => Box::new(HttpTarget {
-            base_url: url.clone(),
-        }),
-        (None, Some(bin)) => Box::new(CliTarget { bin: bin.clone() }),
-        (None, None) => Box::new(CliTarget {
-            bin: build_hogref()?,
-        }),
-    };
+    let total = Instant::now();
     let gaps = KnownGaps::load(&root)?;
     let mut all = suites::all();
     all.sort_by_key(|s| s.name());
     let options = RunOptions {
         filter: args.filter.clone(),
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| root.join("target").join("conformance"));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+
+    let mut services = Services {
+        server: None,
+        stack: None,
+    };
+    let target: Box<dyn Target> = match (&args.target, &args.bin) {
+        (Some(url), _) => {
+            let teams = match &args.teams {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    TeamSource::Fixed(serde_json::from_str(&text).with_context(|| {
+                        format!("{}: expected a JSON array of teams", path.display())
+                    })?)
+                }
+                None => {
+                    anyhow::ensure!(
+                        std::env::var("DATABASE_URL").is_ok_and(|v| !v.trim().is_empty()),
+                        "--target needs teams: pass --teams FILE, or set DATABASE_URL to the target's PostgreSQL so `hogref team create` can make them"
+                    );
+                    TeamSource::Command {
+                        program: build_hogref()?,
+                        args: vec!["team".into(), "create".into(), "--name".into()],
+                        env: Vec::new(),
+                    }
+                }
+            };
+            let query_url = args.query_target.as_deref().unwrap_or(url);
+            Box::new(HttpTarget::new(url, query_url, teams))
+        }
+        (None, Some(bin)) => Box::new(CliTarget { bin: bin.clone() }),
+        (None, None) => {
+            let bin = build_hogref()?;
+            let cli = CliTarget { bin: bin.clone() };
+            if wants_http_suites(&root, &all, &options)? {
+                let http = start_reference_server(&root, &bin, &args, &out, &mut services)?;
+                Box::new(ReferenceTarget { cli, http })
+            } else {
+                eprintln!("conformance: no HTTP suite selected; no stack or server needed");
+                Box::new(cli)
+            }
+        }
     };
 
     let tty = std::io::stderr().is_terminal();
@@ -101,12 +202,9 @@ pub(crate) fn run(args: ConformanceArgs) -> anyhow::Result<()> {
             .push(((*name).to_string(), (*reason).to_string()));
     }
 
+    drop(services);
     let summary = report::terminal(&result, &target.name());
     println!("{summary}");
-    let out = args
-        .out
-        .unwrap_or_else(|| root.join("target").join("conformance"));
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     std::fs::write(out.join("junit.xml"), report::junit(&result))?;
     std::fs::write(
         out.join("report.html"),
@@ -118,10 +216,163 @@ pub(crate) fn run(args: ConformanceArgs) -> anyhow::Result<()> {
         out.join("junit.xml").display(),
         out.join("report.html").display()
     );
+    eprintln!("conformance: total {:.1}s", total.elapsed().as_secs_f64());
     if !result.is_success() {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// Whether any case of an HTTP suite passes the filter (so a stack and a server are worth starting).
+fn wants_http_suites(
+    root: &Path,
+    all: &[Box<dyn suites::Suite>],
+    options: &RunOptions,
+) -> anyhow::Result<bool> {
+    for suite in all.iter().filter(|s| HTTP_SUITES.contains(&s.name())) {
+        let Some(filter) = &options.filter else {
+            return Ok(true);
+        };
+        if suite
+            .cases(root)?
+            .iter()
+            .any(|c| format!("{}/{}", c.suite, c.id).contains(filter.as_str()))
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Brings a stack up (`conformance-<pid>`), starts `hogref serve` on a free port against it, waits
+/// until it answers, and returns the HTTP target (teams made with `hogref team create`).
+fn start_reference_server(
+    root: &Path,
+    bin: &Path,
+    args: &ConformanceArgs,
+    out: &Path,
+    services: &mut Services,
+) -> anyhow::Result<HttpTarget> {
+    reap_stale_stacks();
+    let name = format!("conformance-{}", std::process::id());
+    eprintln!("conformance: bringing stack `{name}` up...");
+    let started = Instant::now();
+    let stack = stack_cmd::up(&StackTarget {
+        provider: args.provider,
+        name: name.clone(),
+    })?;
+    eprintln!(
+        "conformance: stack up in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    let env: Vec<(String, String)> = stack
+        .state()
+        .env_vars()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    services.stack = Some(stack);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log_path = out.join("server.log");
+    let log = std::fs::File::create(&log_path)
+        .with_context(|| format!("creating {}", log_path.display()))?;
+    eprintln!(
+        "conformance: starting hogref serve on {base} (log {})...",
+        log_path.display()
+    );
+    let started = Instant::now();
+    let server = Command::new(bin)
+        .current_dir(root)
+        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("HOGREF_LOG_LEVEL", "info")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
+    let server_pid = server.id();
+    services.server = Some(server);
+    install_interrupt_handler(name, server_pid);
+    wait_until_ready(&base, services, &log_path)?;
+    eprintln!(
+        "conformance: server ready in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(HttpTarget::new(
+        &base,
+        &base,
+        TeamSource::Command {
+            program: bin.to_path_buf(),
+            args: vec!["team".into(), "create".into(), "--name".into()],
+            env,
+        },
+    ))
+}
+
+fn wait_until_ready(base: &str, services: &mut Services, log_path: &Path) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(r) = conformance::http::send(base, "GET", "/_readiness", &[], &[])
+            && r.status == 200
+        {
+            return Ok(());
+        }
+        if let Some(server) = services.server.as_mut()
+            && let Ok(Some(status)) = server.try_wait()
+        {
+            let log = std::fs::read_to_string(log_path).unwrap_or_default();
+            anyhow::bail!("hogref serve exited ({status}) before answering:\n{log}");
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "hogref serve did not answer /_readiness within 120s (log {})",
+            log_path.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// On Ctrl-C: stop the server, bring the stack down, exit 130.
+fn install_interrupt_handler(name: String, server_pid: u32) {
+    let _ = ctrlc::set_handler(move || {
+        eprintln!("\ninterrupted; stopping hogref serve and bringing stack `{name}` down...");
+        let _ = Command::new("kill")
+            .args(["-KILL", &server_pid.to_string()])
+            .status();
+        if let Err(e) = stack::down(&name) {
+            eprintln!("{e}");
+        }
+        std::process::exit(130);
+    });
+}
+
+/// Brings down `conformance-<pid>` stacks whose run is gone (killed without a chance to clean up).
+fn reap_stale_stacks() {
+    let Ok(entries) = std::fs::read_dir(stack::cache_dir().join("stacks")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("conformance-")
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        eprintln!("conformance: bringing down stale stack `{name}` (its run is gone)");
+        if let Err(e) = stack::down(&name) {
+            eprintln!("conformance: {e}");
+        }
+        let _ = std::fs::remove_dir_all(entry.path());
+    }
 }
 
 /// Builds `hogref` into the shared cache target dir (the same one `cargo xtask test` uses) and returns its path.
