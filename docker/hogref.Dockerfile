@@ -23,9 +23,14 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --no-create-home hogref
 COPY --from=builder /usr/local/bin/hogref /usr/local/bin/hogref
+# `hogref serve` applies Hogref's ClickHouse migrations on start from `migrations/clickhouse`, relative
+# to the working directory (`--migrations DIR` overrides, `--no-migrate` skips).
+WORKDIR /usr/share/hogref
+COPY migrations/clickhouse /usr/share/hogref/migrations/clickhouse
 USER hogref
-# Capture and query API (HOGREF_CAPTURE_PORT / HOGREF_QUERY_PORT defaults).
+# Capture API and query API (HOGREF_CAPTURE_PORT / HOGREF_QUERY_PORT defaults); /metrics on both.
 EXPOSE 3000 8000
 ENTRYPOINT ["/usr/local/bin/hogref"]
-# `hogref serve` reads its whole configuration from the environment (crate `settings`).
+# `hogref serve` runs capture, the ingestion worker and the query API, configured entirely from the
+# environment (crate `settings`; the variables of docker/.env.example).
 CMD ["serve"]
