@@ -104,11 +104,6 @@ fn level(level: settings::LogLevel) -> Level {
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<i32> {
     let settings = load_settings()?;
     query_api::log::set_max_level(level(settings.server.log_level));
-    let runs_query = !args.capture_only && !args.worker_only;
-    let runs_worker = !args.capture_only && !args.query_only;
-    if !args.no_migrate && (runs_query || runs_worker) {
-        migrate_clickhouse(&args.migrations, &settings)?;
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -202,6 +197,24 @@ async fn serve(args: ServeArgs, settings: settings::Settings) -> anyhow::Result<
     let kafka_prefix = settings.kafka.prefix.clone();
     let (stop, stopped) = tokio::sync::watch::channel(false);
 
+    // Topics before ClickHouse: a Kafka table created while its topic is missing may never be
+    // assigned some partitions (brokers like tansu do not auto-create topics).
+    let migrates = !args.no_migrate && (runs_query || runs_worker);
+    if runs_capture || runs_worker || migrates {
+        let topics: Vec<String> = ingest_worker::worker::WORKER_TOPICS
+            .iter()
+            .chain(&["events_plugin_ingestion_historical", "exceptions_ingestion"])
+            .map(|t| format!("{kafka_prefix}{t}"))
+            .collect();
+        ingest_worker::create_topics(&kafka_hosts, &topics, 3)
+            .await
+            .context("creating the Kafka topics")?;
+    }
+    if migrates {
+        let (dir, settings) = (args.migrations.clone(), settings.clone());
+        tokio::task::spawn_blocking(move || migrate_clickhouse(&dir, &settings)).await??;
+    }
+
     let pool = if runs_worker || runs_query {
         let pool = ingest_worker::connect(settings.postgres.url.as_str())
             .await
@@ -217,7 +230,6 @@ async fn serve(args: ServeArgs, settings: settings::Settings) -> anyhow::Result<
         let mut config = ingest_worker::WorkerConfig::from_env()?;
         config.kafka_hosts = kafka_hosts.clone();
         config.kafka_prefix = kafka_prefix.clone();
-        ingest_worker::ensure_topics(&config.kafka_hosts, &config.kafka_prefix, 3).await?;
         let worker = ingest_worker::Worker::new(config.clone(), pool.clone())?;
         log(
             Level::Info,
@@ -230,23 +242,6 @@ async fn serve(args: ServeArgs, settings: settings::Settings) -> anyhow::Result<
 
     let mut sink = None;
     let capture_router = if runs_capture {
-        // Brokers like tansu do not auto-create topics: create capture's own when missing.
-        let topics: Vec<String> = [
-            "events_plugin_ingestion",
-            "events_plugin_ingestion_historical",
-            "exceptions_ingestion",
-        ]
-        .iter()
-        .map(|t| format!("{kafka_prefix}{t}"))
-        .collect();
-        if let Err(e) = ingest_worker::create_topics(&kafka_hosts, &topics, 3).await {
-            log(
-                Level::Warn,
-                "serve",
-                "could not create capture's topics",
-                json!({"error": e.to_string()}),
-            );
-        }
         let kafka = Arc::new(capture_server::KafkaSink::new(&kafka_hosts, &kafka_prefix)?);
         if let Ok(missing) = kafka.missing_topics(Duration::from_secs(10))
             && !missing.is_empty()
