@@ -154,11 +154,21 @@ pub fn form_encode(bytes: &[u8]) -> String {
     out
 }
 
-/// A capture corpus request (`fixtures/capture/README.md`) as method, URI, headers and body bytes.
-/// `lz64` steps are not supported here (the error says so).
-pub fn corpus_request(
-    request: &Value,
-) -> anyhow::Result<(String, String, Vec<(String, String)>, Vec<u8>)> {
+/// A request as it goes on the wire.
+#[derive(Debug, Clone)]
+pub struct WireRequest {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// Path plus `?query` when there is one.
+    pub uri: String,
+    /// Headers as written in the case.
+    pub headers: Vec<(String, String)>,
+    /// Body bytes after every encoding step.
+    pub body: Vec<u8>,
+}
+
+/// A capture corpus request (`fixtures/capture/README.md`) as it goes on the wire.
+pub fn corpus_request(request: &Value) -> anyhow::Result<WireRequest> {
     let method = request["method"].as_str().unwrap_or("POST").to_owned();
     let path = request["path"].as_str().context("request.path missing")?;
     let mut query = request["query"].as_str().unwrap_or("").to_owned();
@@ -183,6 +193,10 @@ pub fn corpus_request(
                 body = base64::engine::general_purpose::STANDARD
                     .encode(&body)
                     .into_bytes();
+            }
+            "lz64" => {
+                let text = String::from_utf8(body).context("an lz64 step needs UTF-8 text")?;
+                body = lz_compress_to_base64(&text).into_bytes();
             }
             "form" => body = format!("data={}", form_encode(&body)).into_bytes(),
             "form-raw" => {
@@ -213,7 +227,126 @@ pub fn corpus_request(
     } else {
         format!("{path}?{query}")
     };
-    Ok((method, uri, headers, body))
+    Ok(WireRequest {
+        method,
+        uri,
+        headers,
+        body,
+    })
+}
+
+/// LZ-string's `compressToBase64` (the format posthog-js sends with `compression=lz64`): LZW over
+/// UTF-16 code units, codes written LSB first with a growing width, six bits per output character.
+pub fn lz_compress_to_base64(input: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    struct Bits {
+        out: String,
+        value: u32,
+        position: u32,
+    }
+    impl Bits {
+        fn write(&mut self, mut value: u32, width: u32) {
+            for _ in 0..width {
+                self.value = (self.value << 1) | (value & 1);
+                if self.position == 5 {
+                    self.out.push(ALPHABET[self.value as usize] as char);
+                    self.position = 0;
+                    self.value = 0;
+                } else {
+                    self.position += 1;
+                }
+                value >>= 1;
+            }
+        }
+    }
+    let mut dictionary: std::collections::HashMap<Vec<u16>, u32> = std::collections::HashMap::new();
+    let mut to_create: std::collections::HashSet<Vec<u16>> = std::collections::HashSet::new();
+    let mut bits = Bits {
+        out: String::new(),
+        value: 0,
+        position: 0,
+    };
+    let (mut enlarge_in, mut dict_size, mut num_bits) = (2u32, 3u32, 2u32);
+    let mut w: Vec<u16> = Vec::new();
+    let emit = |w: &Vec<u16>,
+                bits: &mut Bits,
+                enlarge_in: &mut u32,
+                num_bits: &mut u32,
+                dictionary: &std::collections::HashMap<Vec<u16>, u32>,
+                to_create: &mut std::collections::HashSet<Vec<u16>>| {
+        if to_create.remove(w) {
+            let unit = u32::from(w[0]);
+            if unit < 256 {
+                bits.write(0, *num_bits);
+                bits.write(unit, 8);
+            } else {
+                bits.write(1, *num_bits);
+                bits.write(unit, 16);
+            }
+            *enlarge_in -= 1;
+            if *enlarge_in == 0 {
+                *enlarge_in = 1 << *num_bits;
+                *num_bits += 1;
+            }
+        } else {
+            bits.write(dictionary[w], *num_bits);
+        }
+        *enlarge_in -= 1;
+        if *enlarge_in == 0 {
+            *enlarge_in = 1 << *num_bits;
+            *num_bits += 1;
+        }
+    };
+    for unit in input.encode_utf16() {
+        let c = vec![unit];
+        if !dictionary.contains_key(&c) {
+            dictionary.insert(c.clone(), dict_size);
+            dict_size += 1;
+            to_create.insert(c.clone());
+        }
+        let mut wc = w.clone();
+        wc.push(unit);
+        if dictionary.contains_key(&wc) {
+            w = wc;
+        } else {
+            emit(
+                &w,
+                &mut bits,
+                &mut enlarge_in,
+                &mut num_bits,
+                &dictionary,
+                &mut to_create,
+            );
+            dictionary.insert(wc, dict_size);
+            dict_size += 1;
+            w = c;
+        }
+    }
+    if !w.is_empty() {
+        emit(
+            &w,
+            &mut bits,
+            &mut enlarge_in,
+            &mut num_bits,
+            &dictionary,
+            &mut to_create,
+        );
+    }
+    bits.write(2, num_bits);
+    // Flush: shift the last character's bits into place.
+    loop {
+        bits.value <<= 1;
+        if bits.position == 5 {
+            bits.out.push(ALPHABET[bits.value as usize] as char);
+            break;
+        }
+        bits.position += 1;
+    }
+    let mut out = bits.out;
+    while !out.len().is_multiple_of(4) {
+        out.push('=');
+    }
+    out
 }
 
 /// Where `actual` differs from `expected`, read as a subset: every key of an expected object must be

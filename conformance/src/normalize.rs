@@ -11,16 +11,16 @@ use serde_json::{Map, Value};
 
 /// Normalises a parser result (AST or error envelope) for comparison.
 pub fn hogql_ast(value: &Value) -> Value {
-    if let Some(obj) = value.as_object() {
-        if obj.get("error") == Some(&Value::Bool(true)) {
-            let mut out = Map::new();
-            out.insert("error".into(), Value::Bool(true));
-            out.insert(
-                "type".into(),
-                obj.get("type").cloned().unwrap_or(Value::Null),
-            );
-            return Value::Object(out);
-        }
+    if let Some(obj) = value.as_object()
+        && obj.get("error") == Some(&Value::Bool(true))
+    {
+        let mut out = Map::new();
+        out.insert("error".into(), Value::Bool(true));
+        out.insert(
+            "type".into(),
+            obj.get("type").cloned().unwrap_or(Value::Null),
+        );
+        return Value::Object(out);
     }
     strip(value)
 }

@@ -122,6 +122,9 @@ pub(crate) fn run(args: ConformanceArgs) -> anyhow::Result<()> {
                         format!("{}: expected a JSON array of teams", path.display())
                     })?)
                 }
+                None if !wants_suites(&root, &all, &options, &["ingestion", "query-api"])? => {
+                    TeamSource::Fixed(Vec::new())
+                }
                 None => {
                     anyhow::ensure!(
                         std::env::var("DATABASE_URL").is_ok_and(|v| !v.trim().is_empty()),
@@ -141,7 +144,7 @@ pub(crate) fn run(args: ConformanceArgs) -> anyhow::Result<()> {
         (None, None) => {
             let bin = build_hogref()?;
             let cli = CliTarget { bin: bin.clone() };
-            if wants_http_suites(&root, &all, &options)? {
+            if wants_suites(&root, &all, &options, HTTP_SUITES)? {
                 let http = start_reference_server(&root, &bin, &args, &out, &mut services)?;
                 Box::new(ReferenceTarget { cli, http })
             } else {
@@ -223,13 +226,15 @@ pub(crate) fn run(args: ConformanceArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether any case of an HTTP suite passes the filter (so a stack and a server are worth starting).
-fn wants_http_suites(
+/// Whether any case of the `names` suites passes the filter (e.g. whether a stack and a server are
+/// worth starting).
+fn wants_suites(
     root: &Path,
     all: &[Box<dyn suites::Suite>],
     options: &RunOptions,
+    names: &[&str],
 ) -> anyhow::Result<bool> {
-    for suite in all.iter().filter(|s| HTTP_SUITES.contains(&s.name())) {
+    for suite in all.iter().filter(|s| names.contains(&s.name())) {
         let Some(filter) = &options.filter else {
             return Ok(true);
         };

@@ -48,11 +48,17 @@ impl Suite for Capture {
             Ok(v) => v,
             Err(e) => return Outcome::Failed(format!("unreadable case: {e:#}")),
         };
-        let (method, uri, headers, body) = match corpus_request(&fixture["request"]) {
+        let request = match corpus_request(&fixture["request"]) {
             Ok(r) => r,
             Err(e) => return Outcome::Skipped(format!("{e:#}")),
         };
-        let response = match send(&http.capture_url, &method, &uri, &headers, &body) {
+        let response = match send(
+            &http.capture_url,
+            &request.method,
+            &request.uri,
+            &request.headers,
+            &request.body,
+        ) {
             Ok(r) => r,
             Err(e) => return Outcome::Failed(format!("request failed: {e:#}")),
         };
