@@ -59,6 +59,21 @@ pub struct MigrationDiagnostic {
     pub message: String,
 }
 
+/// How to compile a HogQL query (`hogref hogql compile` flags).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// The team every table is guarded to.
+    pub team_id: i64,
+    /// The project timezone.
+    pub timezone: String,
+    /// HogQLQueryModifiers as JSON, with PostHog's names.
+    pub modifiers: Option<serde_json::Value>,
+    /// `default` or `api`.
+    pub limit_context: Option<String>,
+    /// Append the global SETTINGS list.
+    pub settings: bool,
+}
+
 /// What the suites may ask of an implementation. Each question may be unsupported by a target:
 /// [`Target::supports`] says which suites it can serve.
 pub trait Target {
@@ -74,6 +89,17 @@ pub trait Target {
         path: &Path,
         dialect: Option<&str>,
     ) -> anyhow::Result<Vec<MigrationDiagnostic>>;
+    /// Compiles a HogQL SELECT to ClickHouse SQL and returns `{"clickhouse", "values", "hogql"}`, or
+    /// the error envelope (`{"error": true, "code", "message", "start", "end"}`). Capability
+    /// `hogql-compile`.
+    fn compile_hogql(
+        &self,
+        src: &str,
+        options: &CompileOptions,
+    ) -> anyhow::Result<serde_json::Value> {
+        let _ = (src, options);
+        anyhow::bail!("{} does not compile HogQL", self.name())
+    }
     /// The target's HTTP APIs (capture, query) and its teams, when it has them.
     fn http(&self) -> Option<&HttpTarget> {
         None
@@ -93,7 +119,46 @@ impl Target for CliTarget {
     }
 
     fn supports(&self, capability: &str) -> bool {
-        matches!(capability, "hogql-parse" | "migrations")
+        matches!(capability, "hogql-parse" | "hogql-compile" | "migrations")
+    }
+
+    fn compile_hogql(
+        &self,
+        src: &str,
+        options: &CompileOptions,
+    ) -> anyhow::Result<serde_json::Value> {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(["hogql", "compile", "--team-id"])
+            .arg(options.team_id.to_string())
+            .args(["--timezone", &options.timezone]);
+        if let Some(modifiers) = &options.modifiers {
+            cmd.args(["--modifiers", &modifiers.to_string()]);
+        }
+        if let Some(limit_context) = &options.limit_context {
+            cmd.args(["--limit-context", limit_context]);
+        }
+        if !options.settings {
+            cmd.arg("--no-settings");
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {}", self.bin.display()))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(src.as_bytes());
+        }
+        let output = child.wait_with_output().context("waiting for the target")?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        serde_json::from_str(stdout.trim()).with_context(|| {
+            format!(
+                "target printed no JSON (exit {}): {}{}",
+                output.status,
+                stdout.trim(),
+                String::from_utf8_lossy(&output.stderr).trim()
+            )
+        })
     }
 
     fn parse_hogql(&self, entry: Entry, src: &str) -> anyhow::Result<serde_json::Value> {
@@ -308,6 +373,14 @@ impl Target for ReferenceTarget {
         dialect: Option<&str>,
     ) -> anyhow::Result<Vec<MigrationDiagnostic>> {
         self.cli.check_migrations(path, dialect)
+    }
+
+    fn compile_hogql(
+        &self,
+        src: &str,
+        options: &CompileOptions,
+    ) -> anyhow::Result<serde_json::Value> {
+        self.cli.compile_hogql(src, options)
     }
 
     fn http(&self) -> Option<&HttpTarget> {

@@ -1,0 +1,321 @@
+//! `hogql-print`: the target's HogQL → ClickHouse SQL compiler against the printer cases.
+//!
+//! Cases are `fixtures/hogql/print/{ok,err,gap}/NAME.hogql`: HogQL after header lines
+//! (`-- config: {…}` with the team, timezone, modifiers, limit context and SETTINGS switch;
+//! `-- expect: <sql>`, the exact SQL PostHog prints; `-- expect-contains: <sql>`, pieces of it;
+//! `-- expect-error: <text>`, a piece of PostHog's error message). The target compiles through
+//! its tool interface (`hogql compile`, capability `hogql-compile`).
+//!
+//! * `ok/`: the query compiles, the SQL equals `expect` and contains every `expect-contains`,
+//!   every `%(name)s` placeholder has a value and no string constant of the query is inlined;
+//! * `err/`: the query fails and the message contains `expect-error`;
+//! * `gap/`: queries PostHog compiles that Hogref does not yet. Their failure is a known gap; a
+//!   gap case that compiles is an unexpected pass (move it to `ok/` with its expected SQL).
+//!
+//! A case whose config names materialized columns is skipped: the tool interface has no way to
+//! declare them (the compiler's own fixture test covers those cases).
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::target::{CompileOptions, Target};
+use crate::{Case, Outcome};
+
+use super::{Suite, files_with_suffix, relative};
+
+/// The suite.
+#[derive(Debug)]
+pub(super) struct HogqlPrint;
+
+/// A parsed case file.
+#[derive(Debug, Default)]
+struct PrintCase {
+    config: Value,
+    expect: Option<String>,
+    expect_contains: Vec<String>,
+    expect_error: Option<String>,
+    query: String,
+}
+
+fn parse_case(text: &str) -> Result<PrintCase, String> {
+    let mut case = PrintCase {
+        config: Value::Object(Default::default()),
+        ..PrintCase::default()
+    };
+    let mut body = Vec::new();
+    let mut in_header = true;
+    for line in text.lines() {
+        if in_header {
+            if let Some(rest) = line.strip_prefix("-- config:") {
+                case.config = serde_json::from_str(rest.trim())
+                    .map_err(|e| format!("bad config header: {e}"))?;
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("-- expect:") {
+                case.expect = Some(rest.trim().to_owned());
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("-- expect-contains:") {
+                case.expect_contains.push(rest.trim().to_owned());
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("-- expect-error:") {
+                case.expect_error = Some(rest.trim().to_owned());
+                continue;
+            }
+            in_header = false;
+        }
+        body.push(line);
+    }
+    case.query = body.join("\n").trim().to_owned();
+    Ok(case)
+}
+
+/// The compile options a case's config asks for; `Err` with the reason to skip it.
+fn options(config: &Value) -> Result<CompileOptions, String> {
+    if config
+        .get("materialized")
+        .and_then(Value::as_array)
+        .is_some_and(|m| !m.is_empty())
+    {
+        return Err("materialized columns cannot be declared through the tool interface".into());
+    }
+    Ok(CompileOptions {
+        team_id: config.get("team_id").and_then(Value::as_i64).unwrap_or(420),
+        timezone: config
+            .get("timezone")
+            .and_then(Value::as_str)
+            .unwrap_or("UTC")
+            .to_owned(),
+        modifiers: config.get("modifiers").cloned(),
+        limit_context: config
+            .get("limit_context")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        settings: config
+            .get("settings")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    })
+}
+
+/// The string constants written in a HogQL query (`'…'` with backslash escapes or doubled quotes).
+fn string_literals(query: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = query.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                let mut s = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                s.push(n);
+                            }
+                        }
+                        '\'' if chars.peek() == Some(&'\'') => {
+                            chars.next();
+                            s.push('\'');
+                        }
+                        '\'' => break,
+                        c => s.push(c),
+                    }
+                }
+                out.push(s);
+            }
+            // Skip identifiers in backticks or double quotes and `--` comments.
+            '`' | '"' => {
+                for n in chars.by_ref() {
+                    if n == c {
+                        break;
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                for n in chars.by_ref() {
+                    if n == '\n' {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Every `%(name)s` in `sql` has a value in `values`.
+fn unbound_placeholder(sql: &str, values: &serde_json::Map<String, Value>) -> Option<String> {
+    let mut rest = sql;
+    while let Some(at) = rest.find("%(") {
+        let after = &rest[at + 2..];
+        let Some(end) = after.find(")s") else {
+            return Some(format!("unterminated placeholder at `{}`", &rest[at..]));
+        };
+        let name = &after[..end];
+        if !values.contains_key(name) {
+            return Some(format!("placeholder `{name}` has no value"));
+        }
+        rest = &after[end + 2..];
+    }
+    None
+}
+
+fn judge_ok(case: &PrintCase, answer: &Value) -> Outcome {
+    if answer.get("error") == Some(&Value::Bool(true)) {
+        return Outcome::Failed(format!("expected SQL, the target failed: {answer}"));
+    }
+    let Some(sql) = answer.get("clickhouse").and_then(Value::as_str) else {
+        return Outcome::Failed(format!("no `clickhouse` string in the answer: {answer}"));
+    };
+    let empty = serde_json::Map::new();
+    let values = answer
+        .get("values")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    if let Some(expect) = &case.expect
+        && sql != expect
+    {
+        return Outcome::Failed(format!(
+            "SQL differs\n  expected: {expect}\n  printed:  {sql}"
+        ));
+    }
+    for piece in &case.expect_contains {
+        if !sql.contains(piece.as_str()) {
+            return Outcome::Failed(format!(
+                "SQL lacks an expected piece\n  piece:   {piece}\n  printed: {sql}"
+            ));
+        }
+    }
+    if let Some(problem) = unbound_placeholder(sql, values) {
+        return Outcome::Failed(problem);
+    }
+    for s in string_literals(&case.query) {
+        if s.is_empty() {
+            continue;
+        }
+        let inlined = format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"));
+        if sql.contains(&inlined) && !values.values().any(|v| v.as_str() == Some(s.as_str())) {
+            return Outcome::Failed(format!(
+                "string constant {s:?} is inlined instead of sent as a value"
+            ));
+        }
+    }
+    Outcome::Passed
+}
+
+impl Suite for HogqlPrint {
+    fn name(&self) -> &'static str {
+        "hogql-print"
+    }
+
+    fn unavailable(&self, target: &dyn Target) -> Option<String> {
+        (!target.supports("hogql-compile"))
+            .then(|| "the target exposes no HogQL compiler".to_string())
+    }
+
+    fn cases(&self, root: &Path) -> anyhow::Result<Vec<Case>> {
+        Ok(
+            files_with_suffix(&root.join("fixtures/hogql/print"), ".hogql")
+                .into_iter()
+                .map(|path| Case {
+                    suite: "hogql-print",
+                    id: relative(root, &path),
+                    path,
+                })
+                .collect(),
+        )
+    }
+
+    fn run(&self, target: &dyn Target, case: &Case) -> Outcome {
+        let kind = case
+            .path
+            .parent()
+            .and_then(Path::file_name)
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let text = match std::fs::read_to_string(&case.path) {
+            Ok(t) => t,
+            Err(e) => return Outcome::Failed(format!("reading the case: {e}")),
+        };
+        let parsed = match parse_case(&text) {
+            Ok(c) => c,
+            Err(e) => return Outcome::Failed(e),
+        };
+        let options = match options(&parsed.config) {
+            Ok(o) => o,
+            Err(reason) => return Outcome::Skipped(reason),
+        };
+        let answer = match target.compile_hogql(&parsed.query, &options) {
+            Ok(v) => v,
+            Err(e) => return Outcome::Failed(format!("target error: {e:#}")),
+        };
+        let failed = answer.get("error") == Some(&Value::Bool(true));
+        match kind.as_str() {
+            "ok" => judge_ok(&parsed, &answer),
+            "err" if !failed => {
+                Outcome::Failed(format!("expected an error, the target printed {answer}"))
+            }
+            "err" => {
+                let message = answer
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                match &parsed.expect_error {
+                    Some(expected) if !message.contains(expected.as_str()) => {
+                        Outcome::Failed(format!("error `{message}` does not contain `{expected}`"))
+                    }
+                    _ => Outcome::Passed,
+                }
+            }
+            "gap" if failed => Outcome::KnownGap(format!(
+                "PostHog compiles it; Hogref does not yet: {}",
+                answer
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            )),
+            "gap" => Outcome::UnexpectedPass(
+                "a gap/ case now compiles: move it to ok/ with the SQL PostHog prints".into(),
+            ),
+            other => Outcome::Failed(format!("case not under ok/, err/ or gap/ ({other})")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_literals_are_read_like_hogql() {
+        assert_eq!(
+            string_literals(r"select 'a', 'it''s', 'b\'c', `x'y` -- 'no'"),
+            ["a", "it's", "b'c"]
+        );
+    }
+
+    #[test]
+    fn headers_and_body() {
+        let case = parse_case(
+            "-- config: {\"team_id\": 7}\n-- expect: SELECT 1\n-- expect-contains: 1\nselect 1\n",
+        )
+        .unwrap();
+        assert_eq!(case.config["team_id"], 7);
+        assert_eq!(case.expect.as_deref(), Some("SELECT 1"));
+        assert_eq!(case.expect_contains, ["1"]);
+        assert_eq!(case.query, "select 1");
+        assert_eq!(options(&case.config).unwrap().team_id, 7);
+    }
+
+    #[test]
+    fn unbound_placeholders_are_found() {
+        let mut values = serde_json::Map::new();
+        values.insert("hogql_val_0".into(), Value::from("a"));
+        assert_eq!(unbound_placeholder("f(%(hogql_val_0)s)", &values), None);
+        assert!(unbound_placeholder("f(%(hogql_val_1)s)", &values).is_some());
+    }
+}
