@@ -6,6 +6,8 @@
 //! Two databases get Hogref's schema: one with the whole two-team dataset of
 //! `fixtures/hogql/exec/dataset/`, one with team 420's rows only. For every generated query:
 //!
+//! Each query runs with one of the persons-on-events modes or persons argMax versions.
+//!
 //! * the compiler does not panic (a panic on its thread comes back as "internal compiler error");
 //! * no string constant of the query appears as a literal in the SQL (all go through the values
 //!   map as `%(hogql_val_N)s`);
@@ -279,6 +281,17 @@ fn query() -> BoxedStrategy<Query> {
     prop_oneof![3 => single_table(), 2 => composite()].boxed()
 }
 
+/// The modifiers a query runs with: each persons-on-events mode (the override modes join
+/// `person_distinct_id_overrides`) and each persons argMax version.
+const MODIFIERS: &[&str] = &[
+    "{}",
+    r#"{"personsOnEventsMode": "person_id_no_override_properties_on_events"}"#,
+    r#"{"personsOnEventsMode": "person_id_override_properties_on_events"}"#,
+    r#"{"personsOnEventsMode": "person_id_override_properties_joined"}"#,
+    r#"{"personsArgMaxVersion": "v1"}"#,
+    r#"{"personsArgMaxVersion": "v2"}"#,
+];
+
 fn sorted(rows: &hogql_support::Rows) -> Vec<String> {
     let mut out: Vec<String> = rows
         .rows
@@ -324,9 +337,12 @@ fn team_420_queries_never_see_team_421() -> anyhow::Result<()> {
         failure_persistence: None,
         ..Config::default()
     });
-    let outcome = runner.run(&query(), |q| {
+    let strategy = (query(), proptest::sample::select(MODIFIERS));
+    let outcome = runner.run(&strategy, |(q, modifiers)| {
         let mut ctx = Context::new(hogql_support::TEAM);
         ctx.global_settings = false;
+        ctx.modifiers = serde_json::from_str(modifiers)
+            .map_err(|e| TestCaseError::fail(format!("modifiers {modifiers}: {e}")))?;
         let compiled = match compile(&q.hogql, &mut ctx) {
             Ok(c) => c,
             Err(e) => {
