@@ -1,9 +1,12 @@
 //! Benchmarks (criterion) for every stage, compared with their references in `cargo xtask bench`.
 //!
-//! This library holds the shared corpora: the HogQL parse corpus (realistic queries from the parse fixtures) and
-//! the linearity series (one query shape repeated ×1, ×10, ×100).
+//! This library holds the shared corpora: the HogQL parse corpus (realistic queries from the parse fixtures),
+//! the linearity series (one query shape repeated ×1, ×10, ×100) and the compile corpus (the parse corpus
+//! queries the compiler accepts); and the criterion timing every bench reads from the environment.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 /// One benchmark input.
 #[derive(Debug, Clone)]
@@ -72,6 +75,90 @@ pub fn linearity_series() -> Vec<Query> {
     out
 }
 
+/// The team every compile bench compiles for (the printer fixtures' team).
+pub const COMPILE_TEAM_ID: i64 = 420;
+
+/// Hogref's compile of one query with a fresh context for [`COMPILE_TEAM_ID`] (defaults otherwise: UTC, no
+/// modifiers, the SETTINGS list): `hogql_compiler::compile`, which runs on a helper thread with a large stack.
+pub fn compile(src: &str) -> Result<hogql_compiler::Compiled, hogql_compiler::CompileError> {
+    let mut ctx = hogql_compiler::Context::new(COMPILE_TEAM_ID);
+    hogql_compiler::compile(src, &mut ctx)
+}
+
+/// The same work as [`compile`] on the caller's thread (`compile_here`): parse, lower, resolve, print,
+/// without the helper thread's start-up.
+pub fn compile_here(src: &str) -> Result<hogql_compiler::Compiled, hogql_compiler::CompileError> {
+    let mut ctx = hogql_compiler::Context::new(COMPILE_TEAM_ID);
+    hogql_compiler::compile::compile_here(src, &mut ctx)
+}
+
+/// The compile corpus: the parse corpus queries that compile, and for the others the error code (so a
+/// query joins the bench the day the compiler supports it, and the report says why one is left out).
+pub fn compile_corpus(root: &Path) -> std::io::Result<(Vec<Query>, Vec<(String, String)>)> {
+    let mut ok = Vec::new();
+    let mut skipped = Vec::new();
+    for q in parse_corpus(root)? {
+        match compile(&q.src) {
+            Ok(_) => ok.push(q),
+            Err(e) => skipped.push((q.name, format!("{}: {}", e.code(), e))),
+        }
+    }
+    Ok((ok, skipped))
+}
+
+/// Criterion timing for every bench, from the environment (`cargo xtask bench` sets these):
+/// `HOGREF_BENCH_WARMUP_MS` (default 300), `HOGREF_BENCH_MEASUREMENT_MS` (default 1000) and
+/// `HOGREF_BENCH_SAMPLES` (default 20, at least 10).
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Warm-up time per bench.
+    pub warm_up: Duration,
+    /// Measurement time per bench.
+    pub measurement: Duration,
+    /// Samples per bench.
+    pub samples: usize,
+}
+
+/// See [`Timing`].
+pub fn timing() -> Timing {
+    let var = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(default)
+    };
+    Timing {
+        warm_up: Duration::from_millis(var("HOGREF_BENCH_WARMUP_MS", 300)),
+        measurement: Duration::from_millis(var("HOGREF_BENCH_MEASUREMENT_MS", 1000)),
+        samples: var("HOGREF_BENCH_SAMPLES", 20).max(10) as usize,
+    }
+}
+
+/// A deliberate slowdown, for demonstrating that `cargo xtask bench --baseline` catches a regression:
+/// `HOGREF_BENCH_SPIN_NS=N` makes every timed iteration of every criterion bench busy-wait N nanoseconds
+/// (read once; 0, the default, costs one branch). Never set it for real measurements.
+pub fn spin_ns() -> u64 {
+    static SPIN: OnceLock<u64> = OnceLock::new();
+    *SPIN.get_or_init(|| {
+        std::env::var("HOGREF_BENCH_SPIN_NS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    })
+}
+
+/// Busy-waits `ns` nanoseconds (see [`spin_ns`]).
+#[inline]
+pub fn spin(ns: u64) {
+    if ns == 0 {
+        return;
+    }
+    let start = Instant::now();
+    while start.elapsed().as_nanos() < u128::from(ns) {
+        std::hint::spin_loop();
+    }
+}
+
 /// Hogref's parse of a SELECT to a JSON string: the unit both benches time.
 pub fn parse_select_to_string(src: &str, with_positions: bool) -> String {
     // The JSON string straight from the parser, as the oracle's `parse_select_json` returns one: no detour
@@ -89,6 +176,20 @@ mod tests {
         assert!(corpus.len() >= 10, "only {} corpus queries", corpus.len());
         assert!(corpus.first().unwrap().src.len() <= 10);
         assert!(corpus.last().unwrap().src.len() >= 500);
+    }
+
+    #[test]
+    fn most_of_the_parse_corpus_compiles() {
+        let (ok, skipped) = compile_corpus(&workspace_root()).unwrap();
+        assert!(
+            ok.len() >= 10,
+            "only {} compile; skipped {skipped:?}",
+            ok.len()
+        );
+        for q in &ok {
+            let out = compile_here(&q.src).unwrap();
+            assert!(out.clickhouse.contains("SELECT"), "{}", q.name);
+        }
     }
 
     #[test]

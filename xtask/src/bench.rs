@@ -1,51 +1,489 @@
-//! `cargo xtask bench`: criterion benches and side-by-side oracle comparisons.
+//! `cargo xtask bench`: criterion benches, regression baselines and side-by-side oracle comparisons.
 //!
-//! `cargo xtask bench parse` times, in one run and on the same corpus, Hogref's HogQL parse-to-JSON-string (the
-//! release-built `parse_timing` binary of the `benches` crate) and PostHog's `hogql_parser_rs.parse_select_json`
-//! (timed inside Python with `time.perf_counter_ns`), then prints a per-query table, the geometric-mean speed-up
-//! and a linearity table. `--criterion` also runs the criterion bench (`benches/benches/parse.rs`).
+//! - `cargo xtask bench` (no group) runs every criterion bench of the workspace (every `[[bench]]` target of a
+//!   member, found with `cargo metadata`), then the side-by-side parse comparison with the oracle.
+//! - `cargo xtask bench parse` times, in one run and on the same corpus, Hogref's HogQL parse-to-JSON-string (the
+//!   release-built `parse_timing` binary of the `benches` crate) and PostHog's `hogql_parser_rs.parse_select_json`
+//!   (timed inside Python with `time.perf_counter_ns`), then prints a per-query table, the geometric-mean
+//!   speed-up and a linearity table. `--criterion` also runs the criterion bench (`benches/benches/parse.rs`).
+//! - `cargo xtask bench compile` runs the criterion compile bench and prints the median µs per query and over
+//!   the corpus.
+//! - `cargo xtask bench ingest` measures capture throughput and capture-to-ClickHouse latency on a stack
+//!   (see `ingest.rs` of the `benches` crate).
+//!
+//! Regressions: `--save-baseline NAME` records the median of every criterion bench that ran, in
+//! `<cargo target dir>/hogref-bench/baselines/NAME.json` (outside the clone; the target dir is
+//! `$CARGO_TARGET_DIR`, else `$HOME/.cache/hogref/target`); `--baseline NAME --threshold P` compares the medians
+//! of this run with it, prints a before/after/ratio table and exits 1 when any got slower by more than P %.
+//! Medians are read back from criterion's own `estimates.json` files (`CRITERION_HOME` is
+//! `<target dir>/criterion`).
 
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::SystemTime;
 
 use anyhow::{Context, bail};
 use clap::Args;
 use hogql_parser::EntryPoint;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::oracle::{Backend, Oracle};
 use crate::paths::{cargo_target_dir, workspace_root};
 
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
-    /// Which bench group (`parse`); all when absent.
+    /// Which bench group (`parse`, `compile`, `ingest`); when absent, every criterion bench of the workspace
+    /// and the side-by-side parse comparison.
     group: Option<String>,
-    /// Time budget per query, side and round, in milliseconds.
+    /// Side by side: time budget per query, side and round, in milliseconds.
     #[arg(long, default_value_t = 100)]
     millis: u64,
-    /// Rounds; each round times Hogref then the oracle on the whole corpus, and the best (lowest) mean per
-    /// query and side is kept, so that load from other processes skews both sides alike.
+    /// Side by side: rounds; each round times Hogref then the oracle on the whole corpus, and the best (lowest)
+    /// mean per query and side is kept, so that load from other processes skews both sides alike.
     #[arg(long, default_value_t = 3)]
     rounds: u32,
-    /// Also run the criterion bench of the group (`cargo bench -p benches`).
+    /// `bench parse`: also run the criterion bench (implied by `--save-baseline` and `--baseline`).
     #[arg(long)]
     criterion: bool,
+    /// Skip the side-by-side oracle comparison (no Python venv needed).
+    #[arg(long)]
+    no_oracle: bool,
+    /// Criterion: measurement time per bench, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    measurement_ms: u64,
+    /// Criterion: warm-up time per bench, in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    warmup_ms: u64,
+    /// Criterion: samples per bench (at least 10).
+    #[arg(long, default_value_t = 20)]
+    samples: u64,
+    /// Criterion: only benches whose id contains this (criterion's own filter, a regular expression).
+    #[arg(long)]
+    filter: Option<String>,
+    /// Record the median of every criterion bench of this run as baseline NAME.
+    #[arg(long, value_name = "NAME")]
+    save_baseline: Option<String>,
+    /// Compare this run's medians with baseline NAME; exit 1 when one got slower by more than --threshold.
+    #[arg(long, value_name = "NAME")]
+    baseline: Option<String>,
+    /// Percent by which a median may grow before `--baseline` fails.
+    #[arg(long, default_value_t = 10.0)]
+    threshold: f64,
+    #[command(flatten)]
+    ingest: crate::ingest_bench::IngestArgs,
 }
 
-const GROUPS: &[&str] = &["parse"];
+const GROUPS: &[&str] = &["parse", "compile", "ingest"];
 
 pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let groups: Vec<&str> = match args.group.as_deref() {
-        None => GROUPS.to_vec(),
-        Some(g) if GROUPS.contains(&g) => vec![g],
-        Some(g) => bail!("unknown bench group `{g}` (known: {})", GROUPS.join(", ")),
+    // One clear line (plus the cause chain): print here and exit non-zero.
+    match run_inner(&args) {
+        Ok(true) => Ok(()),
+        Ok(false) => std::process::exit(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Runs the benches; false when a regression beyond the threshold was found.
+fn run_inner(args: &BenchArgs) -> anyhow::Result<bool> {
+    if let Some(g) = args.group.as_deref()
+        && !GROUPS.contains(&g)
+    {
+        bail!("unknown bench group `{g}` (known: {})", GROUPS.join(", "));
+    }
+    if args.group.as_deref() == Some("ingest") {
+        return crate::ingest_bench::run(&args.ingest).map(|()| true);
+    }
+    let baselines = args.save_baseline.is_some() || args.baseline.is_some();
+    // Fail before the long run, not after it.
+    let before = match &args.baseline {
+        Some(name) => Some(load_baseline(name)?),
+        None => None,
     };
-    for group in groups {
-        match group {
-            "parse" => bench_parse(&args)?,
-            _ => unreachable!("GROUPS lists only implemented groups"),
+    let criterion_targets: Vec<(String, String)> = match args.group.as_deref() {
+        None => workspace_benches()?,
+        Some("parse") if args.criterion || baselines => {
+            vec![("benches".into(), "parse".into())]
+        }
+        Some("parse") => Vec::new(),
+        Some(g) => vec![("benches".into(), g.to_string())],
+    };
+    let medians = run_criterion(args, &criterion_targets)?;
+    if medians.values().any(|m| m.id.starts_with("hogql_compile/")) {
+        print!("{}", render_compile(&medians));
+    }
+    if matches!(args.group.as_deref(), None | Some("parse")) && !args.no_oracle {
+        bench_parse(args)?;
+    }
+    if let Some(name) = &args.save_baseline {
+        let path = save_baseline(name, args, &medians)?;
+        eprintln!(
+            "bench: baseline `{name}` saved ({} benches) to {}",
+            medians.len(),
+            path.display()
+        );
+    }
+    match before {
+        Some(before) => {
+            let (table, ok) = compare(&before, &medians, args.threshold);
+            print!("{table}");
+            Ok(ok)
+        }
+        None => Ok(true),
+    }
+}
+
+/// One criterion bench's result.
+#[derive(Debug, Clone)]
+struct Median {
+    /// Criterion's full id, `group/function/parameter`.
+    id: String,
+    /// Median time per iteration, nanoseconds.
+    ns: f64,
+}
+
+/// Every `[[bench]]` target of the workspace's members, as (package, bench).
+fn workspace_benches() -> anyhow::Result<Vec<(String, String)>> {
+    let out = Command::new(cargo())
+        .current_dir(workspace_root())
+        .args(["metadata", "--no-deps", "--format-version", "1", "--locked"])
+        .output()
+        .context("running cargo metadata")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    let meta: Value = serde_json::from_slice(&out.stdout).context("parsing cargo metadata")?;
+    let mut found = Vec::new();
+    for package in meta["packages"].as_array().into_iter().flatten() {
+        for target in package["targets"].as_array().into_iter().flatten() {
+            let is_bench = target["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "bench"));
+            if let (true, Some(p), Some(t)) =
+                (is_bench, package["name"].as_str(), target["name"].as_str())
+            {
+                found.push((p.to_string(), t.to_string()));
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn criterion_home() -> PathBuf {
+    cargo_target_dir().join("criterion")
+}
+
+/// Runs each criterion bench target (release, `--locked`) with the timing of `args`, and returns the medians of
+/// every bench that ran, read back from criterion's `new/estimates.json` files written during this run.
+fn run_criterion(
+    args: &BenchArgs,
+    targets: &[(String, String)],
+) -> anyhow::Result<BTreeMap<String, Median>> {
+    if targets.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let started = SystemTime::now();
+    let home = criterion_home();
+    for (package, bench) in targets {
+        eprintln!(
+            "bench: criterion {package}/{bench} (measurement {} ms, warm-up {} ms, {} samples; CRITERION_HOME {}; load average {})",
+            args.measurement_ms,
+            args.warmup_ms,
+            args.samples,
+            home.display(),
+            load_average()
+        );
+        let mut cmd = Command::new(cargo());
+        cmd.current_dir(workspace_root())
+            .env("CARGO_TARGET_DIR", cargo_target_dir())
+            .env("CRITERION_HOME", &home)
+            .env(
+                "HOGREF_BENCH_MEASUREMENT_MS",
+                args.measurement_ms.to_string(),
+            )
+            .env("HOGREF_BENCH_WARMUP_MS", args.warmup_ms.to_string())
+            .env("HOGREF_BENCH_SAMPLES", args.samples.to_string())
+            .args(["bench", "--locked", "-p", package, "--bench", bench, "--"])
+            .args(["--quiet", "--noplot"]);
+        if let Some(f) = &args.filter {
+            cmd.arg(f);
+        }
+        let status = cmd.status().context("running cargo bench")?;
+        if !status.success() {
+            bail!("criterion bench {package}/{bench} failed ({status})");
+        }
+    }
+    let mut medians = BTreeMap::new();
+    collect_medians(&home, started, &mut medians)?;
+    Ok(medians)
+}
+
+/// Walks `dir` for criterion's `new/` result folders written since `since`.
+fn collect_medians(
+    dir: &Path,
+    since: SystemTime,
+    out: &mut BTreeMap<String, Median>,
+) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.is_dir() {
+            continue;
+        }
+        if path.file_name().is_some_and(|n| n == "new") {
+            let estimates = path.join("estimates.json");
+            let fresh = std::fs::metadata(&estimates)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t >= since);
+            if !fresh {
+                continue;
+            }
+            let read = |p: &Path| -> anyhow::Result<Value> {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
+                serde_json::from_str(&text).with_context(|| format!("parsing {}", p.display()))
+            };
+            let meta = read(&path.join("benchmark.json"))?;
+            let est = read(&estimates)?;
+            let id = meta["full_id"].as_str().unwrap_or_default().to_string();
+            let ns = est["median"]["point_estimate"].as_f64().unwrap_or(f64::NAN);
+            out.insert(id.clone(), Median { id, ns });
+        } else {
+            collect_medians(&path, since, out)?;
         }
     }
     Ok(())
+}
+
+fn baseline_path(name: &str) -> anyhow::Result<PathBuf> {
+    anyhow::ensure!(
+        !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.'),
+        "baseline name `{name}` must be letters, digits, `-`, `_` or `.`"
+    );
+    Ok(cargo_target_dir()
+        .join("hogref-bench")
+        .join("baselines")
+        .join(format!("{name}.json")))
+}
+
+fn save_baseline(
+    name: &str,
+    args: &BenchArgs,
+    medians: &BTreeMap<String, Median>,
+) -> anyhow::Result<PathBuf> {
+    anyhow::ensure!(
+        !medians.is_empty(),
+        "no criterion bench ran, so there is nothing to save as baseline `{name}`"
+    );
+    let path = baseline_path(name)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let secs = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let doc = json!({
+        "name": name,
+        "saved_unix": secs,
+        "git": git_head(),
+        "measurement_ms": args.measurement_ms,
+        "warmup_ms": args.warmup_ms,
+        "samples": args.samples,
+        "load_average": load_average(),
+        "median_ns": medians.values().map(|m| (m.id.clone(), json!(m.ns))).collect::<serde_json::Map<_, _>>(),
+    });
+    std::fs::write(&path, serde_json::to_string_pretty(&doc)? + "\n")
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(path)
+}
+
+fn load_baseline(name: &str) -> anyhow::Result<BTreeMap<String, f64>> {
+    let path = baseline_path(name)?;
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "baseline `{name}` not found at {} (record it with --save-baseline {name})",
+            path.display()
+        )
+    })?;
+    let doc: Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let map = doc["median_ns"]
+        .as_object()
+        .with_context(|| format!("{} has no median_ns object", path.display()))?;
+    Ok(map
+        .iter()
+        .filter_map(|(k, v)| v.as_f64().map(|v| (k.clone(), v)))
+        .collect())
+}
+
+/// The before/after/ratio table, and false when some median grew by more than `threshold` percent.
+fn compare(
+    before: &BTreeMap<String, f64>,
+    after: &BTreeMap<String, Median>,
+    threshold: f64,
+) -> (String, bool) {
+    use std::fmt::Write as _;
+    let mut s = String::new();
+    let width = after
+        .keys()
+        .chain(before.keys())
+        .map(|k| k.chars().count())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 70);
+    let _ = writeln!(
+        s,
+        "\n== criterion medians against the baseline (threshold +{threshold}%) =="
+    );
+    let _ = writeln!(
+        s,
+        "{:<width$} {:>12} {:>12} {:>7}  verdict",
+        "bench", "before µs", "after µs", "ratio"
+    );
+    let mut slower = 0;
+    let mut compared = 0;
+    for (id, m) in after {
+        let Some(&b) = before.get(id) else {
+            let _ = writeln!(
+                s,
+                "{:<width$} {:>12} {:>12.3} {:>7}  new (not in the baseline)",
+                truncate(id, width),
+                "-",
+                m.ns / 1000.0,
+                "-"
+            );
+            continue;
+        };
+        compared += 1;
+        let ratio = m.ns / b;
+        let verdict = if (ratio - 1.0) * 100.0 > threshold {
+            slower += 1;
+            "SLOWER"
+        } else if (1.0 - ratio) * 100.0 > threshold {
+            "faster"
+        } else {
+            "ok"
+        };
+        let _ = writeln!(
+            s,
+            "{:<width$} {:>12.3} {:>12.3} {:>6.2}×  {verdict}",
+            truncate(id, width),
+            b / 1000.0,
+            m.ns / 1000.0,
+            ratio
+        );
+    }
+    let missing: Vec<&String> = before.keys().filter(|k| !after.contains_key(*k)).collect();
+    if !missing.is_empty() {
+        let _ = writeln!(
+            s,
+            "not run this time ({}): {}",
+            missing.len(),
+            missing
+                .iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let ok = slower == 0;
+    let _ = writeln!(
+        s,
+        "{compared} compared, {slower} slower than +{threshold}%: {}",
+        if ok { "OK" } else { "REGRESSION" }
+    );
+    (s, ok)
+}
+
+/// Per query of the compile corpus: the median of `compile` and `compile_here`, and their medians over the
+/// corpus (the goal is under 50 µs).
+fn render_compile(medians: &BTreeMap<String, Median>) -> String {
+    use std::fmt::Write as _;
+    let mut rows: BTreeMap<String, (Option<f64>, Option<f64>)> = BTreeMap::new();
+    for m in medians.values() {
+        if let Some(q) = m.id.strip_prefix("hogql_compile/compile/") {
+            rows.entry(q.to_string()).or_default().0 = Some(m.ns / 1000.0);
+        } else if let Some(q) = m.id.strip_prefix("hogql_compile/compile_here/") {
+            rows.entry(q.to_string()).or_default().1 = Some(m.ns / 1000.0);
+        }
+    }
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n== HogQL compile (parse + lower + resolve + print), criterion median per query, team {} ==",
+        420
+    );
+    let _ = writeln!(
+        s,
+        "{:<36} {:>12} {:>16}",
+        "query", "compile µs", "compile_here µs"
+    );
+    let cell = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |v| format!("{v:.2}"));
+    for (q, (a, b)) in &rows {
+        let _ = writeln!(
+            s,
+            "{:<36} {:>12} {:>16}",
+            truncate(q, 36),
+            cell(*a),
+            cell(*b)
+        );
+    }
+    let med = |mut v: Vec<f64>| -> Option<f64> {
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        Some(if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        })
+    };
+    let a = med(rows.values().filter_map(|r| r.0).collect());
+    let b = med(rows.values().filter_map(|r| r.1).collect());
+    let _ = writeln!(
+        s,
+        "{:<36} {:>12} {:>16}",
+        format!("median over {} queries", rows.len()),
+        cell(a),
+        cell(b)
+    );
+    let _ = writeln!(
+        s,
+        "goal: median under 50 µs per query; `compile` includes starting its 256 MiB-stack helper thread, \
+         `compile_here` is the same work on the caller's thread (load average {})",
+        load_average()
+    );
+    s
+}
+
+fn git_head() -> String {
+    Command::new("git")
+        .current_dir(workspace_root())
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
 }
 
 /// One timed query as `parse_timing` reports it.
@@ -68,7 +506,7 @@ fn bench_parse(args: &BenchArgs) -> anyhow::Result<()> {
         "bench parse: building benches/parse_timing (release, --locked) into {}",
         target.display()
     );
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let status = Command::new(cargo())
         .current_dir(&root)
         .env("CARGO_TARGET_DIR", &target)
         .args([
@@ -136,18 +574,6 @@ fn bench_parse(args: &BenchArgs) -> anyhow::Result<()> {
         }
     }
     print!("{}", render(&table, &versions));
-    if args.criterion {
-        eprintln!("bench parse: running the criterion bench (benches/benches/parse.rs)");
-        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(&root)
-            .env("CARGO_TARGET_DIR", &target)
-            .args(["bench", "--locked", "-p", "benches", "--bench", "parse"])
-            .status()
-            .context("running cargo bench")?;
-        if !status.success() {
-            bail!("the criterion bench failed");
-        }
-    }
     Ok(())
 }
 
@@ -239,5 +665,57 @@ fn truncate(s: &str, max: usize) -> String {
         s.to_string()
     } else {
         s.chars().take(max - 1).collect::<String>() + "…"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn after(pairs: &[(&str, f64)]) -> BTreeMap<String, Median> {
+        pairs
+            .iter()
+            .map(|(id, ns)| {
+                (
+                    id.to_string(),
+                    Median {
+                        id: id.to_string(),
+                        ns: *ns,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_median_slower_than_the_threshold_fails_the_comparison() {
+        let before: BTreeMap<String, f64> =
+            [("g/a".to_string(), 1000.0), ("g/b".to_string(), 1000.0)].into();
+        let (table, ok) = compare(&before, &after(&[("g/a", 1090.0), ("g/b", 1200.0)]), 10.0);
+        assert!(!ok, "{table}");
+        assert!(table.contains("SLOWER"), "{table}");
+        assert!(table.contains("1.20×"), "{table}");
+        assert!(
+            table.contains("2 compared, 1 slower than +10%: REGRESSION"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn faster_new_and_missing_benches_do_not_fail_it() {
+        let before: BTreeMap<String, f64> =
+            [("g/a".to_string(), 1000.0), ("g/gone".to_string(), 5.0)].into();
+        let (table, ok) = compare(&before, &after(&[("g/a", 500.0), ("g/new", 9.0)]), 10.0);
+        assert!(ok, "{table}");
+        assert!(table.contains("faster"), "{table}");
+        assert!(table.contains("new (not in the baseline)"), "{table}");
+        assert!(table.contains("not run this time (1): g/gone"), "{table}");
+    }
+
+    #[test]
+    fn baseline_names_stay_inside_the_baselines_folder() {
+        assert!(baseline_path("main-2026.11").is_ok());
+        assert!(baseline_path("../x").is_err());
+        assert!(baseline_path("").is_err());
     }
 }

@@ -1,0 +1,660 @@
+//! `ingest_bench`: capture throughput and capture-to-ClickHouse latency on a real stack, for
+//! `cargo xtask bench ingest` (feature `services`; reads `CLICKHOUSE_URL`, `KAFKA_HOSTS`, `DATABASE_URL`).
+//!
+//! Everything runs in this one process, each part on its own tokio runtime whose threads carry its name
+//! (`capture`, `worker`, `loadgen`), so a `perf record` of the process splits the time by part
+//! (`perf report --sort comm`). The load generator is a minimal keep-alive HTTP/1.1 client on loopback.
+//!
+//! 1. **capture**: for each `--batch` size, `--connections` connections send requests back to back
+//!    (closed loop) for `--seconds`; capture answers 200 only after the broker acknowledged every event of the
+//!    request, so acknowledged events/s = 200-requests × batch / elapsed. Latency is per request. The worker
+//!    does not run in this phase (its topics get their own prefix).
+//! 2. **end to end**: capture and the ingestion worker, Hogref's ClickHouse schema in a fresh database; an
+//!    open-loop generator sends `--rate` events/s in requests of `--e2e-batch` events for `--e2e-seconds`. Each
+//!    event carries its scheduled send time (`bench_sent_us`); once every event is in ClickHouse, the latency of
+//!    each is `inserted_at` (set when the row lands in `sharded_events`, where it is queryable) minus its
+//!    scheduled send time, so a late request counts against the latency (no coordinated omission).
+
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, bail};
+use ingest_worker::{Worker, WorkerConfig, create_team, create_topics, migrate};
+use migration_runner::Topology;
+use migration_runner::client::Client;
+use migration_runner::topology::Env;
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::TcpStream;
+
+/// Every topic capture, the worker and the ClickHouse schema name.
+const TOPICS: &[&str] = &[
+    "events_plugin_ingestion",
+    "events_plugin_ingestion_historical",
+    "exceptions_ingestion",
+    "clickhouse_events_json",
+    "clickhouse_person",
+    "clickhouse_person_distinct_id",
+    "clickhouse_groups",
+];
+
+#[derive(Debug, Clone)]
+struct Args {
+    phase: String,
+    seconds: f64,
+    connections: usize,
+    batches: Vec<usize>,
+    rate: f64,
+    e2e_seconds: f64,
+    e2e_batch: usize,
+    partitions: i32,
+    distinct_ids: usize,
+}
+
+fn parse_args() -> anyhow::Result<Args> {
+    let mut a = Args {
+        phase: "all".into(),
+        seconds: 10.0,
+        connections: 32,
+        batches: vec![1, 100],
+        rate: 10_000.0,
+        e2e_seconds: 20.0,
+        e2e_batch: 50,
+        partitions: 3,
+        distinct_ids: 1000,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--phase" => a.phase = value()?,
+            "--seconds" => a.seconds = value()?.parse()?,
+            "--connections" => a.connections = value()?.parse()?,
+            "--batch" => {
+                a.batches = value()?
+                    .split(',')
+                    .map(|b| b.trim().parse::<usize>())
+                    .collect::<Result<_, _>>()?
+            }
+            "--rate" => a.rate = value()?.parse()?,
+            "--e2e-seconds" => a.e2e_seconds = value()?.parse()?,
+            "--e2e-batch" => a.e2e_batch = value()?.parse()?,
+            "--partitions" => a.partitions = value()?.parse()?,
+            "--distinct-ids" => a.distinct_ids = value()?.parse()?,
+            other => bail!("unknown argument {other}"),
+        }
+    }
+    anyhow::ensure!(
+        matches!(a.phase.as_str(), "all" | "capture" | "e2e"),
+        "--phase is all, capture or e2e"
+    );
+    anyhow::ensure!(
+        a.connections > 0 && a.e2e_batch > 0 && a.batches.iter().all(|b| *b > 0),
+        "connections and batch sizes must be positive"
+    );
+    Ok(a)
+}
+
+fn env(name: &str) -> anyhow::Result<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .with_context(|| {
+            format!("{name} is not set (run through `cargo xtask bench ingest`, or eval \"$(cargo xtask stack env)\")")
+        })
+}
+
+fn unix_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+fn runtime(name: &str, threads: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(name)
+        .enable_all()
+        .build()?)
+}
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ingest_bench: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let args = parse_args()?;
+    let kafka_hosts = env("KAFKA_HOSTS")?;
+    let name = format!(
+        "bench_ingest_{}_{}",
+        std::process::id(),
+        unix_micros() / 1000 % 100_000_000
+    );
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let capture_rt = runtime("capture", cores)?;
+    let loadgen_rt = runtime("loadgen", cores)?;
+    println!(
+        "ingest bench: {cores} cores, load average {}, run {name}",
+        load_average()
+    );
+    if matches!(args.phase.as_str(), "all" | "capture") {
+        let prefix = format!("{name}_cap_");
+        loadgen_rt.block_on(create_topics(
+            &kafka_hosts,
+            &[format!("{prefix}events_plugin_ingestion")],
+            args.partitions,
+        ))?;
+        let addr = start_capture(&capture_rt, &kafka_hosts, &prefix)?;
+        // A short warm-up: connections, producer metadata, allocator.
+        loadgen_rt.block_on(closed_loop(
+            addr,
+            "phc_warmup",
+            4,
+            1,
+            Duration::from_secs(1),
+        ))?;
+        println!(
+            "\n== capture: closed loop, {} connections, {} s per batch size, every 200 acknowledged by the broker ==",
+            args.connections, args.seconds
+        );
+        println!(
+            "{:>6} {:>10} {:>10} {:>12} {:>10} {:>10} {:>10} {:>8}",
+            "batch", "requests", "events", "events/s", "p50 ms", "p99 ms", "max ms", "non-200"
+        );
+        for &batch in &args.batches {
+            let r = loadgen_rt.block_on(closed_loop(
+                addr,
+                "phc_bench_capture_token",
+                args.connections,
+                batch,
+                Duration::from_secs_f64(args.seconds),
+            ))?;
+            println!(
+                "{:>6} {:>10} {:>10} {:>12.0} {:>10.2} {:>10.2} {:>10.2} {:>8}",
+                batch,
+                r.ok,
+                r.ok * batch as u64,
+                (r.ok * batch as u64) as f64 / r.elapsed.as_secs_f64(),
+                r.quantile(0.50),
+                r.quantile(0.99),
+                r.quantile(1.0),
+                r.failed
+            );
+            if r.failed > 0 {
+                println!("        first failure: {}", r.first_failure);
+            }
+        }
+        println!("(load average {})", load_average());
+    }
+    if matches!(args.phase.as_str(), "all" | "e2e") {
+        end_to_end(&args, &name, &kafka_hosts, &capture_rt, &loadgen_rt)?;
+    }
+    // The runtimes hold producers and the worker; drop them without waiting on idle tasks.
+    capture_rt.shutdown_timeout(Duration::from_secs(2));
+    loadgen_rt.shutdown_timeout(Duration::from_secs(2));
+    Ok(())
+}
+
+/// Starts capture with the Kafka sink on 127.0.0.1 (a free port), on `rt`.
+fn start_capture(
+    rt: &tokio::runtime::Runtime,
+    kafka_hosts: &str,
+    prefix: &str,
+) -> anyhow::Result<std::net::SocketAddr> {
+    let sink = Arc::new(capture_server::KafkaSink::new(kafka_hosts, prefix)?);
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let addr = listener.local_addr()?;
+    rt.spawn(capture_server::serve(
+        listener,
+        capture_server::AppState::new(sink),
+        std::future::pending(),
+    ));
+    Ok(addr)
+}
+
+/// A keep-alive HTTP/1.1 connection that POSTs JSON and reads `content-length` answers.
+struct Conn {
+    stream: BufReader<TcpStream>,
+    host: String,
+    line: String,
+}
+
+impl Conn {
+    async fn open(addr: std::net::SocketAddr) -> anyhow::Result<Conn> {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        Ok(Conn {
+            stream: BufReader::new(stream),
+            host: addr.to_string(),
+            line: String::new(),
+        })
+    }
+
+    /// Sends one POST and returns the status and body.
+    async fn post(&mut self, path: &str, body: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            self.host,
+            body.len()
+        );
+        let mut request = Vec::with_capacity(head.len() + body.len());
+        request.extend_from_slice(head.as_bytes());
+        request.extend_from_slice(body);
+        self.stream.get_mut().write_all(&request).await?;
+        self.line.clear();
+        self.stream.read_line(&mut self.line).await?;
+        let status: u16 = self
+            .line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("bad status line {:?}", self.line))?;
+        let mut length = 0usize;
+        loop {
+            self.line.clear();
+            if self.stream.read_line(&mut self.line).await? == 0 {
+                bail!("connection closed in the headers");
+            }
+            let l = self.line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                length = v.trim().parse()?;
+            }
+        }
+        let mut out = vec![0; length];
+        self.stream.read_exact(&mut out).await?;
+        Ok((status, out))
+    }
+}
+
+/// A request body of `batch` events for `token`, with `props` (a JSON object's inside, no braces) in each.
+fn body(token: &str, batch: usize, seq: u64, distinct_ids: usize, props: &str) -> (String, String) {
+    let event = |i: u64| {
+        format!(
+            r#"{{"event":"bench_event","distinct_id":"user-{}","properties":{{"seq":{i},"$current_url":"https://example.com/bench","$browser":"Chrome"{}}}}}"#,
+            i % distinct_ids.max(1) as u64,
+            props
+        )
+    };
+    if batch == 1 {
+        let e = event(seq);
+        // Single-event form: the token sits beside the event's own keys.
+        (
+            "/e/".into(),
+            format!(r#"{{"api_key":"{token}",{}"#, &e[1..]),
+        )
+    } else {
+        let events: Vec<String> = (0..batch as u64).map(|i| event(seq + i)).collect();
+        (
+            "/batch/".into(),
+            format!(r#"{{"api_key":"{token}","batch":[{}]}}"#, events.join(",")),
+        )
+    }
+}
+
+#[derive(Debug, Default)]
+struct LoadResult {
+    ok: u64,
+    failed: u64,
+    first_failure: String,
+    /// Request latencies, microseconds.
+    latencies_us: Vec<u64>,
+    elapsed: Duration,
+}
+
+impl LoadResult {
+    /// The `q` quantile of request latency, milliseconds.
+    fn quantile(&self, q: f64) -> f64 {
+        quantile_ms(&self.latencies_us, q)
+    }
+
+    fn merge(&mut self, other: LoadResult) {
+        self.ok += other.ok;
+        self.failed += other.failed;
+        if self.first_failure.is_empty() {
+            self.first_failure = other.first_failure;
+        }
+        self.latencies_us.extend(other.latencies_us);
+    }
+}
+
+fn quantile_ms(sorted_or_not: &[u64], q: f64) -> f64 {
+    if sorted_or_not.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = sorted_or_not.to_vec();
+    v.sort_unstable();
+    let idx = ((v.len() - 1) as f64 * q).round() as usize;
+    v[idx.min(v.len() - 1)] as f64 / 1000.0
+}
+
+/// `connections` connections, each sending the same request back to back until `duration` is over.
+async fn closed_loop(
+    addr: std::net::SocketAddr,
+    token: &str,
+    connections: usize,
+    batch: usize,
+    duration: Duration,
+) -> anyhow::Result<LoadResult> {
+    let (path, payload) = body(token, batch, 0, 1000, "");
+    let payload = Arc::new(payload.into_bytes());
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let payload = payload.clone();
+        let path = path.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut out = LoadResult::default();
+            let mut conn = Conn::open(addr).await?;
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                let (status, answer) = conn.post(&path, &payload).await?;
+                out.latencies_us.push(t0.elapsed().as_micros() as u64);
+                if status == 200 {
+                    out.ok += 1;
+                } else {
+                    out.failed += 1;
+                    if out.first_failure.is_empty() {
+                        out.first_failure =
+                            format!("{status} {}", String::from_utf8_lossy(&answer));
+                    }
+                }
+            }
+            anyhow::Ok(out)
+        }));
+    }
+    let mut total = LoadResult::default();
+    for t in tasks {
+        total.merge(t.await??);
+    }
+    total.elapsed = start.elapsed();
+    Ok(total)
+}
+
+fn end_to_end(
+    args: &Args,
+    name: &str,
+    kafka_hosts: &str,
+    capture_rt: &tokio::runtime::Runtime,
+    loadgen_rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let clickhouse_url = env("CLICKHOUSE_URL")?;
+    let database_url = env("DATABASE_URL")?;
+    let prefix = format!("{name}_");
+    let setup = Instant::now();
+    let topics: Vec<String> = TOPICS.iter().map(|t| format!("{prefix}{t}")).collect();
+    loadgen_rt.block_on(create_topics(kafka_hosts, &topics, args.partitions))?;
+
+    // ClickHouse: Hogref's schema in a fresh database, reading the prefixed topics.
+    let mut ch_env = Env::from_process();
+    ch_env.kafka_hosts = Some(kafka_hosts.to_string());
+    ch_env.topic_prefix = Some(prefix.clone());
+    ch_env.group_prefix = Some(prefix.clone());
+    let topology = Topology::single_node(&clickhouse_url, name, &ch_env);
+    let dir = format!(
+        "{}/migrations/clickhouse",
+        benches::workspace_root().display()
+    );
+    let (migrations, problems) = migration_checker::SourceSet::read(&dir)?.migrations();
+    anyhow::ensure!(problems.is_empty(), "{problems:?}");
+    migration_runner::apply(&topology, &migrations)?;
+
+    // PostgreSQL: the worker's schema in a schema of its own, and a team.
+    let worker_rt = runtime("worker", 2)?;
+    let (pool, team) = worker_rt.block_on(async {
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&database_url)
+            .await?;
+        sqlx::query(&format!("CREATE SCHEMA {name}"))
+            .execute(&admin)
+            .await?;
+        let options = PgConnectOptions::from_str(&database_url)?.options([("search_path", name)]);
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        migrate(&pool).await?;
+        let team = create_team(&pool, "bench").await?;
+        anyhow::Ok((pool, team))
+    })?;
+    let mut config = WorkerConfig {
+        kafka_hosts: kafka_hosts.to_string(),
+        kafka_prefix: prefix.clone(),
+        group_id: format!("{prefix}ingestion"),
+        batch_size: 500,
+        batch_wait: Duration::from_millis(50),
+    };
+    if let Ok(v) = std::env::var("HOGREF_BENCH_WORKER_BATCH")
+        && let Ok(n) = v.parse()
+    {
+        config.batch_size = n;
+    }
+    let worker = Worker::new(config.clone(), pool.clone())?;
+    let stats = worker.stats();
+    let mut ready = worker.ready();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker_task = worker_rt.spawn(worker.run(stopped));
+    worker_rt
+        .block_on(tokio::time::timeout(
+            Duration::from_secs(60),
+            ready.wait_for(|r| *r),
+        ))
+        .context("the worker got no partition assignment within 60 s")??;
+    let addr = start_capture(capture_rt, kafka_hosts, &prefix)?;
+    println!(
+        "\n== end to end: capture → Kafka → worker (PostgreSQL persons) → Kafka → ClickHouse (set up in {:.1}s) ==",
+        setup.elapsed().as_secs_f64()
+    );
+    println!(
+        "open loop: {} events/s in requests of {} events for {} s, {} distinct ids, {} partitions, worker batch {}",
+        args.rate,
+        args.e2e_batch,
+        args.e2e_seconds,
+        args.distinct_ids,
+        args.partitions,
+        config.batch_size
+    );
+
+    let sent = loadgen_rt.block_on(open_loop(addr, &team.api_token, args))?;
+    let expected = sent.ok * args.e2e_batch as u64;
+    println!(
+        "sent {} requests ({} events acknowledged, {} non-200) in {:.1}s; request latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; late sends (request started > 10 ms after its slot): {}",
+        sent.ok + sent.failed,
+        expected,
+        sent.failed,
+        sent.elapsed.as_secs_f64(),
+        sent.quantile(0.5),
+        sent.quantile(0.99),
+        sent.quantile(1.0),
+        LATE.load(Ordering::Relaxed)
+    );
+    if sent.failed > 0 {
+        println!("first failure: {}", sent.first_failure);
+    }
+
+    // Wait until every acknowledged event is in ClickHouse.
+    let client = Client::new();
+    let query = |sql: &str| -> anyhow::Result<Vec<Value>> {
+        let text = client.exec(
+            &topology.nodes[0],
+            Some(&topology.database),
+            &format!("{sql} FORMAT JSONEachRow"),
+        )?;
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).context("a JSONEachRow line"))
+            .collect()
+    };
+    let wait_start = Instant::now();
+    let count_sql = format!(
+        "SELECT count() AS n, uniqExact(uuid) AS u FROM sharded_events WHERE team_id = {}",
+        team.id
+    );
+    let (rows, unique) = loop {
+        let r = query(&count_sql)?;
+        let n = r[0]["n"]
+            .as_str()
+            .and_then(|s| s.parse::<u64>().ok())
+            .or(r[0]["n"].as_u64())
+            .unwrap_or(0);
+        let u = r[0]["u"]
+            .as_str()
+            .and_then(|s| s.parse::<u64>().ok())
+            .or(r[0]["u"].as_u64())
+            .unwrap_or(0);
+        if u >= expected || wait_start.elapsed() > Duration::from_secs(180) {
+            break (n, u);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    println!(
+        "ClickHouse holds {unique} distinct of {expected} acknowledged events ({rows} rows) {:.1}s after the last send; worker ingested {}, dropped {}",
+        wait_start.elapsed().as_secs_f64(),
+        stats.ingested.load(Ordering::Relaxed),
+        stats.dropped.load(Ordering::Relaxed)
+    );
+    let lat = query(&format!(
+        "SELECT quantilesExact(0.5, 0.95, 0.99, 1)(toUnixTimestamp64Micro(inserted_at) - JSONExtractUInt(properties, 'bench_sent_us')) AS queryable, \
+                quantilesExact(0.5, 0.95, 0.99, 1)(toUnixTimestamp64Micro(assumeNotNull(captured_at)) - JSONExtractUInt(properties, 'bench_sent_us')) AS captured \
+         FROM (SELECT * FROM sharded_events FINAL WHERE team_id = {})",
+        team.id
+    ))?;
+    let q = |key: &str, i: usize| -> f64 {
+        let v = &lat[0][key][i];
+        v.as_f64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            .unwrap_or(f64::NAN)
+            / 1000.0
+    };
+    println!(
+        "{:<44} {:>10} {:>10} {:>10} {:>10}",
+        "latency from scheduled send, ms", "p50", "p95", "p99", "max"
+    );
+    for (label, key) in [
+        ("to capture's receive time (captured_at)", "captured"),
+        ("to queryable in sharded_events (inserted_at)", "queryable"),
+    ] {
+        println!(
+            "{:<44} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
+            label,
+            q(key, 0),
+            q(key, 1),
+            q(key, 2),
+            q(key, 3)
+        );
+    }
+    println!("(load average {})", load_average());
+
+    stop.send_replace(true);
+    let _ = worker_rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(10), worker_task).await });
+    // Clean up the database and schema; a failure here is not the bench's.
+    let _ = client.exec(
+        &topology.nodes[0],
+        None,
+        &format!("DROP DATABASE IF EXISTS `{name}` SYNC"),
+    );
+    let _ = worker_rt.block_on(async {
+        pool.close().await;
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&database_url)
+            .await?;
+        sqlx::query(&format!("DROP SCHEMA {name} CASCADE"))
+            .execute(&admin)
+            .await?;
+        anyhow::Ok(())
+    });
+    worker_rt.shutdown_timeout(Duration::from_secs(2));
+    Ok(())
+}
+
+/// Requests that started more than 10 ms after their scheduled slot (the generator fell behind).
+static LATE: AtomicU64 = AtomicU64::new(0);
+
+/// Sends `rate` events/s in requests of `e2e_batch` events for `e2e_seconds`, over `connections`
+/// connections, each event stamped with its request's scheduled send time.
+async fn open_loop(
+    addr: std::net::SocketAddr,
+    token: &str,
+    args: &Args,
+) -> anyhow::Result<LoadResult> {
+    let requests = ((args.rate * args.e2e_seconds) / args.e2e_batch as f64).round() as u64;
+    let interval = Duration::from_secs_f64(args.e2e_batch as f64 / args.rate);
+    let start = Instant::now();
+    let start_unix = unix_micros();
+    let next = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..args.connections.min(requests.max(1) as usize) {
+        let next = next.clone();
+        let token = token.to_string();
+        let args = args.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut out = LoadResult::default();
+            let mut conn = Conn::open(addr).await?;
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= requests {
+                    break;
+                }
+                let slot = interval * i as u32;
+                let due = start + slot;
+                tokio::time::sleep_until(due.into()).await;
+                if Instant::now() > due + Duration::from_millis(10) {
+                    LATE.fetch_add(1, Ordering::Relaxed);
+                }
+                let sent_us = start_unix + slot.as_micros() as u64;
+                let (path, payload) = body(
+                    &token,
+                    args.e2e_batch,
+                    i * args.e2e_batch as u64,
+                    args.distinct_ids,
+                    &format!(r#","bench_sent_us":{sent_us}"#),
+                );
+                let (status, answer) = conn.post(&path, payload.as_bytes()).await?;
+                // Latency from the scheduled slot, so a late start counts.
+                out.latencies_us.push(due.elapsed().as_micros() as u64);
+                if status == 200 {
+                    out.ok += 1;
+                } else {
+                    out.failed += 1;
+                    if out.first_failure.is_empty() {
+                        out.first_failure =
+                            format!("{status} {}", String::from_utf8_lossy(&answer));
+                    }
+                }
+            }
+            anyhow::Ok(out)
+        }));
+    }
+    let mut total = LoadResult::default();
+    for t in tasks {
+        total.merge(t.await??);
+    }
+    total.elapsed = start.elapsed();
+    Ok(total)
+}
+
+/// The 1-minute load average, or `?`.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".to_string())
+}

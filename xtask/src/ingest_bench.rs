@@ -1,0 +1,172 @@
+//! `cargo xtask bench ingest`: capture throughput (events/s, request p50/p99, every event acknowledged by the
+//! broker) and capture-to-queryable latency at a sustained rate, on a real stack.
+//!
+//! Builds the `ingest_bench` binary of the `benches` crate (release, feature `services`) and runs it against
+//! the stack named by `CLICKHOUSE_URL`, `KAFKA_HOSTS` and `DATABASE_URL` when they are set, else against a
+//! private stack it brings up and down (`bench-ingest-<pid>`). `--profile` runs it under `perf record` and
+//! prints where the time went per thread (`capture`, `worker`, `loadgen`) and per function.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+
+use crate::paths::{cargo_target_dir, workspace_root};
+use crate::stack_cmd::{self, StackTarget};
+
+#[derive(Debug, Args)]
+pub(crate) struct IngestArgs {
+    /// Ingest: which phase (`all`, `capture`, `e2e`).
+    #[arg(long, default_value = "all")]
+    phase: String,
+    /// Ingest, capture phase: seconds per batch size.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Ingest: concurrent connections of the load generator.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Ingest, capture phase: events per request, comma-separated (1 uses `/e`, more `/batch`).
+    #[arg(long, default_value = "1,100")]
+    batch: String,
+    /// Ingest, end to end: events per second, sustained.
+    #[arg(long, default_value_t = 10_000.0)]
+    rate: f64,
+    /// Ingest, end to end: seconds of sustained load.
+    #[arg(long, default_value_t = 20.0)]
+    e2e_seconds: f64,
+    /// Ingest, end to end: events per request.
+    #[arg(long, default_value_t = 50)]
+    e2e_batch: usize,
+    /// Ingest: record a profile with `perf record` and print the top threads and functions.
+    #[arg(long)]
+    profile: bool,
+}
+
+pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<()> {
+    let root = workspace_root();
+    let target = cargo_target_dir();
+    eprintln!(
+        "bench ingest: building benches/ingest_bench (release, --features services, --locked) into {}",
+        target.display()
+    );
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&root)
+        .env("CARGO_TARGET_DIR", &target)
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "benches",
+            "--features",
+            "services",
+            "--bin",
+            "ingest_bench",
+        ])
+        .status()
+        .context("running cargo build")?;
+    if !status.success() {
+        bail!("building ingest_bench failed");
+    }
+    let exe = target.join("release").join("ingest_bench");
+
+    let have_env = ["CLICKHOUSE_URL", "KAFKA_HOSTS", "DATABASE_URL"]
+        .iter()
+        .all(|v| std::env::var(v).is_ok_and(|s| !s.trim().is_empty()));
+    let mut stack = None;
+    let mut envs: Vec<(String, String)> = Vec::new();
+    if have_env {
+        eprintln!("bench ingest: using the stack of CLICKHOUSE_URL, KAFKA_HOSTS, DATABASE_URL");
+    } else {
+        let name = format!("bench-ingest-{}", std::process::id());
+        eprintln!("bench ingest: no stack in the environment; bringing stack `{name}` up");
+        crate::test_cmd::install_ctrlc(&name);
+        let s = stack_cmd::up(&StackTarget {
+            provider: None,
+            name,
+        })?;
+        envs = s
+            .state()
+            .env_vars()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        stack = Some(s);
+    }
+    let perf_data = target.join("hogref-bench").join("ingest.perf.data");
+    let mut cmd = if args.profile {
+        if let Some(dir) = perf_data.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        eprintln!(
+            "bench ingest: profiling with perf record (cpu-clock, 499 Hz, call graphs) into {}",
+            perf_data.display()
+        );
+        let mut c = Command::new("perf");
+        c.args(["record", "-F", "499", "-g", "-o"])
+            .arg(&perf_data)
+            .arg("--")
+            .arg(&exe);
+        c
+    } else {
+        Command::new(&exe)
+    };
+    cmd.envs(envs)
+        .args(["--phase", &args.phase])
+        .args(["--seconds", &args.seconds.to_string()])
+        .args(["--connections", &args.connections.to_string()])
+        .args(["--batch", &args.batch])
+        .args(["--rate", &args.rate.to_string()])
+        .args(["--e2e-seconds", &args.e2e_seconds.to_string()])
+        .args(["--e2e-batch", &args.e2e_batch.to_string()]);
+    let status = cmd
+        .status()
+        .with_context(|| format!("running {}", exe.display()));
+    if let Some(s) = stack {
+        eprintln!("bench ingest: bringing the stack down");
+        if let Err(e) = s.stop() {
+            eprintln!("bench ingest: stopping the stack failed: {e}");
+        }
+    }
+    let status = status?;
+    if !status.success() {
+        bail!("ingest_bench failed ({status})");
+    }
+    if args.profile {
+        print_profile(&perf_data)?;
+    }
+    Ok(())
+}
+
+/// The share of samples per thread name, then the hottest functions (self time).
+fn print_profile(data: &PathBuf) -> anyhow::Result<()> {
+    for (title, sort) in [
+        ("samples per thread", "comm"),
+        ("hottest functions (self)", "comm,dso,symbol"),
+    ] {
+        let out = Command::new("perf")
+            .args([
+                "report",
+                "--stdio",
+                "--no-children",
+                "-g",
+                "none",
+                "--percent-limit",
+                "1.5",
+            ])
+            .args(["--sort", sort, "-i"])
+            .arg(data)
+            .output()
+            .context("running perf report")?;
+        println!("\n== profile: {title} (perf report --sort {sort}) ==");
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            let l = line.trim_end();
+            if l.is_empty() || l.starts_with('#') {
+                continue;
+            }
+            println!("{l}");
+        }
+    }
+    Ok(())
+}
