@@ -9,6 +9,7 @@ mod ingest_bench;
 mod oracle;
 mod parity;
 mod paths;
+mod sdk;
 mod stack_cmd;
 mod test_cmd;
 mod tidy;

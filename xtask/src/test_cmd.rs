@@ -87,6 +87,9 @@ fn run_inner(args: TestArgs) -> anyhow::Result<()> {
     // The HogQL parse oracle (PostHog's parser from PyPI) backs the parity test; install it up front so that
     // the test runs instead of reporting that it could not.
     crate::oracle::ensure_installed(false).context("installing the HogQL parse oracle")?;
+    // The official PostHog SDKs the SDK scenario tests drive (pinned; under the cache, outside the clone).
+    crate::sdk::ensure_installed()
+        .context("installing the PostHog SDKs (posthog-python, posthog-node)")?;
 
     let step = Instant::now();
     reap_stale_test_stacks();

@@ -1,0 +1,644 @@
+//! What the SDK tests share: a private pipeline (capture on a free port, the ingestion worker, Hogref's
+//! ClickHouse schema in a fresh database, the worker's PostgreSQL schema in a schema of its own, topics with
+//! their own prefix), the driver run, and the checks of what the SDK's calls became in ClickHouse, with the
+//! checked list of known gaps in `fixtures/sdk/known-gaps.toml`.
+//!
+//! The SDK installs live in the cache, outside the clone, and `cargo xtask test` creates them
+//! (`xtask/src/sdk.rs`): the Python venv `venvs/sdk-python` and `sdk-node/node_modules`.
+
+// Each SDK test uses its own installer check (`sdk_python` or `sdk_node_modules`).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use ingest_worker::person_id::person_uuid;
+use ingest_worker::{Team, Worker, WorkerConfig, create_team, create_topics, migrate};
+use migration_runner::Topology;
+use migration_runner::client::Client;
+use migration_runner::topology::Env;
+use serde_json::{Map, Value, json};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+/// Every topic capture, the worker and the ClickHouse schema name.
+const TOPICS: &[&str] = &[
+    "events_plugin_ingestion",
+    "events_plugin_ingestion_historical",
+    "exceptions_ingestion",
+    "clickhouse_events_json",
+    "clickhouse_person",
+    "clickhouse_person_distinct_id",
+    "clickhouse_groups",
+];
+
+/// The first event's timestamp every driver stamps (`base_ts`); call i is stamped `BASE_TS + i` seconds.
+pub(crate) const BASE_TS: &str = "2026-03-01T10:00:00Z";
+/// [`BASE_TS`] in Unix microseconds.
+pub(crate) const BASE_US: i64 = 1_772_359_200_000_000;
+
+fn env(name: &str) -> anyhow::Result<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .with_context(|| {
+            format!("the `services` feature is on but {name} is not set: run `cargo xtask test`, or eval \"$(cargo xtask stack env)\"")
+        })
+}
+
+/// The workspace root.
+pub(crate) fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// The Python of the pinned posthog-python venv (created by `cargo xtask test`).
+pub(crate) fn sdk_python() -> anyhow::Result<PathBuf> {
+    let python = stack::cache_dir().join("venvs/sdk-python/bin/python");
+    anyhow::ensure!(
+        python.is_file(),
+        "the posthog-python venv is missing at {} (cargo xtask test installs it)",
+        python.display()
+    );
+    Ok(python)
+}
+
+/// The `node_modules` of the pinned posthog-node install (created by `cargo xtask test`).
+pub(crate) fn sdk_node_modules() -> anyhow::Result<PathBuf> {
+    let dir = stack::cache_dir().join("sdk-node/node_modules");
+    anyhow::ensure!(
+        dir.join("posthog-node/package.json").is_file(),
+        "posthog-node is missing under {} (cargo xtask test installs it)",
+        dir.display()
+    );
+    Ok(dir)
+}
+
+/// A private pipeline for one test.
+pub(crate) struct Pipeline {
+    pub(crate) name: String,
+    pub(crate) topology: Topology,
+    pub(crate) admin: PgPool,
+    pub(crate) pool: PgPool,
+    pub(crate) team: Team,
+    pub(crate) addr: std::net::SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+    worker: tokio::task::JoinHandle<ingest_worker::Result<()>>,
+    capture_stop: tokio::sync::oneshot::Sender<()>,
+    capture: tokio::task::JoinHandle<capture_server::Result<()>>,
+}
+
+impl Pipeline {
+    /// Topics (one partition, so the order of a batch is the order of ingestion), schema, team, worker and
+    /// capture, ready for traffic.
+    pub(crate) async fn start(tag: &str) -> anyhow::Result<Pipeline> {
+        let clickhouse_url = env("CLICKHOUSE_URL")?;
+        let kafka_hosts = env("KAFKA_HOSTS")?;
+        let database_url = env("DATABASE_URL")?;
+        let millis = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() % 100_000_000)
+            .unwrap_or(0);
+        let name = format!("{tag}_{}_{millis}", std::process::id());
+        let prefix = format!("{name}_");
+        let topics: Vec<String> = TOPICS.iter().map(|t| format!("{prefix}{t}")).collect();
+        create_topics(&kafka_hosts, &topics, 1).await?;
+
+        let mut ch_env = Env::from_process();
+        ch_env.kafka_hosts = Some(kafka_hosts.clone());
+        ch_env.topic_prefix = Some(prefix.clone());
+        ch_env.group_prefix = Some(prefix.clone());
+        let topology = Topology::single_node(&clickhouse_url, &name, &ch_env);
+        let dir = format!("{}/migrations/clickhouse", workspace_root().display());
+        let (migrations, problems) = migration_checker::SourceSet::read(&dir)?.migrations();
+        anyhow::ensure!(problems.is_empty(), "{problems:?}");
+        tokio::task::block_in_place(|| migration_runner::apply(&topology, &migrations))?;
+
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&database_url)
+            .await?;
+        sqlx::query(&format!("CREATE SCHEMA {name}"))
+            .execute(&admin)
+            .await?;
+        let options =
+            PgConnectOptions::from_str(&database_url)?.options([("search_path", name.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        migrate(&pool).await?;
+        let team = create_team(&pool, tag).await?;
+
+        let worker = Worker::new(
+            WorkerConfig {
+                kafka_hosts: kafka_hosts.clone(),
+                kafka_prefix: prefix.clone(),
+                group_id: format!("{prefix}ingestion"),
+                batch_size: 100,
+                batch_wait: Duration::from_millis(50),
+            },
+            pool.clone(),
+        )?;
+        let mut ready = worker.ready();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(worker.run(stopped));
+        tokio::time::timeout(Duration::from_secs(60), ready.wait_for(|r| *r))
+            .await
+            .context("the worker got no partition assignment within 60 s")??;
+
+        let sink = Arc::new(capture_server::KafkaSink::new(&kafka_hosts, &prefix)?);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let (capture_stop, capture_stopped) = tokio::sync::oneshot::channel::<()>();
+        let capture = tokio::spawn(capture_server::serve(
+            listener,
+            capture_server::AppState::new(sink),
+            async {
+                let _ = capture_stopped.await;
+            },
+        ));
+        Ok(Pipeline {
+            name,
+            topology,
+            admin,
+            pool,
+            team,
+            addr,
+            stop,
+            worker,
+            capture_stop,
+            capture,
+        })
+    }
+
+    /// The driver's configuration: capture's URL, the team's token, a run suffix and the base timestamp.
+    pub(crate) fn driver_config(&self) -> String {
+        json!({
+            "host": format!("http://{}", self.addr),
+            "api_key": self.team.api_token,
+            "run": self.name,
+            "base_ts": BASE_TS,
+        })
+        .to_string()
+    }
+
+    /// Rows of a ClickHouse query (`FORMAT JSONEachRow` is appended).
+    pub(crate) fn rows(&self, sql: &str) -> anyhow::Result<Vec<Value>> {
+        let text = tokio::task::block_in_place(|| {
+            Client::new().exec(
+                &self.topology.nodes[0],
+                Some(&self.topology.database),
+                &format!("{sql} FORMAT JSONEachRow"),
+            )
+        })?;
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).context("a JSONEachRow line"))
+            .collect()
+    }
+
+    /// Polls `sql` until `done` holds for its rows (60 s at most); returns the last rows either way.
+    pub(crate) async fn wait_rows(
+        &self,
+        sql: &str,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> anyhow::Result<Vec<Value>> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let got = self.rows(sql)?;
+            if done(&got) || Instant::now() > deadline {
+                return Ok(got);
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Stops capture and the worker, drops the database and the schema.
+    pub(crate) async fn finish(self) -> anyhow::Result<()> {
+        let _ = self.capture_stop.send(());
+        self.stop.send_replace(true);
+        self.capture.await??;
+        self.worker.await??;
+        self.pool.close().await;
+        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.name))
+            .execute(&self.admin)
+            .await?;
+        let _ = tokio::task::block_in_place(|| {
+            Client::new().exec(
+                &self.topology.nodes[0],
+                None,
+                &format!("DROP DATABASE IF EXISTS `{}` SYNC", self.name),
+            )
+        });
+        Ok(())
+    }
+}
+
+/// Runs a driver program (its stdout is one JSON object) and returns that object.
+pub(crate) fn run_driver(mut cmd: Command) -> anyhow::Result<Value> {
+    let out = tokio::task::block_in_place(|| cmd.output()).context("starting the SDK driver")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    anyhow::ensure!(
+        out.status.success(),
+        "the SDK driver failed ({}):\nstdout: {stdout}\nstderr: {stderr}",
+        out.status
+    );
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with('{'))
+        .with_context(|| format!("the SDK driver printed no JSON: {stdout}\n{stderr}"))?;
+    serde_json::from_str(line).context("the SDK driver's JSON")
+}
+
+/// Named checks, compared at the end with the SDK's known gaps.
+#[derive(Debug, Default)]
+pub(crate) struct Checks {
+    results: Vec<(String, Result<(), String>)>,
+}
+
+impl Checks {
+    /// Records check `name`: passed when `ok`, else failed with `detail`.
+    pub(crate) fn check(
+        &mut self,
+        name: impl Into<String>,
+        ok: bool,
+        detail: impl FnOnce() -> String,
+    ) {
+        let result = if ok { Ok(()) } else { Err(detail()) };
+        self.results.push((name.into(), result));
+    }
+
+    /// Records `name` as equal-or-not, with both sides in the detail.
+    pub(crate) fn eq(&mut self, name: impl Into<String>, got: &Value, want: &Value) {
+        self.check(name, got == want, || format!("got {got}, want {want}"));
+    }
+
+    /// Fails (with every problem listed) unless exactly the checks of `sdk`'s known-gap list failed.
+    pub(crate) fn finish(self, sdk: &str) -> anyhow::Result<()> {
+        let path = workspace_root().join("fixtures/sdk/known-gaps.toml");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let doc: toml::Table = toml::from_str(&text)?;
+        let gaps: Vec<String> = doc
+            .get(sdk)
+            .and_then(|t| t.get("gaps"))
+            .and_then(|g| g.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut problems = Vec::new();
+        for gap in &gaps {
+            match self.results.iter().find(|(n, _)| n == gap) {
+                None => problems.push(format!(
+                    "known gap {gap:?} names no check of this test (fix {})",
+                    path.display()
+                )),
+                Some((_, Ok(()))) => problems.push(format!(
+                    "known gap {gap:?} now passes: remove it from [{sdk}] in {}",
+                    path.display()
+                )),
+                Some((_, Err(_))) => {}
+            }
+        }
+        for (name, result) in &self.results {
+            if let Err(detail) = result
+                && !gaps.contains(name)
+            {
+                problems.push(format!("{name}: {detail}"));
+            }
+        }
+        let passed = self.results.iter().filter(|(_, r)| r.is_ok()).count();
+        eprintln!(
+            "{sdk}: {passed} of {} checks passed, {} known gaps",
+            self.results.len(),
+            gaps.len()
+        );
+        anyhow::ensure!(
+            problems.is_empty(),
+            "{} problems:\n{}",
+            problems.len(),
+            problems.join("\n")
+        );
+        Ok(())
+    }
+}
+
+fn parse_json(v: &Value) -> Value {
+    v.as_str()
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or(Value::Null)
+}
+
+fn as_i64(v: &Value) -> Option<i64> {
+    v.as_i64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+/// The ClickHouse rows of every event the team has, once `count` of them arrived (FINAL: one per uuid).
+pub(crate) async fn events(p: &Pipeline, count: usize) -> anyhow::Result<Vec<Value>> {
+    let sql = format!(
+        "SELECT toString(uuid) AS uuid, event, properties, toUnixTimestamp64Micro(timestamp) AS ts_us, \
+         team_id, distinct_id, toString(person_id) AS person_id, person_properties, \
+         toString(person_mode) AS person_mode FROM sharded_events FINAL WHERE team_id = {} ORDER BY _offset",
+        p.team.id
+    );
+    p.wait_rows(&sql, |rows| rows.len() >= count).await
+}
+
+/// Checks what one SDK's calls became in ClickHouse. `sent` is the driver's list; `lib` the SDK's `$lib`;
+/// `started_us`..`ended_us` the wall-clock window of the driver run (for timestamps the SDK chose).
+pub(crate) async fn check_sdk_run(
+    p: &Pipeline,
+    checks: &mut Checks,
+    driver: &Value,
+    lib: &str,
+    started_us: i64,
+    ended_us: i64,
+) -> anyhow::Result<()> {
+    let sent = driver["sent"]
+        .as_array()
+        .context("driver output has no `sent`")?;
+    let version = driver["version"].clone();
+    let run = &p.name;
+    let (anon, user, alias, company) = (
+        format!("anon-{run}"),
+        format!("user-{run}"),
+        format!("alias-{run}"),
+        format!("acme-{run}"),
+    );
+    let person = person_uuid(p.team.id, &anon).to_string();
+    let url = sent[0]["properties"]["$current_url"].clone();
+    let events = events(p, sent.len()).await?;
+    checks.eq(
+        "events: one row per call",
+        &json!(events.len()),
+        &json!(sent.len()),
+    );
+
+    // The person as PostHog leaves it: the identify's $set and $set_once, plus the person-ish keys of the
+    // first event lifted into $set and, as $initial_*, into $set_once (ingestion spec 3.4).
+    let identify = &sent[1]["properties"];
+    let mut own = Map::new();
+    for (k, v) in identify["$set_once"].as_object().into_iter().flatten() {
+        own.insert(k.clone(), v.clone());
+    }
+    for (k, v) in identify["$set"].as_object().into_iter().flatten() {
+        own.insert(k.clone(), v.clone());
+    }
+    let lifted = json!({"$current_url": url, "$initial_current_url": url});
+    let split = |props: &Value| -> (Value, Value) {
+        let mut mine = Map::new();
+        let mut rest = Map::new();
+        for (k, v) in props.as_object().into_iter().flatten() {
+            if own.contains_key(k) {
+                mine.insert(k.clone(), v.clone());
+            } else {
+                rest.insert(k.clone(), v.clone());
+            }
+        }
+        (Value::Object(mine), Value::Object(rest))
+    };
+
+    for (i, s) in sent.iter().enumerate() {
+        let call = format!(
+            "{} #{i} ({})",
+            s["call"].as_str().unwrap_or("?"),
+            s["event"]
+        );
+        let uuid = s["uuid"].as_str();
+        let row = match uuid {
+            Some(u) => events.iter().find(|r| r["uuid"] == u),
+            None => {
+                let same: Vec<&Value> = events
+                    .iter()
+                    .filter(|r| r["event"] == s["event"] && r["distinct_id"] == s["distinct_id"])
+                    .collect();
+                (same.len() == 1).then(|| same[0])
+            }
+        };
+        let Some(row) = row else {
+            checks.check(format!("{call}: row in events"), false, || {
+                format!("no single row for {s} among {events:?}")
+            });
+            continue;
+        };
+        checks.check(format!("{call}: row in events"), true, String::new);
+        match uuid {
+            Some(u) => checks.eq(format!("{call}: uuid"), &row["uuid"], &json!(u)),
+            None => {
+                let u = row["uuid"].as_str().unwrap_or_default();
+                let valid = u.len() == 36
+                    && u != "00000000-0000-0000-0000-000000000000"
+                    && u.chars().filter(|c| *c == '-').count() == 4;
+                checks.check(format!("{call}: uuid"), valid, || {
+                    format!("SDK-made uuid {u:?} is not a valid UUID")
+                });
+            }
+        }
+        checks.eq(format!("{call}: event"), &row["event"], &s["event"]);
+        checks.eq(
+            format!("{call}: distinct_id"),
+            &row["distinct_id"],
+            &s["distinct_id"],
+        );
+        checks.eq(
+            format!("{call}: team_id"),
+            &json!(as_i64(&row["team_id"])),
+            &json!(p.team.id),
+        );
+        let ts = as_i64(&row["ts_us"]).unwrap_or(-1);
+        match s["timestamp"].as_str() {
+            // Capture corrects the SDK's clock by `now - sent_at` (same machine: milliseconds).
+            Some(_) => {
+                let want = BASE_US + 1_000_000 * i as i64;
+                checks.check(
+                    format!("{call}: timestamp"),
+                    (ts - want).abs() < 5_000_000,
+                    || format!("{ts} µs is not within 5 s of the SDK's {want} µs"),
+                )
+            }
+            None => checks.check(
+                format!("{call}: timestamp"),
+                ts >= started_us - 5_000_000 && ts <= ended_us + 5_000_000,
+                || format!("{ts} µs is outside the driver's run {started_us}..{ended_us}"),
+            ),
+        }
+        checks.eq(
+            format!("{call}: person_id"),
+            &row["person_id"],
+            &json!(person),
+        );
+        checks.eq(
+            format!("{call}: person_mode"),
+            &row["person_mode"],
+            &json!("full"),
+        );
+
+        let props = parse_json(&row["properties"]);
+        checks.eq(format!("{call}: $lib"), &props["$lib"], &json!(lib));
+        checks.eq(
+            format!("{call}: $lib_version"),
+            &props["$lib_version"],
+            &version,
+        );
+        for (k, v) in s["properties"].as_object().into_iter().flatten() {
+            checks.eq(format!("{call}: properties.{k}"), &props[k], v);
+        }
+        if let Some(groups) = s.get("groups") {
+            checks.eq(
+                format!("{call}: properties.$groups"),
+                &props["$groups"],
+                groups,
+            );
+            checks.eq(
+                format!("{call}: properties.$group_0 (groups)"),
+                &props["$group_0"],
+                &json!(company),
+            );
+        }
+        if s["event"] == "$groupidentify" {
+            checks.eq(
+                format!("{call}: properties.$group_type"),
+                &props["$group_type"],
+                &s["group_type"],
+            );
+            checks.eq(
+                format!("{call}: properties.$group_key"),
+                &props["$group_key"],
+                &s["group_key"],
+            );
+            checks.eq(
+                format!("{call}: properties.$group_set"),
+                &props["$group_set"],
+                &s["group_set"],
+            );
+        }
+        if s["event"] == "$create_alias" {
+            checks.eq(
+                format!("{call}: properties.alias"),
+                &props["alias"],
+                &json!(alias),
+            );
+            checks.eq(
+                format!("{call}: properties.distinct_id"),
+                &props["distinct_id"],
+                &json!(user),
+            );
+        }
+
+        // The person as this event saw it: nothing of the identify before it, all of it from then on.
+        let (mine, rest) = split(&parse_json(&row["person_properties"]));
+        let want_mine = if i == 0 {
+            json!({})
+        } else {
+            Value::Object(own.clone())
+        };
+        checks.eq(format!("{call}: person_properties"), &mine, &want_mine);
+        checks.eq(
+            format!("{call}: person_properties lifted $current_url (ingestion spec 3.4)"),
+            &rest,
+            &lifted,
+        );
+    }
+
+    // The person and its distinct ids.
+    let person_rows = p
+        .wait_rows(
+            "SELECT toString(id) AS id, properties, is_identified FROM person FINAL WHERE is_deleted = 0",
+            |rows| rows.iter().any(|r| !split(&parse_json(&r["properties"])).0.as_object().is_none_or(|m| m.is_empty())),
+        )
+        .await?;
+    checks.eq(
+        "person: one row",
+        &json!(
+            person_rows
+                .iter()
+                .map(|r| r["id"].clone())
+                .collect::<Vec<_>>()
+        ),
+        &json!([person]),
+    );
+    if let Some(row) = person_rows.first() {
+        let (mine, rest) = split(&parse_json(&row["properties"]));
+        checks.eq("person: properties", &mine, &Value::Object(own.clone()));
+        checks.eq(
+            "person: lifted $current_url and $initial_current_url (ingestion spec 3.4)",
+            &rest,
+            &lifted,
+        );
+        checks.eq(
+            "person: is_identified",
+            &json!(as_i64(&row["is_identified"])),
+            &json!(1),
+        );
+    }
+    let pdi = p
+        .wait_rows(
+            "SELECT distinct_id, toString(argMax(person_id, version)) AS person_id FROM person_distinct_id2 \
+             GROUP BY distinct_id HAVING argMax(is_deleted, version) = 0 ORDER BY distinct_id",
+            |rows| rows.len() >= 3,
+        )
+        .await?;
+    let mut want_pdi = vec![
+        json!({"distinct_id": alias, "person_id": person}),
+        json!({"distinct_id": anon, "person_id": person}),
+        json!({"distinct_id": user, "person_id": person}),
+    ];
+    want_pdi.sort_by_key(|v| v["distinct_id"].as_str().unwrap_or_default().to_string());
+    checks.eq(
+        "person_distinct_id2: anon, user and alias",
+        &json!(pdi),
+        &json!(want_pdi),
+    );
+
+    // The group.
+    let groups = p
+        .wait_rows(
+            &format!(
+                "SELECT group_type_index, group_key, group_properties, team_id FROM groups FINAL WHERE team_id = {}",
+                p.team.id
+            ),
+            |rows| !rows.is_empty(),
+        )
+        .await?;
+    let group_set = sent
+        .iter()
+        .find(|s| s["event"] == "$groupidentify")
+        .map(|s| s["group_set"].clone())
+        .unwrap_or(Value::Null);
+    checks.eq(
+        "groups: one row (type 0, key, $group_set)",
+        &json!(
+            groups
+                .iter()
+                .map(|g| json!([
+                    as_i64(&g["group_type_index"]),
+                    g["group_key"],
+                    parse_json(&g["group_properties"])
+                ]))
+                .collect::<Vec<_>>()
+        ),
+        &json!([[0, company, group_set]]),
+    );
+    Ok(())
+}
+
+/// Wall-clock Unix microseconds.
+pub(crate) fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
