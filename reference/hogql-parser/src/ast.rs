@@ -55,6 +55,26 @@ impl PartialEq for Node {
 }
 
 impl Node {
+    /// How many nodes this tree holds, itself included (iterative, so any depth is fine).
+    pub fn size(&self) -> usize {
+        let mut count = 0;
+        let mut todo: Vec<&Value> = Vec::new();
+        count += 1;
+        todo.extend(self.fields.iter().map(|(_, v)| v));
+        while let Some(v) = todo.pop() {
+            match v {
+                Value::Node(n) => {
+                    count += 1;
+                    todo.extend(n.fields.iter().map(|(_, v)| v));
+                }
+                Value::List(vs) => todo.extend(vs.iter()),
+                Value::Map(kvs) => todo.extend(kvs.iter().map(|(_, v)| v)),
+                Value::Str(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_) | Value::Null => {}
+            }
+        }
+        count
+    }
+
     /// A node with no fields.
     pub fn new(kind: &'static str, span: Option<Span>) -> Self {
         Node {
@@ -169,5 +189,32 @@ impl Value {
             Value::Map(m) => m.iter_mut().for_each(|(_, v)| v.clear_spans()),
             _ => {}
         }
+    }
+}
+
+/// A copy of `n` that grows the stack on demand, for trees as deep as the nesting limit allows
+/// (the derived `Clone` recurses once per level on whatever stack is left).
+pub(crate) fn deep_clone(n: &Node) -> Node {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, || Node {
+        kind: n.kind,
+        span: n.span,
+        fields: n
+            .fields
+            .iter()
+            .map(|(k, v)| (*k, deep_clone_value(v)))
+            .collect(),
+    })
+}
+
+fn deep_clone_value(v: &Value) -> Value {
+    match v {
+        Value::Node(n) => Value::Node(Box::new(deep_clone(n))),
+        Value::List(vs) => Value::List(vs.iter().map(deep_clone_value).collect()),
+        Value::Map(kvs) => Value::Map(
+            kvs.iter()
+                .map(|(k, v)| (k.clone(), deep_clone_value(v)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }

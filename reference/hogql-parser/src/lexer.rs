@@ -4,7 +4,7 @@
 //! directly; this module lexes the default mode only.
 
 /// Token kinds of the default lexer mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Tok {
     /// A bare word (identifier or keyword).
     Word,

@@ -167,6 +167,24 @@ impl LineIndex {
 
 fn run(src: &str, entry: EntryPoint) -> Result<Node> {
     let mut p = parser::Parser::new(src)?;
+    run_with(&mut p, entry)
+}
+
+/// How much work parsing `src` from `entry` takes, in deterministic units (tokens lexed plus AST
+/// nodes copied while backtracking), whether or not it parses. Parsing is linear: this grows in
+/// proportion to the input, by at most a factor bounded by the nesting limit on hostile input. The
+/// tests check that growth on adversarial families instead of timing them.
+pub fn parse_cost(entry: EntryPoint, src: &str) -> u64 {
+    match parser::Parser::new(src) {
+        Ok(mut p) => {
+            let _ = run_with(&mut p, entry);
+            p.work()
+        }
+        Err(_) => 1,
+    }
+}
+
+fn run_with(p: &mut parser::Parser<'_>, entry: EntryPoint) -> Result<Node> {
     let node = match entry {
         EntryPoint::Expr => {
             let n = p.expr()?;

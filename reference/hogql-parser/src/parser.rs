@@ -7,6 +7,31 @@ use crate::lexer::{Tok, Token, is_ident_char, lex_at, skip_trivia, unescape};
 /// Maximum nesting of expressions/subqueries before a clean error (PostHog's parsers stop at 1000).
 pub(crate) const MAX_DEPTH: u32 = 1000;
 
+const TOO_DEEP: &str = "expression too deeply nested";
+
+/// Copies a remembered result; deep trees are copied on stack segments grown on demand, like
+/// the parser's own recursion.
+fn clone_result(r: &PResult<Node>) -> PResult<Node> {
+    match r {
+        Ok(n) => Ok(crate::ast::deep_clone(n)),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+fn memo_size(r: &PResult<Node>) -> usize {
+    r.as_ref().map_or(1, Node::size)
+}
+
+fn is_depth_error<T>(r: &PResult<T>) -> bool {
+    r.as_ref().err().is_some_and(is_too_deep)
+}
+
+/// The nesting limit ends the parse: no fallback retries past it (a retry would hit it again, once
+/// per level of nesting).
+fn is_too_deep(e: &Error) -> bool {
+    matches!(e, Error::Syntax { message, .. } if message == TOO_DEEP)
+}
+
 /// Deep nesting runs on stack segments grown on demand (`stacker`), so the depth limit is the same
 /// in debug and release builds and on small thread stacks.
 const RED_ZONE: usize = 256 * 1024;
@@ -220,6 +245,29 @@ pub(crate) struct Parser<'a> {
     /// Offsets of `(select ...` subqueries that failed to parse and were read as expressions
     /// instead; remembered so nested failures are not retried (which would be exponential).
     failed_subqueries: std::collections::HashSet<u32>,
+    /// How many attempts that may be rolled back (a CASE, an INTERVAL, a `(select` subquery, a CTE)
+    /// are under way.
+    speculating: u32,
+    /// Results of `expr()` computed while speculating, by start token, so that the fallback parse
+    /// after a failed attempt reuses them: without this, nested attempts such as `case(case(case(`
+    /// re-parse their inside once per level, which is exponential.
+    expr_memo: std::collections::HashMap<(u32, Tok), Memo>,
+    /// Units of work done so far: tokens lexed plus nodes copied in or out of `expr_memo`. A
+    /// deterministic measure of parsing cost, so tests can check that it grows linearly.
+    work: std::cell::Cell<u64>,
+    /// Cache for [`Parser::after_paren_group`]: `(` offset → first token after its matching `)`,
+    /// or `None` when that cannot be told by plain lexing.
+    paren_groups: std::collections::HashMap<u32, Option<Token>>,
+}
+
+/// One remembered `expr()` result: the outcome, where the parser stood after it, and the nesting
+/// depth it was computed at (a result is reused only at the same or a shallower depth, where the
+/// depth limit cannot have changed it).
+struct Memo {
+    result: PResult<Node>,
+    tok: Token,
+    last_end: u32,
+    depth: u32,
 }
 
 impl<'a> Parser<'a> {
@@ -238,12 +286,26 @@ impl<'a> Parser<'a> {
             no_lambda_until: 0,
             paren_run: None,
             failed_subqueries: std::collections::HashSet::new(),
+            speculating: 0,
+            expr_memo: std::collections::HashMap::new(),
+            work: std::cell::Cell::new(0),
+            paren_groups: std::collections::HashMap::new(),
         };
         p.tok = p.lex_from(0)?;
         Ok(p)
     }
 
+    /// Units of work done so far (see the `work` field).
+    pub(crate) fn work(&self) -> u64 {
+        self.work.get()
+    }
+
+    fn add_work(&self, units: usize) {
+        self.work.set(self.work.get() + units as u64);
+    }
+
     fn lex_from(&self, pos: usize) -> PResult<Token> {
+        self.add_work(1);
         match skip_trivia(self.src, pos) {
             Ok(p) => {
                 // bad characters and unterminated literals become tokens that nothing accepts, so
@@ -381,7 +443,7 @@ impl<'a> Parser<'a> {
     fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(self.err_at(self.tok.start, self.tok.end, "expression too deeply nested"));
+            return Err(self.err_at(self.tok.start, self.tok.end, TOO_DEEP));
         }
         Ok(())
     }
@@ -490,7 +552,50 @@ impl<'a> Parser<'a> {
     // ---------------------------------------------------------------- expressions
 
     pub(crate) fn expr(&mut self) -> PResult<Node> {
-        self.expr_bp(0)
+        if self.no_alias {
+            return self.expr_bp(0);
+        }
+        let key = (self.tok.start, self.tok.kind);
+        if !self.expr_memo.is_empty()
+            && let Some(m) = self.expr_memo.get(&key)
+            && self.depth <= m.depth
+        {
+            let result = clone_result(&m.result);
+            let (tok, last_end) = (m.tok, m.last_end);
+            self.add_work(memo_size(&result));
+            self.reset(tok, last_end);
+            return result;
+        }
+        let depth = self.depth;
+        // fallbacks re-enter through `(` (call arguments, parentheses, `(select`), so only
+        // expressions right after a `(` are worth remembering
+        let after_paren = self.speculating > 0
+            && self.last_end > 0
+            && self.src.as_bytes()[self.last_end as usize - 1] == b'(';
+        let result = self.expr_bp(0);
+        if self.speculating > 0 && after_paren && !is_depth_error(&result) {
+            self.add_work(memo_size(&result));
+            let memo = Memo {
+                result: clone_result(&result),
+                tok: self.tok,
+                last_end: self.last_end,
+                depth,
+            };
+            self.expr_memo.insert(key, memo);
+        }
+        result
+    }
+
+    /// Runs an attempt that the caller may roll back, remembering the expressions it parses.
+    fn speculate<T>(&mut self, attempt: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        self.speculating += 1;
+        let r = attempt(self);
+        self.speculating -= 1;
+        if self.speculating == 0 && r.is_ok() {
+            // nothing will re-parse what a successful outermost attempt covered
+            self.expr_memo.clear();
+        }
+        r
     }
 
     fn expr_bp(&mut self, min_bp: u8) -> PResult<Node> {
@@ -1305,11 +1410,14 @@ impl<'a> Parser<'a> {
             // when it is not one, PostHog's parser reads the parentheses as an expression instead,
             // with `select` as a name: `(select() - t)`, `(select)`
             let save = (self.tok, self.last_end);
-            let subquery = self
-                .select_set()
-                .and_then(|q| self.expect(Tok::RParen, ")").map(|_| q));
+            let subquery = self.speculate(|p| {
+                let q = p.select_set()?;
+                p.expect(Tok::RParen, ")")?;
+                Ok(q)
+            });
             match subquery {
                 Ok(q) => return Ok((q, false)),
+                Err(e) if is_too_deep(&e) => return Err(e),
                 Err(e) => {
                     self.failed_subqueries.insert(save.0.start);
                     self.reset(save.0, save.1);
@@ -1396,6 +1504,55 @@ impl<'a> Parser<'a> {
         }
         self.paren_run = Some((t.start, x));
         x
+    }
+
+    /// The first token after the `)` that matches the `(` token `open`, found by plain lexing and
+    /// cached for every parenthesis met on the way, so repeated questions about nested groups stay
+    /// linear. `None` when the group is unclosed or holds an f-string or a HogQLX tag, whose insides
+    /// plain lexing cannot read.
+    fn after_paren_group(&mut self, open: Token) -> Option<Token> {
+        if let Some(r) = self.paren_groups.get(&open.start) {
+            return *r;
+        }
+        let mut stack = vec![open.start];
+        let mut t = open;
+        loop {
+            t = self.next_tok(t);
+            match t.kind {
+                Tok::LParen => stack.push(t.start),
+                Tok::RParen => {
+                    let Some(o) = stack.pop() else { break };
+                    let after = self.next_tok(t);
+                    self.paren_groups.insert(o, Some(after));
+                    if stack.is_empty() {
+                        break;
+                    }
+                }
+                Tok::FStrStart | Tok::Eof | Tok::Unterminated | Tok::Unknown => break,
+                Tok::Lt | Tok::LtSlash => {
+                    let n = self.next_tok(t);
+                    if n.start == t.end && (self.ident_tok(n) || n.kind == Tok::Word) {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        for o in stack {
+            self.paren_groups.insert(o, None);
+        }
+        self.paren_groups.get(&open.start).copied().flatten()
+    }
+
+    /// Whether the parenthesised group opened by `open` is followed by a token that ends an
+    /// expression list (`)`, `,`, `]`, `}` or the end), so no expression can continue after it.
+    fn group_then_closer(&mut self, open: Token) -> bool {
+        self.after_paren_group(open).is_some_and(|a| {
+            matches!(
+                a.kind,
+                Tok::RParen | Tok::Comma | Tok::Eof | Tok::RBracket | Tok::RBrace
+            )
+        })
     }
 
     fn try_lambda_params(&mut self) -> PResult<Option<Vec<String>>> {
@@ -1589,11 +1746,18 @@ impl<'a> Parser<'a> {
                         && next.kind != Tok::Dot
                         && self.starts_operand(next)) =>
             {
-                let save = (self.tok, self.last_end);
-                match self.case() {
-                    Ok(n) => return Ok((n, false)), // a failed CASE falls back to `case` as an identifier, like PostHog's parser
-                    Err(e) if !self.ident_tok(t) => return Err(e),
-                    Err(_) => self.reset(save.0, save.1),
+                // `case(...)` followed by `)`, `,` or the end cannot be a CASE (no WHEN can follow
+                // its subject): read it as a call straight away instead of trying and failing,
+                // which keeps nested `case(case(...))` linear
+                let cannot_be_case =
+                    next.kind == Tok::LParen && self.ident_tok(t) && self.group_then_closer(next);
+                if !cannot_be_case {
+                    let save = (self.tok, self.last_end);
+                    match self.speculate(Self::case) {
+                        Ok(n) => return Ok((n, false)), // a failed CASE falls back to `case` as an identifier, like PostHog's parser
+                        Err(e) if !self.ident_tok(t) || is_too_deep(&e) => return Err(e),
+                        Err(_) => self.reset(save.0, save.1),
+                    }
                 }
             }
             "not"
@@ -1662,11 +1826,16 @@ impl<'a> Parser<'a> {
                     Tok::Dot | Tok::Arrow | Tok::Eof | Tok::RParen | Tok::Comma
                 ) && !self.is_infix_start(next) =>
             {
-                let save = (self.tok, self.last_end);
-                match self.interval() {
-                    Ok(n) => return Ok((n, false)),
-                    Err(e) if next.kind != Tok::LParen => return Err(e),
-                    Err(_) => self.reset(save.0, save.1),
+                // `interval(...)` followed by `)`, `,` or the end has no unit: a call, read
+                // straight away (as for `case(...)` above)
+                let cannot_be_interval = next.kind == Tok::LParen && self.group_then_closer(next);
+                if !cannot_be_interval {
+                    let save = (self.tok, self.last_end);
+                    match self.speculate(Self::interval) {
+                        Ok(n) => return Ok((n, false)),
+                        Err(e) if next.kind != Tok::LParen || is_too_deep(&e) => return Err(e),
+                        Err(_) => self.reset(save.0, save.1),
+                    }
                 }
             }
             "date" | "timestamp" if next.kind == Tok::Str => {
@@ -1724,10 +1893,10 @@ impl<'a> Parser<'a> {
             }
             "lambda"
                 if self.ident_tok(next) && {
-                    let mut i = 1;
+                    // `lambda a, b: e`, scanned token by token (linear in the parameter list)
+                    let mut a = next;
                     loop {
-                        let a = self.peek(i);
-                        let b = self.peek(i + 1);
+                        let b = self.next_tok(a);
                         if !self.ident_tok(a) {
                             break false;
                         }
@@ -1737,7 +1906,7 @@ impl<'a> Parser<'a> {
                         if b.kind != Tok::Comma {
                             break false;
                         }
-                        i += 2;
+                        a = self.next_tok(b);
                     }
                 } =>
             {
@@ -2981,19 +3150,19 @@ impl<'a> Parser<'a> {
             let name = self.ident()?;
             let mut cols = None;
             if self.tok.kind == Tok::LParen {
-                let mut i = 1;
+                // `name(a, b) AS (...)`, scanned token by token (linear in the column list)
+                let mut a = self.next_tok(self.tok);
                 let mut ok = false;
                 loop {
-                    let a = self.peek(i);
                     if !self.ident_tok(a) {
                         break;
                     }
-                    let b = self.peek(i + 1);
+                    let b = self.next_tok(a);
                     if b.kind == Tok::Comma {
-                        i += 2;
+                        a = self.next_tok(b);
                         continue;
                     }
-                    ok = b.kind == Tok::RParen && self.is_word(self.peek(i + 2), "as");
+                    ok = b.kind == Tok::RParen && self.is_word(self.next_tok(b), "as");
                     break;
                 }
                 if ok {
