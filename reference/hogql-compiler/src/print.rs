@@ -6,8 +6,10 @@
 //! extraction, null-safe comparisons with constant folding, AND/OR folding, operators as
 //! functions, `toTimeZone` around DateTime columns, timezone-aware functions, the function
 //! allowlist with its errors, LIMIT defaults and clamping, and the global SETTINGS list; lazy
-//! joins and lazy tables as deduplicating subqueries (printed in FROM by a second pass over the
-//! SELECT, so values are numbered in PostHog's order), CTEs as WITH, materialized event
+//! joins and lazy tables as deduplicating subqueries (argMax for persons, distinct ids and
+//! groups, aggregate-state merges for sessions v1; printed in FROM by a second pass over the
+//! SELECT, so values are numbered in PostHog's order; a join keyed on a computed field puts
+//! that expression in ON), CTEs as WITH, materialized event
 //! properties, window functions and the WINDOW clause.
 //!
 //! Where PostHog's public tests fix a string, the fixtures under `fixtures/hogql/print/` pin it.
@@ -465,7 +467,12 @@ impl<'a, 'db> Printer<'a, 'db> {
             .cloned()
             .collect();
         wanted.push(LazyField::plain(key));
-        let sql = self.lazy_table_sql(lazy.hop.target, wanted, span)?;
+        let sql = self.lazy_table_sql(
+            lazy.hop.target,
+            wanted,
+            lazy.hop.join.filter.as_deref(),
+            span,
+        )?;
         let alias = ident(&lazy.alias(), span)?;
         // The owner is a FROM table, or the previous hop's joined table (whose subquery selects
         // the key under its field name).
@@ -487,27 +494,48 @@ impl<'a, 'db> Printer<'a, 'db> {
                 })
                 .unwrap_or_else(|| name.to_owned())
         };
-        // A join keyed on a computed field (`person` on `person_id` in the joined-properties
-        // mode) would need that expression in ON.
-        if let Some(table) = owner_table
-            && let Ok(def) = table.field(&lazy.hop.join.from_field)
-            && !matches!(def.field, crate::schema::Field::Column(_))
-        {
-            return Err(unsupported(
-                &format!(
-                    "the lazy join `{}` keyed on the computed field `{}`",
-                    lazy.hop.join_name, lazy.hop.join.from_field
-                ),
-                span,
-            ));
-        }
-        let from_col = ident(&column_of(owner_table, &lazy.hop.join.from_field), span)?;
         let to_col = ident(lazy.hop.join.to_field, span)?;
+        // A join keyed on a computed field (`person` on `person_id` in the joined-properties
+        // mode) puts that expression in ON.
+        let from_sql = match self.computed_join_key(lazy, span)? {
+            Some(sql) => sql,
+            None => {
+                let from_col = ident(&column_of(owner_table, &lazy.hop.join.from_field), span)?;
+                format!("{}.{from_col}", lazy.hop.owner_sql)
+            }
+        };
         Ok(format!(
-            "{} ({sql}) AS {alias} ON equals({}.{from_col}, {alias}.{to_col})",
+            "{} ({sql}) AS {alias} ON equals({from_sql}, {alias}.{to_col})",
             lazy.hop.join.join.as_sql(),
-            lazy.hop.owner_sql
         ))
+    }
+
+    /// When a lazy join hangs off a FROM table by a computed field (`events.person_id` in the
+    /// override modes), that field printed against the table (which registers the joins it
+    /// needs, e.g. `events__override`); `None` for a plain column.
+    fn computed_join_key(
+        &mut self,
+        lazy: &LazyJoinUse<'db>,
+        span: Option<Span>,
+    ) -> Result<Option<String>> {
+        let computed = self.scopes.last().is_some_and(|s| {
+            s.tables.iter().any(|t| {
+                t.name == lazy.hop.owner_name
+                    && matches!(&t.source, Source::Table(table)
+                    if table.field(&lazy.hop.join.from_field).is_ok_and(|def| {
+                        matches!(def.field, crate::schema::Field::Expression(_))
+                    }))
+            })
+        });
+        if !computed {
+            return Ok(None);
+        }
+        let chain = vec![
+            ChainPart::Name(lazy.hop.owner_name.clone()),
+            ChainPart::Name(lazy.hop.join.from_field.clone()),
+        ];
+        let res = self.resolve(&chain, span)?;
+        Ok(Some(self.field(res, span)?.sql))
     }
 
     fn limit(&mut self, q: &SelectQuery, top: bool) -> Result<Option<String>> {
@@ -664,17 +692,123 @@ impl<'a, 'db> Printer<'a, 'db> {
         &mut self,
         table: &'db crate::schema::Table,
         mut fields: Vec<LazyField>,
+        filter: Option<&str>,
         span: Option<Span>,
     ) -> Result<String> {
         if table.name == "persons" {
             return self.persons_subquery(fields, span);
+        }
+        if let TableKind::Lazy(LazySource::Aggregate { raw_table, .. }) = &table.kind {
+            return self.aggregate_subquery(table, raw_table, fields, span);
         }
         if fields.is_empty()
             && let TableKind::Lazy(LazySource::ArgMax { group_by, .. }) = &table.kind
         {
             fields.extend(group_by.iter().map(|g| LazyField::plain(g)));
         }
-        self.argmax_subquery(table, fields, span)
+        self.argmax_subquery(table, fields, filter, span)
+    }
+
+    /// HogQL text of a schema expression (a computed field, a join filter) lowered to IR.
+    fn schema_expr(text: &str, span: Option<Span>) -> Result<Expr> {
+        let node = hogql_parser::parse_expr(text).map_err(|e| {
+            at(
+                Error::InvalidAst {
+                    message: format!("schema expression `{text}`: {}", e.message()),
+                },
+                span,
+            )
+        })?;
+        crate::lower::expr(&node)
+    }
+
+    /// A lazy table of aggregate states (sessions v1 over `raw_sessions`, printed `sessions`):
+    /// `SELECT <merge expression> AS name, …, raw.session_id AS session_id FROM raw GROUP BY
+    /// raw.session_id[, <plain fields>]`. Fields are selected in first-use order and the key
+    /// is added when not read; plain (non-aggregate) fields are selected as they are and also
+    /// grouped by, so the key appears twice in GROUP BY, as PostHog prints it.
+    fn aggregate_subquery(
+        &mut self,
+        table: &'db crate::schema::Table,
+        raw_table: &str,
+        mut fields: Vec<LazyField>,
+        span: Option<Span>,
+    ) -> Result<String> {
+        let TableKind::Lazy(LazySource::Aggregate { group_by, .. }) = &table.kind else {
+            return Err(unsupported(
+                &format!("the lazy table `{}`", table.name),
+                span,
+            ));
+        };
+        for key in group_by {
+            if !fields.iter().any(|f| f.name == *key && f.path.is_empty()) {
+                fields.push(LazyField::plain(key));
+            }
+        }
+        let field = |name: &str| {
+            Expr::new(ExprKind::Field(vec![
+                ChainPart::Name(raw_table.to_owned()),
+                ChainPart::Name(name.to_owned()),
+            ]))
+        };
+        let mut group: Vec<Expr> = group_by.iter().map(|g| field(g)).collect();
+        let mut select = Vec::new();
+        for f in &fields {
+            let def = table.field(&f.column).map_err(|e| at(e, span))?;
+            let expr = match &def.field {
+                crate::schema::Field::Expression(e) => match &e.expr {
+                    Some(text) => Self::schema_expr(text, span)?,
+                    None => {
+                        return Err(unsupported(
+                            &format!(
+                                "the field `{}` of the lazy table `{}`",
+                                f.column, table.name
+                            ),
+                            span,
+                        ));
+                    }
+                },
+                crate::schema::Field::Column(_) if f.path.is_empty() => {
+                    group.push(field(&f.column));
+                    field(&f.column)
+                }
+                _ => {
+                    return Err(unsupported(
+                        &format!(
+                            "the field `{}` of the lazy table `{}`",
+                            f.column, table.name
+                        ),
+                        span,
+                    ));
+                }
+            };
+            select.push(Expr::new(ExprKind::Alias {
+                alias: f.name.clone(),
+                expr: Box::new(expr),
+                hidden: false,
+            }));
+        }
+        let sub = SelectQuery {
+            select,
+            select_from: Some(JoinExpr {
+                join_type: None,
+                table: JoinTable::Table {
+                    chain: vec![raw_table.to_owned()],
+                    args: None,
+                    span: None,
+                },
+                alias: None,
+                table_final: false,
+                sample: None,
+                constraint: None,
+                column_aliases: Vec::new(),
+                next_join: None,
+                span: None,
+            }),
+            group_by: group,
+            ..SelectQuery::default()
+        };
+        Ok(self.query(&Query::Select(Box::new(sub)), false)?.0)
     }
 
     /// `persons` over `person`: v1 deduplicates with argMax per field; v2 (and `auto` when
@@ -827,6 +961,7 @@ impl<'a, 'db> Printer<'a, 'db> {
         &mut self,
         target: &'db crate::schema::Table,
         wanted: Vec<LazyField>,
+        filter: Option<&str>,
         span: Option<Span>,
     ) -> Result<String> {
         let TableKind::Lazy(LazySource::ArgMax {
@@ -857,6 +992,13 @@ impl<'a, 'db> Printer<'a, 'db> {
                 within_group: None,
             }))
         };
+        // PostHog's argmax_select: the fields read (but the grouping keys) through argMax, then
+        // every grouping key as it is.
+        let is_key = |f: &LazyField| {
+            f.path.is_empty() && group_by.contains(&f.column.as_str()) && f.name == f.column
+        };
+        let mut wanted: Vec<LazyField> = wanted.into_iter().filter(|f| !is_key(f)).collect();
+        wanted.extend(group_by.iter().map(|g| LazyField::plain(g)));
         let select = wanted
             .iter()
             .map(|f| {
@@ -911,9 +1053,15 @@ impl<'a, 'db> Printer<'a, 'db> {
                 next_join: None,
                 span: None,
             }),
+            where_: filter.map(|f| Self::schema_expr(f, span)).transpose()?,
             group_by: group_by.iter().map(|g| field(g)).collect(),
             having,
-            settings: vec![("optimize_aggregation_in_order".into(), "1".into())],
+            // The distinct-id tables ask for in-order aggregation; groups does not.
+            settings: if *raw_table == "raw_groups" {
+                Vec::new()
+            } else {
+                vec![("optimize_aggregation_in_order".into(), "1".into())]
+            },
             ..SelectQuery::default()
         };
         Ok(self.query(&Query::Select(Box::new(sub)), false)?.0)
@@ -1067,10 +1215,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                         (format!("{ch}({})", printed.join(", ")), false)
                     }
                     TableKind::Lazy(_) => {
-                        if !matches!(
-                            table.name,
-                            "persons" | "person_distinct_ids" | "person_distinct_id_overrides"
-                        ) {
+                        if !crate::resolve::lazy_join_supported(table) {
                             return Err(unsupported(
                                 &format!("the lazy table `{name}` (a deduplicating subquery)"),
                                 *span,
@@ -1103,7 +1248,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                         let Some(fields) = planned else {
                             return Ok((format!("{LAZY_MARK} AS {a}"), None));
                         };
-                        let sql = self.lazy_table_sql(table, fields, *span)?;
+                        let sql = self.lazy_table_sql(table, fields, None, *span)?;
                         return Ok((format!("({sql}) AS {a}"), None));
                     }
                 };
@@ -1358,6 +1503,15 @@ impl<'a, 'db> Printer<'a, 'db> {
                 nullable,
                 ..
             } => {
+                // A join keyed on a computed field needs that field's own joins first
+                // (`events__override` before `events__person`).
+                if let Some(first) = hops.first() {
+                    let probe = LazyJoinUse {
+                        hop: first.clone(),
+                        fields: Vec::new(),
+                    };
+                    self.computed_join_key(&probe, span)?;
+                }
                 let scope = self.scope();
                 let mut last_alias = String::new();
                 for (i, hop) in hops.iter().enumerate() {

@@ -5,12 +5,13 @@
 //! columns of the tables in FROM (a name must be unique across them), then a table name or alias
 //! as the chain's head. Anything else is `Unable to resolve field: x`.
 //!
-//! Lazy joins (`events.pdi`, `events.pdi.person`, `events.override`) resolve to the joined
-//! table's field through one or more hops; lazy tables in FROM (`persons`,
-//! `person_distinct_ids`) to the field their subquery must select; expression fields
-//! (`events.person_id` in the override modes) to HogQL text printed against their table. Lazy
-//! targets the printer cannot build yet (`sessions`, `groups`) are reported as not supported,
-//! never printed wrong.
+//! Lazy joins (`events.pdi`, `events.pdi.person`, `events.override`, `events.session`,
+//! `events.group_N`) resolve to the joined table's field through one or more hops; lazy tables
+//! in FROM (`persons`, `person_distinct_ids`, `groups`, `sessions`) to the field their subquery
+//! must select (a computed sessions field included); expression fields (`events.person_id` in
+//! the override modes) to HogQL text printed against their table. Lazy targets the printer
+//! cannot build (`cohort_people`, `$channel_type`) are reported as not supported, never printed
+//! wrong.
 
 use crate::ir::ChainPart;
 use crate::schema::{
@@ -412,6 +413,16 @@ fn resolve_on<'db>(
                         is_json: true,
                     })
                 }
+                // A computed field (`sessions.$session_duration`), computed by the subquery.
+                Field::Expression(expression) if chain.len() == 1 && expression.expr.is_some() => {
+                    Ok(Resolution::LazyTableColumn {
+                        table_name: table.name.clone(),
+                        table_sql,
+                        field: LazyField::plain(&field),
+                        nullable: true,
+                        is_json: false,
+                    })
+                }
                 Field::Column(_) => Err(not_supported(format!(
                     "reading `{}` below a column of the lazy table `{}`",
                     chain_text(&chain[1..]),
@@ -457,14 +468,17 @@ fn table_not_column(owner: &Owner<'_, '_>) -> Error {
     }
 }
 
-/// Lazy tables whose join subquery the printer can build (persons and the argMax-deduplicated
-/// distinct-id tables).
-fn lazy_join_supported(target: &schema::Table) -> bool {
-    matches!(target.kind, TableKind::Lazy(LazySource::ArgMax { .. }))
-        && matches!(
+/// Lazy tables whose join subquery the printer can build: persons, the argMax-deduplicated
+/// distinct-id and groups tables, and the aggregated sessions table.
+pub(crate) fn lazy_join_supported(target: &schema::Table) -> bool {
+    match &target.kind {
+        TableKind::Lazy(LazySource::ArgMax { .. }) => matches!(
             target.name,
-            "persons" | "person_distinct_ids" | "person_distinct_id_overrides"
-        )
+            "persons" | "person_distinct_ids" | "person_distinct_id_overrides" | "groups"
+        ),
+        TableKind::Lazy(LazySource::Aggregate { .. }) => target.name == "sessions",
+        _ => false,
+    }
 }
 
 fn resolve_fields<'db>(
@@ -569,6 +583,18 @@ fn resolve_fields<'db>(
                             },
                             nullable: true,
                             is_json: true,
+                        });
+                    }
+                    // A computed field of the joined table (`session.$session_duration`): its
+                    // subquery computes it; a LEFT JOIN may leave it NULL.
+                    Field::Expression(expression)
+                        if rest.len() == 1 && expression.expr.is_some() =>
+                    {
+                        return Ok(Resolution::LazyColumn {
+                            hops,
+                            field: LazyField::plain(&field),
+                            nullable: true,
+                            is_json: false,
                         });
                     }
                     Field::LazyJoin(_) | Field::VirtualTable(_) if rest.len() == 1 => {
