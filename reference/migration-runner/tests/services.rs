@@ -79,13 +79,14 @@ fn hogref_schema_applies_once_and_is_idempotent() {
             "0003_person_distinct_id2",
             "0004_person_distinct_id_overrides",
             "0005_groups",
-            "0006_events_elements_chain_columns"
+            "0006_events_elements_chain_columns",
+            "0007_sessions"
         ]
     );
     let before = schema(&topology);
     let second = apply(&topology, &hogref_migrations()).unwrap();
     assert!(second.applied.is_empty(), "{second:?}");
-    assert_eq!(second.already_applied.len(), 6);
+    assert_eq!(second.already_applied.len(), 7);
     assert_eq!(
         schema(&topology),
         before,
@@ -122,7 +123,7 @@ fn hogref_schema_applies_once_and_is_idempotent() {
         "SELECT count() FROM hogref_migrations FORMAT TabSeparated",
     );
     drop_database(&topology);
-    assert_eq!(recorded, "6\n");
+    assert_eq!(recorded, "7\n");
     insta::assert_snapshot!("hogref_schema_single_node", before);
 }
 
