@@ -172,6 +172,49 @@ fn tansu_storage() -> String {
     std::env::var("HOGREF_TANSU_STORAGE").unwrap_or_else(|_| "sqlite://tansu.db".to_string())
 }
 
+/// The SQL that gives tansu's SQLite `header` table an index on `(topition, offset_id)`. tansu 0.6.0
+/// creates that table without any index and reads a record's headers with a lookup on those two
+/// columns, so every fetched record scans every header stored: with capture's ~9 headers per event
+/// the broker stalls completely after about 10k events (all requests queue behind its one storage
+/// task). Idempotent.
+const TANSU_HEADER_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS hogref_header_topition_offset_id ON header (topition, offset_id)";
+
+/// Adds [`TANSU_HEADER_INDEX`] to the broker's SQLite file (Python's `sqlite3`, from the chDB venv),
+/// waiting for tansu to have created its schema. Nothing to do for other storage engines.
+fn index_tansu_headers(dir: &Path) -> Result<()> {
+    let storage = tansu_storage();
+    let Some(file) = storage.strip_prefix("sqlite://") else {
+        return Ok(());
+    };
+    let python = install::chdb_python()?;
+    let script = format!(
+        "import sqlite3, sys, time\n\
+         for _ in range(100):\n\
+         \x20   c = sqlite3.connect('{file}', timeout=30)\n\
+         \x20   if c.execute(\"select 1 from sqlite_master where name = 'header'\").fetchone():\n\
+         \x20       c.execute('{TANSU_HEADER_INDEX}'); c.commit(); sys.exit(0)\n\
+         \x20   c.close(); time.sleep(0.1)\n\
+         sys.exit('tansu created no header table within 10 s')\n"
+    );
+    let out = Command::new(&python)
+        .current_dir(dir)
+        .args(["-c", &script])
+        .output()
+        .map_err(|e| Error::io(format!("running {}", python.display()), e))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Error::Component {
+            component: "kafka",
+            reason: format!(
+                "indexing tansu's header table failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        })
+    }
+}
+
 /// Starts tansu on a fresh port (or on `port`, to restart a broker in place). Topics are not auto-created.
 pub(crate) fn start_kafka(stack_dir: &Path, port: Option<u16>) -> Result<ComponentState> {
     let binary = install::tansu()?;
@@ -202,6 +245,7 @@ pub(crate) fn start_kafka(stack_dir: &Path, port: Option<u16>) -> Result<Compone
     wait_ready("kafka", Some(pid), &log, Duration::from_secs(30), || {
         port_open(port).then_some(())
     })?;
+    index_tansu_headers(&dir)?;
     let version = output_of(&binary, &["--version"])
         .and_then(|v| v.split_whitespace().last().map(str::to_string))
         .unwrap_or_else(|| pinned("tansu").to_string());
