@@ -1,6 +1,7 @@
-//! Team isolation as a property: generated HogQL queries (selects over `events`, `persons`,
-//! `person_distinct_ids`, `raw_persons`, `raw_groups` with WHERE, GROUP BY, joins, IN-subqueries, FROM-subqueries and
-//! UNION ALL) compiled for team 420 and executed on ClickHouse return exactly what they return
+//! Team isolation as a property: generated HogQL queries (selects over `events` (with its
+//! `pdi`, `person`, `group_0` and `session` lazy joins), `persons`, `person_distinct_ids`,
+//! `raw_persons`, `raw_groups`, `groups`, `sessions` with WHERE, GROUP BY, joins, IN-subqueries,
+//! FROM-subqueries and UNION ALL) compiled for team 420 and executed on ClickHouse return exactly what they return
 //! when team 421's rows do not exist at all.
 //!
 //! Two databases get Hogref's schema: one with the whole two-team dataset of
@@ -74,6 +75,8 @@ const TABLES: &[Table] = &[
             "toString(person_id)",
             "person.properties.email",
             "pdi.distinct_id",
+            "group_0.properties.name",
+            "session.$entry_current_url",
         ],
     },
     Table {
@@ -91,6 +94,14 @@ const TABLES: &[Table] = &[
     Table {
         name: "raw_groups",
         fields: &["key", "properties.name"],
+    },
+    Table {
+        name: "groups",
+        fields: &["key", "properties.name"],
+    },
+    Table {
+        name: "sessions",
+        fields: &["session_id", "distinct_id", "$entry_current_url"],
     },
 ];
 

@@ -29,6 +29,10 @@ pub const TABLES: &[(&str, &str)] = &[
     ("groups", "groups"),
 ];
 
+/// Tables derived from the loaded rows by an `INSERT … SELECT` under `dataset/<stem>.sql`, run
+/// after the `.jsonl` files (sessions: aggregate states computed from the events).
+pub const DERIVED: &[&str] = &["sessions"];
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -121,6 +125,20 @@ pub async fn dataset_database(
             .execute()
             .await
             .with_context(|| format!("loading {}", path.display()))?;
+    }
+    for stem in DERIVED {
+        let path = dataset_dir().join(format!("{stem}.sql"));
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let sql: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("--"))
+            .collect();
+        client
+            .query_raw(&sql.join("\n"))
+            .execute()
+            .await
+            .with_context(|| format!("deriving {}", path.display()))?;
     }
     Ok(client)
 }
