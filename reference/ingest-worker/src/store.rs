@@ -314,6 +314,33 @@ async fn save_person(
 }
 
 async fn personful(pool: &PgPool, team: &Team, event: &IncomingEvent) -> Result<PersonOutcome> {
+    // The common case, an event that changes nothing of an existing person: one read, no transaction.
+    if merge_request(&event.event, &event.properties).is_none()
+        && PropertyUpdates::from_properties(&event.properties).is_empty()
+    {
+        let row: Option<PersonTuple> = sqlx::query_as(
+            "SELECT p.id, p.uuid, p.properties, p.created_at, p.is_identified, p.version \
+             FROM person_distinct_id d JOIN person p ON p.id = d.person_id \
+             WHERE d.team_id = $1 AND d.distinct_id = $2",
+        )
+        .bind(team.id)
+        .bind(&event.distinct_id)
+        .fetch_optional(pool)
+        .await?;
+        if let Some(person) = row.map(person_from) {
+            return Ok(PersonOutcome {
+                person: EventPerson {
+                    uuid: person.uuid,
+                    properties: person.properties,
+                    created_at: person.created_at,
+                    mode: PersonMode::Full,
+                },
+                persons: Vec::new(),
+                distinct_ids: Vec::new(),
+                warnings: Vec::new(),
+            });
+        }
+    }
     let mut tx = pool.begin().await?;
     let mut persons = Vec::new();
     let mut distinct_ids = Vec::new();

@@ -1,0 +1,271 @@
+//! Faults under load, against the REAL stack (feature `services`): 50 000 events go through capture
+//! (HTTP, in-process, Kafka sink) in batches of 100 from 4 concurrent senders that retry a failed
+//! request with the same uuids, like the SDKs. Meanwhile the broker is restarted twice (tansu, via
+//! `stack::restart_kafka`, so `HOGREF_STACK` must name the running stack) and the worker is killed
+//! mid-batch and started again. Afterwards ClickHouse (`sharded_events FINAL`) holds every event that
+//! got a 200 exactly once, and nothing that was never sent.
+//!
+//! This binary holds one test on purpose: it restarts the shared broker.
+#![cfg(feature = "services")]
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use serde_json::json;
+use support::{Harness, post};
+
+/// Events sent; `HOGREF_FAULT_EVENTS` overrides it (a multiple of `BATCH`).
+const EVENTS_DEFAULT: usize = 50_000;
+const BATCH: usize = 100;
+const SENDERS: usize = 4;
+const ATTEMPTS: u32 = 8;
+
+fn uuid_of(run: u64, i: usize) -> uuid::Uuid {
+    uuid::Uuid::from_u128((u128::from(run) << 64) | i as u128)
+}
+
+/// The body of batch `b`: events `b*BATCH ..`, each with a fixed uuid and timestamp, so a retried
+/// request carries exactly the same events.
+fn batch_body(token: &str, run: u64, b: usize) -> String {
+    let events: Vec<_> = (b * BATCH..(b + 1) * BATCH)
+        .map(|i| {
+            let ms = i % 86_400_000;
+            json!({
+                "event": "fault_load",
+                "distinct_id": format!("user-{}", i % 500),
+                "uuid": uuid_of(run, i).to_string(),
+                "timestamp": format!("2026-03-01T{:02}:{:02}:{:02}.{:03}Z",
+                    ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000),
+                "properties": {"i": i, "$lib": "fault-test"},
+            })
+        })
+        .collect();
+    json!({"api_key": token, "batch": events}).to_string()
+}
+
+/// Waits until `accepted` reaches `target` (or the senders are done).
+async fn reach(accepted: &AtomicUsize, done: &AtomicUsize, target: usize) {
+    while accepted.load(Ordering::Relaxed) < target && done.load(Ordering::Relaxed) < SENDERS {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn accepted_events_survive_broker_and_worker_restarts_exactly_once() -> anyhow::Result<()> {
+    let stack_name = std::env::var("HOGREF_STACK").context(
+        "HOGREF_STACK is not set: this test restarts the broker of the stack that `cargo xtask test` started \
+         (by hand: HOGREF_STACK=<name> after `cargo xtask stack up --name <name>`)",
+    )?;
+    let state = stack::StackState::load(&stack_name)?;
+    // `HOGREF_FAULT_BROKER_RESTARTS=0` leaves the broker alone (to tell broker trouble from worker trouble).
+    let local_broker = state.provider == stack::Provider::Local;
+    let restart_broker =
+        local_broker && std::env::var("HOGREF_FAULT_BROKER_RESTARTS").as_deref() != Ok("0");
+    let events: usize = std::env::var("HOGREF_FAULT_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(EVENTS_DEFAULT)
+        / BATCH
+        * BATCH;
+    let started = Instant::now();
+    let h = Harness::new("faults", 3).await?;
+    let run = u64::from(std::process::id()) << 20 | (started.elapsed().as_nanos() as u64 & 0xfffff);
+
+    let mut worker = h.start_worker().await?;
+    let capture = h.start_capture().await?;
+    let addr = capture.addr;
+
+    // Senders: batch numbers are handed out in order; each batch is retried until it gets a 200
+    // (or ATTEMPTS ran out: then its events are "not accepted" and may or may not be ingested).
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut senders = Vec::new();
+    for _ in 0..SENDERS {
+        let (accepted, done, next) = (accepted.clone(), done.clone(), next.clone());
+        let token = h.team.api_token.clone();
+        senders.push(tokio::spawn(async move {
+            let mut outcome: Vec<(usize, bool, u32)> = Vec::new();
+            loop {
+                let b = next.fetch_add(1, Ordering::Relaxed);
+                if b >= events / BATCH {
+                    break;
+                }
+                let body = batch_body(&token, run, b);
+                let mut ok = false;
+                let mut attempts = 0;
+                while attempts < ATTEMPTS && !ok {
+                    attempts += 1;
+                    match post(addr, "/batch/", &body).await {
+                        Ok((200, _)) => ok = true,
+                        Ok(_) | Err(_) => {
+                            tokio::time::sleep(Duration::from_millis(100 << attempts.min(5))).await
+                        }
+                    }
+                }
+                if ok {
+                    accepted.fetch_add(BATCH, Ordering::Relaxed);
+                }
+                outcome.push((b, ok, attempts));
+            }
+            done.fetch_add(1, Ordering::Relaxed);
+            outcome
+        }));
+    }
+
+    // Faults, at points of progress: broker restart, worker crash + restart, broker restart.
+    let mut faults = Vec::new();
+    let broker_restart = |label: &'static str| {
+        let name = stack_name.clone();
+        async move {
+            let at = Instant::now();
+            let secs = tokio::task::spawn_blocking(move || stack::restart_kafka(&name)).await?;
+            anyhow::Ok((label, at, secs))
+        }
+    };
+    reach(&accepted, &done, events * 24 / 100).await;
+    let at_first = accepted.load(Ordering::Relaxed);
+    if restart_broker {
+        let (label, at, result) = broker_restart("broker restart 1").await?;
+        match (local_broker, result) {
+        (true, Ok(secs)) => faults.push(format!(
+            "{label} at {at_first} accepted: broker answered again after {secs:.2}s (call took {:.2}s)",
+            at.elapsed().as_secs_f64()
+        )),
+        (true, Err(e)) => return Err(e).context("restarting the local broker"),
+        (false, Err(e)) => {
+            // Only the local provider owns its broker; the worker restart below still runs.
+            assert!(e.to_string().contains("no local kafka broker"), "{e}");
+            faults.push(format!("{label}: not possible on a {:?} stack", state.provider));
+        }
+        (false, Ok(_)) => anyhow::bail!("a non-local broker cannot have been restarted"),
+    }
+    }
+
+    eprintln!(
+        "fault test: {:?} ({:.1}s)",
+        faults.last(),
+        started.elapsed().as_secs_f64()
+    );
+    reach(&accepted, &done, events / 2).await;
+    let before_crash = worker.stats.ingested.load(Ordering::Relaxed);
+    let at_crash = accepted.load(Ordering::Relaxed);
+    let first_stats = worker.stats.clone();
+    worker.crash().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    worker = h.start_worker().await?;
+    faults.push(format!(
+        "worker killed at {at_crash} accepted (it had ingested {before_crash}; retried batches {}, failed commits {}), restarted",
+        first_stats.retried_batches.load(Ordering::Relaxed),
+        first_stats.failed_commits.load(Ordering::Relaxed),
+    ));
+
+    eprintln!(
+        "fault test: {:?} ({:.1}s)",
+        faults.last(),
+        started.elapsed().as_secs_f64()
+    );
+    reach(&accepted, &done, events * 76 / 100).await;
+    if restart_broker {
+        let at_second = accepted.load(Ordering::Relaxed);
+        let (label, at, result) = broker_restart("broker restart 2").await?;
+        let secs = result?;
+        faults.push(format!(
+            "{label} at {at_second} accepted: broker answered again after {secs:.2}s (call took {:.2}s)",
+            at.elapsed().as_secs_f64()
+        ));
+    }
+
+    eprintln!(
+        "fault test: {:?} ({:.1}s)",
+        faults.last(),
+        started.elapsed().as_secs_f64()
+    );
+    let mut outcomes = Vec::new();
+    for s in senders {
+        outcomes.extend(s.await?);
+    }
+    let load_secs = started.elapsed().as_secs_f64();
+    let accepted_batches: Vec<usize> = outcomes.iter().filter(|o| o.1).map(|o| o.0).collect();
+    let retried_requests: u32 = outcomes.iter().map(|o| o.2 - 1).sum();
+    let accepted_count = accepted_batches.len() * BATCH;
+    assert_eq!(outcomes.len(), events / BATCH);
+    // Capture must have accepted most of the load (only requests during an outage may fail).
+    assert!(
+        accepted_count >= events * 9 / 10,
+        "capture accepted only {accepted_count} of {events} events"
+    );
+
+    // Everything accepted must arrive; give the worker and ClickHouse's Kafka engine time to catch up.
+    let count_sql = "SELECT uniqExact(uuid) AS u, count() AS rows FROM sharded_events";
+    h.wait_until(count_sql, Duration::from_secs(300), |r| {
+        r.first()
+            .and_then(|r| r["u"].as_u64())
+            .is_some_and(|u| u as usize >= accepted_count)
+    })
+    .await?;
+    let raw = h.rows(count_sql)?;
+    // FINAL collapses redelivered copies (same sorting key incl. the uuid): every uuid exactly once.
+    let mut present: HashMap<String, u64> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let missing = loop {
+        present.clear();
+        for row in h.rows(
+            "SELECT toString(uuid) AS id, count() AS c FROM sharded_events FINAL GROUP BY uuid",
+        )? {
+            present.insert(
+                row["id"].as_str().unwrap_or_default().to_string(),
+                row["c"].as_u64().unwrap_or(0),
+            );
+        }
+        let missing: Vec<usize> = accepted_batches
+            .iter()
+            .flat_map(|b| b * BATCH..(b + 1) * BATCH)
+            .filter(|i| !present.contains_key(&uuid_of(run, *i).to_string()))
+            .collect();
+        if missing.is_empty() || Instant::now() > deadline {
+            break missing;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    let total_secs = started.elapsed().as_secs_f64();
+    let sent: std::collections::HashSet<String> =
+        (0..events).map(|i| uuid_of(run, i).to_string()).collect();
+    let strangers = present.keys().filter(|k| !sent.contains(*k)).count();
+    let doubled = present.values().filter(|c| **c != 1).count();
+    let stats = &worker.stats;
+    eprintln!(
+        "fault test: {events} events in {} requests of {BATCH} ({retried_requests} retried requests); \
+         accepted {accepted_count}; load done after {load_secs:.1}s, all in ClickHouse after {total_secs:.1}s",
+        events / BATCH
+    );
+    for f in &faults {
+        eprintln!("  fault: {f}");
+    }
+    eprintln!(
+        "  clickhouse raw: {raw:?}; FINAL: {} uuids, {doubled} not exactly once, {} missing, {strangers} never sent; \
+         second worker: ingested {}, retried batches {}, failed commits {}",
+        present.len(),
+        missing.len(),
+        stats.ingested.load(Ordering::Relaxed),
+        stats.retried_batches.load(Ordering::Relaxed),
+        stats.failed_commits.load(Ordering::Relaxed),
+    );
+    assert!(
+        missing.is_empty(),
+        "{} accepted events are missing from ClickHouse, e.g. event numbers {:?}",
+        missing.len(),
+        &missing[..missing.len().min(20)]
+    );
+    assert_eq!(doubled, 0, "some uuids are not exactly once after FINAL");
+    assert_eq!(strangers, 0, "ClickHouse holds events that were never sent");
+
+    capture.stop().await?;
+    worker.stop().await?;
+    h.cleanup().await
+}
