@@ -8,6 +8,10 @@
 //! BY). A cell that mentions `421` fails the case: every team-421 row of the dataset carries that
 //! mark (uuids `00000421-…`, `t421`, `team421`, `-421`), so it can only come from a leak.
 //!
+//! The same rows are kept as implementation-neutral expectations in
+//! `fixtures/hogql/exec/expected/<case>.json` (checked here; `HOGQL_EXEC_BLESS=1` rewrites
+//! them), which the `hogql-exec` conformance suite compares a target's results with.
+//!
 //! Fixtures that cannot run are listed in `fixtures/hogql/exec/not_executable.toml` with the
 //! ClickHouse error they must fail with and why; a listed fixture that executes fails the run.
 #![cfg(feature = "services")]
@@ -155,8 +159,9 @@ fn top_level(query: &str) -> String {
     out.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The snapshot text; cells that are the current date (queries calling `now()`) are redacted.
-fn render(case: &Case, result: &Rows, today: &[String]) -> String {
+/// The result rows with cells that are the current date (queries calling `now()`) redacted, and
+/// sorted (by their JSON text) unless the query has a top-level ORDER BY; and whether it has.
+fn normalized_rows(case: &Case, result: &Rows, today: &[String]) -> (Vec<String>, bool) {
     let redact = |v: &serde_json::Value| -> serde_json::Value {
         match v {
             serde_json::Value::String(s) if today.iter().any(|d| s.starts_with(d.as_str())) => {
@@ -176,6 +181,56 @@ fn render(case: &Case, result: &Rows, today: &[String]) -> String {
     if !ordered {
         rows.sort();
     }
+    (rows, ordered)
+}
+
+/// The implementation-neutral expectation `fixtures/hogql/exec/expected/<case>.json` (what the
+/// `hogql-exec` conformance suite compares a target with): column names and ClickHouse types,
+/// whether the rows are in the query's order (else sorted by their JSON text), the rows with
+/// today's dates redacted as `[now]`.
+fn expected_json(case: &Case, result: &Rows, today: &[String]) -> String {
+    let (rows, ordered) = normalized_rows(case, result, today);
+    let names: Vec<&String> = result.columns.iter().map(|(n, _)| n).collect();
+    let types: Vec<&String> = result.columns.iter().map(|(_, t)| t).collect();
+    // One row per line, so diffs stay readable.
+    format!(
+        "{{\n  \"columns\": {},\n  \"types\": {},\n  \"ordered\": {ordered},\n  \"rows\": [{}]\n}}\n",
+        serde_json::to_string(&names).unwrap_or_default(),
+        serde_json::to_string(&types).unwrap_or_default(),
+        if rows.is_empty() {
+            String::new()
+        } else {
+            format!("\n    {}\n  ", rows.join(",\n    "))
+        }
+    )
+}
+
+/// Checks (or, with `HOGQL_EXEC_BLESS=1`, writes) a case's expectation file.
+fn check_expected(case: &Case, text: &str) -> Result<(), String> {
+    let path = expected_dir().join(format!("{}.json", case.name));
+    if std::env::var("HOGQL_EXEC_BLESS").is_ok_and(|v| v == "1") {
+        return std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()));
+    }
+    match std::fs::read_to_string(&path) {
+        Ok(existing) if existing == text => Ok(()),
+        Ok(_) => Err(format!(
+            "{}: expected rows differ from this run (HOGQL_EXEC_BLESS=1 rewrites them)",
+            path.display()
+        )),
+        Err(_) => Err(format!(
+            "{}: missing (HOGQL_EXEC_BLESS=1 writes it)",
+            path.display()
+        )),
+    }
+}
+
+fn expected_dir() -> PathBuf {
+    hogql_support::repo_root().join("fixtures/hogql/exec/expected")
+}
+
+/// The snapshot text; cells that are the current date (queries calling `now()`) are redacted.
+fn render(case: &Case, result: &Rows, today: &[String]) -> String {
+    let (rows, ordered) = normalized_rows(case, result, today);
     let columns: Vec<String> = result
         .columns
         .iter()
@@ -216,6 +271,24 @@ async fn every_ok_printer_fixture_executes_and_sees_only_its_team() -> anyhow::R
             failures.push(format!(
                 "STALE not_executable.toml names `{name}`, which is not an ok printer fixture"
             ));
+        }
+    }
+
+    // Expectation files must belong to an executable ok fixture.
+    if let Ok(entries) = std::fs::read_dir(expected_dir()) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(stem) = name.strip_suffix(".json") else {
+                failures.push(format!(
+                    "fixtures/hogql/exec/expected/{name}: not a .json file"
+                ));
+                continue;
+            };
+            if !cases.iter().any(|c| c.name == stem) || listed.contains_key(stem) {
+                failures.push(format!(
+                    "STALE fixtures/hogql/exec/expected/{name}: no executable ok printer fixture `{stem}`"
+                ));
+            }
         }
     }
 
@@ -301,6 +374,9 @@ async fn every_ok_printer_fixture_executes_and_sees_only_its_team() -> anyhow::R
                     ));
                 }
                 if let Err(e) = snapshot(&case.name, &text) {
+                    failures.push(e);
+                }
+                if let Err(e) = check_expected(case, &expected_json(case, &rows, &today)) {
                     failures.push(e);
                 }
             }
