@@ -104,6 +104,55 @@ pub trait Target {
     fn http(&self) -> Option<&HttpTarget> {
         None
     }
+    /// Creates `database` on the target's ClickHouse with the target's ClickHouse schema (its
+    /// migrations, applied from the checkout at `root`) and returns that ClickHouse's HTTP URL,
+    /// where the `hogql-exec` suite loads its dataset and runs compiled SQL. Capability
+    /// `hogql-exec`.
+    fn prepare_clickhouse(&self, root: &Path, database: &str) -> anyhow::Result<String> {
+        let _ = (root, database);
+        anyhow::bail!("{} has no ClickHouse the suite can use", self.name())
+    }
+}
+
+/// The ClickHouse URL in `env` (a stack's environment), else in the process environment.
+fn clickhouse_url(env: &[(String, String)]) -> Option<String> {
+    env.iter()
+        .find(|(k, _)| k == "CLICKHOUSE_URL")
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var("CLICKHOUSE_URL").ok())
+        .filter(|u| !u.trim().is_empty())
+}
+
+impl CliTarget {
+    /// `migrations apply --database <database>` run from `root` with `env` on top of the process
+    /// environment; Kafka topics and consumer groups get the prefix `<database>_`, so the new
+    /// database's Kafka tables never consume a running server's topics.
+    fn apply_migrations(
+        &self,
+        root: &Path,
+        database: &str,
+        env: &[(String, String)],
+    ) -> anyhow::Result<String> {
+        let url = clickhouse_url(env).context("CLICKHOUSE_URL is not set")?;
+        let prefix = format!("{database}_");
+        let output = Command::new(&self.bin)
+            .current_dir(root)
+            .args(["migrations", "apply", "--database", database])
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .env("CLICKHOUSE_URL", &url)
+            .env("KAFKA_PREFIX", &prefix)
+            .env("HOGREF_KAFKA_GROUP_PREFIX", &prefix)
+            .output()
+            .with_context(|| format!("starting {}", self.bin.display()))?;
+        anyhow::ensure!(
+            output.status.success(),
+            "migrations apply failed ({}): {}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout).trim(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+        Ok(url)
+    }
 }
 
 /// A target driven through its command-line tool (`hogref` or a compatible program).
@@ -120,6 +169,11 @@ impl Target for CliTarget {
 
     fn supports(&self, capability: &str) -> bool {
         matches!(capability, "hogql-parse" | "hogql-compile" | "migrations")
+            || (capability == "hogql-exec" && clickhouse_url(&[]).is_some())
+    }
+
+    fn prepare_clickhouse(&self, root: &Path, database: &str) -> anyhow::Result<String> {
+        self.apply_migrations(root, database, &[])
     }
 
     fn compile_hogql(
@@ -344,6 +398,16 @@ impl Target for HttpTarget {
     }
 }
 
+impl ReferenceTarget {
+    /// The environment of the stack the server runs on (given to `hogref team create`).
+    fn stack_env(&self) -> &[(String, String)] {
+        match &self.http.teams {
+            TeamSource::Command { env, .. } => env,
+            _ => &[],
+        }
+    }
+}
+
 /// Hogref's reference implementation: its command-line tool for the internal suites and a running
 /// `hogref serve` for the HTTP suites.
 #[derive(Debug)]
@@ -360,7 +424,13 @@ impl Target for ReferenceTarget {
     }
 
     fn supports(&self, capability: &str) -> bool {
-        self.cli.supports(capability) || self.http.supports(capability)
+        self.cli.supports(capability)
+            || self.http.supports(capability)
+            || (capability == "hogql-exec" && clickhouse_url(self.stack_env()).is_some())
+    }
+
+    fn prepare_clickhouse(&self, root: &Path, database: &str) -> anyhow::Result<String> {
+        self.cli.apply_migrations(root, database, self.stack_env())
     }
 
     fn parse_hogql(&self, entry: Entry, src: &str) -> anyhow::Result<serde_json::Value> {
