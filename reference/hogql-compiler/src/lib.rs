@@ -88,6 +88,7 @@ pub mod lower;
 pub mod print;
 pub mod resolve;
 pub mod schema;
+pub mod session_where;
 
 pub use bind::bind_values;
 pub use compile::{CompileError, Compiled, compile};

@@ -111,6 +111,9 @@ pub struct Printer<'a, 'db> {
     ctes: Vec<Vec<(String, Vec<SubColumn>)>>,
     /// A JOIN constraint used a comparison other than equality (adds `enable_analyzer=1`).
     non_equi_join: bool,
+    /// The WHERE of the SELECT whose FROM is being printed (the sessions subquery derives its
+    /// `min_timestamp` pre-filter from it).
+    outer_where: Option<Expr>,
 }
 
 impl<'a, 'db> Printer<'a, 'db> {
@@ -125,6 +128,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             in_join_constraint: false,
             ctes: Vec::new(),
             non_equi_join: false,
+            outer_where: None,
         }
     }
 
@@ -282,12 +286,14 @@ impl<'a, 'db> Printer<'a, 'db> {
         &mut self.scopes[last]
     }
 
-    fn select_in_scope(&mut self, q: &SelectQuery, top: bool) -> Result<(String, Vec<SubColumn>)> {
-        // FROM first: it defines the scope (and PostHog prints it first, so its values come
-        // first).
-        let mut guards: Vec<String> = Vec::new();
+    /// The FROM entries of `q` with the planned lazy joins in place (second pass).
+    fn select_from(
+        &mut self,
+        q: &SelectQuery,
+        guards: &mut Vec<String>,
+    ) -> Result<Vec<(String, String)>> {
         let mut from = match &q.select_from {
-            Some(j) => self.join_chain(j, &mut guards)?,
+            Some(j) => self.join_chain(j, guards)?,
             None => Vec::new(),
         };
         // Second pass: the lazy joins go right after what they hang off, parents first.
@@ -307,6 +313,17 @@ impl<'a, 'db> Printer<'a, 'db> {
                 .map_or(from.len(), |i| i + 1);
             from.insert(at, (lazy.alias(), printed));
         }
+        Ok(from)
+    }
+
+    fn select_in_scope(&mut self, q: &SelectQuery, top: bool) -> Result<(String, Vec<SubColumn>)> {
+        // FROM first: it defines the scope (and PostHog prints it first, so its values come
+        // first).
+        let mut guards: Vec<String> = Vec::new();
+        let saved_where = std::mem::replace(&mut self.outer_where, q.where_.clone());
+        let from = self.select_from(q, &mut guards);
+        self.outer_where = saved_where;
+        let from = from?;
         // Register explicit aliases so every clause can refer to them.
         for e in &q.select {
             if let ExprKind::Alias { alias, .. } = &e.kind {
@@ -805,6 +822,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                 next_join: None,
                 span: None,
             }),
+            where_: crate::session_where::inner_where(self.outer_where.as_ref(), raw_table),
             group_by: group,
             ..SelectQuery::default()
         };
