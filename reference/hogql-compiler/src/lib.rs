@@ -18,7 +18,9 @@
 //! * [`context`]: team, timezone, modifiers (PostHog's JSON names), limit context and the
 //!   `%(hogql_val_N)s` values map;
 //! * [`resolve`]: names in one SELECT scope (tables, aliases, subquery columns, JSON properties,
-//!   `person_distinct_ids` lazy joins);
+//!   lazy joins and lazy tables: persons, distinct ids, groups, sessions);
+//! * [`session_where`]: the `min_timestamp` pre-filter the sessions subquery takes from the
+//!   outer WHERE;
 //! * [`print`](mod@print): the ClickHouse printer; [`compile()`] ties parse → lower → print together;
 //! * [`bind`]: [`bind_values`] turns the SQL and its values map into one statement with literals.
 //!
