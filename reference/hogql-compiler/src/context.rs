@@ -55,6 +55,17 @@ pub enum ArgMaxVersion {
     V2,
 }
 
+/// The `personsJoinMode` modifier: how `persons` is joined to what reads it through a lazy join.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PersonsJoinMode {
+    /// `inner`: `INNER JOIN` (events without a live person are dropped).
+    #[default]
+    Inner,
+    /// `left`: `LEFT JOIN` (events without a person keep their row).
+    Left,
+}
+
 /// The subset of PostHog's `HogQLQueryModifiers` this compiler reads, with PostHog's JSON names.
 /// Absent fields take PostHog's defaults.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -69,6 +80,10 @@ pub struct Modifiers {
     /// How persons are deduplicated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persons_arg_max_version: Option<ArgMaxVersion>,
+    /// The join to `persons` from `pdi.person`, `person_distinct_ids.person` and, in the
+    /// joined-properties mode, `events.person`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persons_join_mode: Option<PersonsJoinMode>,
 }
 
 /// Which caller the query runs for; decides the default and maximum top-level LIMIT.

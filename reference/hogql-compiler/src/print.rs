@@ -521,9 +521,13 @@ impl<'a, 'db> Printer<'a, 'db> {
                 format!("{}.{from_col}", lazy.hop.owner_sql)
             }
         };
+        // personsJoinMode=left turns every join to persons into a LEFT JOIN.
+        let join = match (lazy.hop.target.name, self.ctx.modifiers.persons_join_mode) {
+            ("persons", Some(crate::context::PersonsJoinMode::Left)) => "LEFT JOIN",
+            _ => lazy.hop.join.join.as_sql(),
+        };
         Ok(format!(
-            "{} ({sql}) AS {alias} ON equals({from_sql}, {alias}.{to_col})",
-            lazy.hop.join.join.as_sql(),
+            "{join} ({sql}) AS {alias} ON equals({from_sql}, {alias}.{to_col})"
         ))
     }
 

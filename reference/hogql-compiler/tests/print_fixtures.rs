@@ -12,6 +12,10 @@
 //!   spec's expression-level strings;
 //! * `-- expect-error: <text>`: for `err/` cases, a substring the error message must contain.
 //!
+//! Headers come first: the first other line starts the query, and a header line after it fails
+//! the case (it would be read as a HogQL comment and its expectation skipped). Where a case's
+//! expectation comes from is noted in `fixtures/hogql/print/SOURCES.md`.
+//!
 //! `gap/` cases are the checked list of known gaps: queries PostHog compiles that this compiler
 //! does not yet; each must fail with code `not_supported`, so a case fails (and must move to
 //! `ok/`) as soon as it starts compiling.
@@ -100,6 +104,16 @@ fn parse_case(text: &str) -> Result<Case, Failed> {
                 continue;
             }
             in_header = false;
+        }
+        // A header line after the query started would be read as HogQL (a comment) and its
+        // expectation silently skipped.
+        if ["-- config:", "-- expect"]
+            .iter()
+            .any(|h| line.starts_with(h))
+        {
+            return Err(Failed::from(format!(
+                "header line after the query starts (headers come first, before any other line): {line}"
+            )));
         }
         body.push(line);
     }
