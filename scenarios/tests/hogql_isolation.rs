@@ -60,7 +60,19 @@ struct Table {
     name: &'static str,
     /// String-valued fields (comparable with the string constants).
     fields: &'static [&'static str],
+    /// A DateTime field compared with date strings (on `events` and `sessions` such bounds also
+    /// narrow the sessions subquery, PostHog's min_timestamp pre-filter).
+    time: Option<&'static str>,
 }
+
+/// Dates inside and around the dataset's range (2024-01-01 … 2024-01-03).
+const DATES: &[&str] = &[
+    "2023-12-25",
+    "2024-01-01",
+    "2024-01-02 12:00:00",
+    "2024-01-03",
+    "2024-02-01",
+];
 
 const TABLES: &[Table] = &[
     Table {
@@ -78,30 +90,37 @@ const TABLES: &[Table] = &[
             "group_0.properties.name",
             "session.$entry_current_url",
         ],
+        time: Some("timestamp"),
     },
     Table {
         name: "persons",
         fields: &["toString(id)", "properties.email", "properties.name"],
+        time: None,
     },
     Table {
         name: "person_distinct_ids",
         fields: &["distinct_id", "toString(person_id)"],
+        time: None,
     },
     Table {
         name: "raw_persons",
         fields: &["toString(id)", "properties.email"],
+        time: None,
     },
     Table {
         name: "raw_groups",
         fields: &["key", "properties.name"],
+        time: None,
     },
     Table {
         name: "groups",
         fields: &["key", "properties.name"],
+        time: None,
     },
     Table {
         name: "sessions",
         fields: &["session_id", "distinct_id", "$entry_current_url"],
+        time: Some("$start_timestamp"),
     },
 ];
 
@@ -147,7 +166,20 @@ fn condition(table: usize, qual: &'static str) -> BoxedStrategy<(String, Vec<Str
             vec![],
         )
     });
-    let atom = prop_oneof![4 => cmp, 2 => in_list, 1 => null_check];
+    let atom = match TABLES[table].time {
+        Some(time) => {
+            let field = qualify(qual, time);
+            let bound = (
+                proptest::sample::select(&[">", ">=", "<", "<=", "="][..]),
+                proptest::sample::select(DATES),
+            )
+                .prop_map(move |(op, d)| {
+                    (format!("{field} {op} {}", quote(d)), vec![d.to_owned()])
+                });
+            prop_oneof![4 => cmp, 2 => in_list, 1 => null_check, 2 => bound].boxed()
+        }
+        None => prop_oneof![4 => cmp, 2 => in_list, 1 => null_check].boxed(),
+    };
     atom.prop_recursive(2, 6, 2, |inner| {
         prop_oneof![
             (inner.clone(), inner.clone())
