@@ -104,7 +104,9 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<()> {
             perf_data.display()
         );
         let mut c = Command::new("perf");
-        c.args(["record", "-F", "499", "-g", "-o"])
+        // No call graphs: release builds have no frame pointers, and DWARF unwinding of a minute of two
+        // busy cores makes hundreds of megabytes. Self time per thread and function is what we report.
+        c.args(["record", "-F", "499", "-o"])
             .arg(&perf_data)
             .arg("--")
             .arg(&exe);
@@ -112,7 +114,20 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<()> {
     } else {
         Command::new(&exe)
     };
+    let kafka = envs
+        .iter()
+        .find(|(k, _)| k == "KAFKA_HOSTS")
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var("KAFKA_HOSTS").ok())
+        .unwrap_or_default();
+    let pids = service_pids(&kafka);
+    if pids.is_empty() {
+        eprintln!(
+            "bench ingest: no local stack state matches KAFKA_HOSTS={kafka}; CPU of the services is not reported"
+        );
+    }
     cmd.envs(envs)
+        .env("HOGREF_BENCH_PIDS", pids)
         .args(["--phase", &args.phase])
         .args(["--seconds", &args.seconds.to_string()])
         .args(["--connections", &args.connections.to_string()])
@@ -137,6 +152,32 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<()> {
         print_profile(&perf_data)?;
     }
     Ok(())
+}
+
+/// `name=pid,...` of the local stack whose Kafka is `kafka_hosts` (from its `state.json`), for the CPU report.
+fn service_pids(kafka_hosts: &str) -> String {
+    let Ok(entries) = std::fs::read_dir(crate::paths::cache_dir().join("stacks")) else {
+        return String::new();
+    };
+    for entry in entries.flatten() {
+        let Ok(text) = std::fs::read_to_string(entry.path().join("state.json")) else {
+            continue;
+        };
+        let Ok(state) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        if state["endpoints"]["kafka_hosts"] != kafka_hosts {
+            continue;
+        }
+        return state["components"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| Some(format!("{}={}", c["name"].as_str()?, c["pid"].as_u64()?)))
+            .collect::<Vec<_>>()
+            .join(",");
+    }
+    String::new()
 }
 
 /// The share of samples per thread name, then the hottest functions (self time).

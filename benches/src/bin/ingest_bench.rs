@@ -171,7 +171,9 @@ fn run() -> anyhow::Result<()> {
             "{:>6} {:>10} {:>10} {:>12} {:>10} {:>10} {:>10} {:>8}",
             "batch", "requests", "events", "events/s", "p50 ms", "p99 ms", "max ms", "non-200"
         );
+        let mut cpu = Vec::new();
         for &batch in &args.batches {
+            let before = Cpu::now();
             let r = loadgen_rt.block_on(closed_loop(
                 addr,
                 "phc_bench_capture_token",
@@ -193,8 +195,12 @@ fn run() -> anyhow::Result<()> {
             if r.failed > 0 {
                 println!("        first failure: {}", r.first_failure);
             }
+            cpu.push((batch, before, Cpu::now()));
         }
         println!("(load average {})", load_average());
+        for (batch, before, after) in &cpu {
+            after.report(before, &format!("the capture run with batch {batch}"));
+        }
     }
     if matches!(args.phase.as_str(), "all" | "e2e") {
         end_to_end(&args, &name, &kafka_hosts, &capture_rt, &loadgen_rt)?;
@@ -445,16 +451,19 @@ fn end_to_end(
     {
         config.batch_size = n;
     }
-    let worker = Worker::new(config.clone(), pool.clone())?;
+    // The consumer spawns onto the current runtime when created.
+    let worker = {
+        let _inside = worker_rt.enter();
+        Worker::new(config.clone(), pool.clone())?
+    };
     let stats = worker.stats();
     let mut ready = worker.ready();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker_task = worker_rt.spawn(worker.run(stopped));
     worker_rt
-        .block_on(tokio::time::timeout(
-            Duration::from_secs(60),
-            ready.wait_for(|r| *r),
-        ))
+        .block_on(async {
+            tokio::time::timeout(Duration::from_secs(60), ready.wait_for(|r| *r)).await
+        })
         .context("the worker got no partition assignment within 60 s")??;
     let addr = start_capture(capture_rt, kafka_hosts, &prefix)?;
     println!(
@@ -471,6 +480,7 @@ fn end_to_end(
         config.batch_size
     );
 
+    let cpu_before = Cpu::now();
     let sent = loadgen_rt.block_on(open_loop(addr, &team.api_token, args))?;
     let expected = sent.ok * args.e2e_batch as u64;
     println!(
@@ -528,6 +538,10 @@ fn end_to_end(
         wait_start.elapsed().as_secs_f64(),
         stats.ingested.load(Ordering::Relaxed),
         stats.dropped.load(Ordering::Relaxed)
+    );
+    Cpu::now().report(
+        &cpu_before,
+        "the end-to-end run, from the first send until ClickHouse held every event",
     );
     let lat = query(&format!(
         "SELECT quantilesExact(0.5, 0.95, 0.99, 1)(toUnixTimestamp64Micro(inserted_at) - JSONExtractUInt(properties, 'bench_sent_us')) AS queryable, \
@@ -649,6 +663,113 @@ async fn open_loop(
     }
     total.elapsed = start.elapsed();
     Ok(total)
+}
+
+/// CPU time (utime + stime, in clock ticks of 10 ms) of this process's threads by thread name, and of each
+/// stack service named in `HOGREF_BENCH_PIDS` (`name=pid,...`; a service counts with all its descendants,
+/// e.g. PostgreSQL's backends).
+#[derive(Debug, Clone, Default)]
+struct Cpu {
+    ticks: std::collections::BTreeMap<String, u64>,
+    at: Option<Instant>,
+}
+
+/// `(ppid, utime + stime)` from a `/proc/.../stat` line.
+fn stat_fields(text: &str) -> Option<(u32, u64)> {
+    let rest = &text[text.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some((
+        f.get(1)?.parse().ok()?,
+        f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?,
+    ))
+}
+
+impl Cpu {
+    fn now() -> Cpu {
+        let mut ticks = std::collections::BTreeMap::new();
+        if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+            for t in tasks.flatten() {
+                let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+                let name = comm.trim();
+                // tokio names every worker thread of a runtime alike; others (main, librdkafka, sqlx) as they are.
+                let name = match name {
+                    "capture" | "worker" | "loadgen" => format!("bench process: {name} runtime"),
+                    n if n.starts_with("rdk:") => "bench process: librdkafka threads".to_string(),
+                    _ => "bench process: other threads".to_string(),
+                };
+                if let Some((_, t)) = std::fs::read_to_string(t.path().join("stat"))
+                    .ok()
+                    .and_then(|s| stat_fields(&s))
+                {
+                    *ticks.entry(name).or_insert(0) += t;
+                }
+            }
+        }
+        let services = std::env::var("HOGREF_BENCH_PIDS").unwrap_or_default();
+        if !services.is_empty() {
+            // Every process: (pid, ppid, ticks).
+            let mut all = Vec::new();
+            if let Ok(procs) = std::fs::read_dir("/proc") {
+                for p in procs.flatten() {
+                    let Ok(pid) = p.file_name().to_string_lossy().parse::<u32>() else {
+                        continue;
+                    };
+                    if let Some((ppid, t)) = std::fs::read_to_string(p.path().join("stat"))
+                        .ok()
+                        .and_then(|s| stat_fields(&s))
+                    {
+                        all.push((pid, ppid, t));
+                    }
+                }
+            }
+            for pair in services.split(',') {
+                let Some((name, pid)) = pair.split_once('=') else {
+                    continue;
+                };
+                let Ok(root) = pid.parse::<u32>() else {
+                    continue;
+                };
+                let mut tree = vec![root];
+                let mut i = 0;
+                while i < tree.len() {
+                    let parent = tree[i];
+                    tree.extend(all.iter().filter(|p| p.1 == parent).map(|p| p.0));
+                    i += 1;
+                }
+                let sum: u64 = all
+                    .iter()
+                    .filter(|p| tree.contains(&p.0))
+                    .map(|p| p.2)
+                    .sum();
+                ticks.insert(format!("service: {name}"), sum);
+            }
+        }
+        Cpu {
+            ticks,
+            at: Some(Instant::now()),
+        }
+    }
+
+    /// Prints the CPU seconds each part used since `before`, and its share of the wall time in cores.
+    fn report(&self, before: &Cpu, title: &str) {
+        let wall = match (before.at, self.at) {
+            (Some(a), Some(b)) => b.duration_since(a).as_secs_f64(),
+            _ => return,
+        };
+        println!("CPU during {title} ({wall:.1} s wall; 1.00 = one core busy all the time):");
+        let mut rows: Vec<(String, f64)> = self
+            .ticks
+            .iter()
+            .map(|(k, v)| {
+                let used = v.saturating_sub(before.ticks.get(k).copied().unwrap_or(0));
+                (k.clone(), used as f64 / 100.0)
+            })
+            .collect();
+        rows.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (k, secs) in rows {
+            println!("  {k:<40} {secs:>7.2} s CPU  {:>5.2} cores", secs / wall);
+        }
+    }
 }
 
 /// The 1-minute load average, or `?`.
