@@ -202,11 +202,12 @@ fn print_profile(data: &PathBuf) -> anyhow::Result<()> {
             .context("running perf report")?;
         println!("\n== profile: {title} (perf report --sort {sort}) ==");
         for line in String::from_utf8_lossy(&out.stdout).lines() {
-            let l = line.trim_end();
-            if l.is_empty() || l.starts_with('#') {
+            // perf pads its columns to the terminal's width and ends rows with `-  -`: squeeze them.
+            let words: Vec<&str> = line.split_whitespace().filter(|w| *w != "-").collect();
+            if words.is_empty() || words[0].starts_with('#') {
                 continue;
             }
-            println!("{l}");
+            println!("  {}", words.join(" "));
         }
     }
     Ok(())
