@@ -5,13 +5,14 @@
 //! committed only after every produced row of a batch was acknowledged (at-least-once); duplicates
 //! collapse in ClickHouse (`sharded_events` is a ReplacingMergeTree whose key includes the uuid).
 //!
-//! The rules are pure modules with unit tests: [`person_id`], [`properties`], [`merge`], [`groups`],
-//! [`event_row`].
+//! The rules are pure modules with unit tests: [`person_id`], [`properties`], [`lift`], [`merge`],
+//! [`groups`], [`event_row`].
 //! [`store`] is the PostgreSQL side, [`worker`] the Kafka loop.
 
 pub mod error;
 pub mod event_row;
 pub mod groups;
+pub mod lift;
 pub mod merge;
 pub mod person_id;
 pub mod properties;

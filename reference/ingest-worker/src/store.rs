@@ -13,6 +13,7 @@ use crate::event_row::{
     DistinctIdRow, EventPerson, IncomingEvent, PersonMode, PersonRow, is_personless,
     strip_person_operations,
 };
+use crate::lift::lift_person_properties;
 use crate::merge::{MergeDecision, PersonFacts, decide_for, merge_request, merged_properties};
 use crate::person_id::person_uuid;
 use crate::properties::PropertyUpdates;
@@ -164,6 +165,11 @@ pub async fn process_person(
     if is_personless(&event.properties) || team.person_processing_opt_out {
         strip_person_operations(&mut event.properties);
         return personless(pool, team, event).await;
+    }
+    // Person-ish properties ($current_url, utm_*, ...) go into $set and, as $initial_*, $set_once
+    // (spec §3.4). Only here: personless events and $groupidentify keep no person operations.
+    if event.event != "$groupidentify" {
+        lift_person_properties(&event.event, &mut event.properties);
     }
     let mut attempt = 0;
     loop {

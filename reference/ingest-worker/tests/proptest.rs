@@ -6,6 +6,7 @@ use ingest_worker::event_row::{parse_message, strip_person_operations};
 use ingest_worker::groups::{
     add_group_columns, apply_group_set, group_identify, group_types, strip_group_columns,
 };
+use ingest_worker::lift::{LIFTED_KEYS, initial_key, lift_person_properties};
 use ingest_worker::merge::{decide_for, is_illegal_distinct_id, merge_request};
 use ingest_worker::properties::PropertyUpdates;
 use proptest::prelude::*;
@@ -45,6 +46,12 @@ fn key() -> impl Strategy<Value = String> {
             "alias",
             "$process_person_profile",
             "company",
+            "$current_url",
+            "$os",
+            "$os_name",
+            "$is_server",
+            "utm_source",
+            "gclid",
         ])
         .prop_map(str::to_string),
         "[a-z$]{1,6}",
@@ -106,5 +113,51 @@ proptest! {
         strip_person_operations(&mut props);
         prop_assert!(!props.keys().any(|k| k.starts_with("$group_") && k.len() == 8));
         prop_assert!(!props.contains_key("$set"));
+    }
+
+    /// Lifting only adds to `$set` / `$set_once`, never loses an explicit entry, leaves every other
+    /// property alone, and a second pass changes nothing (the lifted values are already there).
+    #[test]
+    fn lifting_is_additive_and_idempotent(props in properties()) {
+        let mut once = props.clone();
+        let lifted = lift_person_properties("$pageview", &mut once);
+        if !lifted {
+            prop_assert_eq!(&once, &props);
+        }
+        for (k, v) in &props {
+            if k == "$set" || k == "$set_once" {
+                if let (Value::Object(before), true) = (v, lifted) {
+                    for (ik, iv) in before {
+                        prop_assert_eq!(once[k].get(ik), Some(iv), "{} lost {}", k, ik);
+                    }
+                }
+            } else {
+                prop_assert_eq!(once.get(k), Some(v));
+            }
+        }
+        prop_assert_eq!(once.len(), props.len() + usize::from(lifted && !props.contains_key("$set"))
+            + usize::from(lifted && !props.contains_key("$set_once")));
+        if lifted {
+            let set = once["$set"].as_object().expect("$set is an object");
+            let set_once = once["$set_once"].as_object().expect("$set_once is an object");
+            let server = props.get("$is_server") == Some(&Value::Bool(true));
+            for key in LIFTED_KEYS {
+                if props.contains_key(key) && !(server && key.starts_with("$os")) {
+                    prop_assert!(set.contains_key(key), "{} not in $set", key);
+                }
+            }
+            for (k, v) in set_once {
+                if k.starts_with("$initial_") && props.get("$set_once").and_then(|s| s.get(k)).is_none() {
+                    prop_assert!(!v.is_null(), "null {}", k);
+                    prop_assert!(LIFTED_KEYS.iter().any(|l| initial_key(l) == *k));
+                }
+            }
+        }
+        let mut twice = once.clone();
+        lift_person_properties("$pageview", &mut twice);
+        prop_assert_eq!(twice, once);
+        let mut untouched = props.clone();
+        prop_assert!(!lift_person_properties("$snapshot", &mut untouched));
+        prop_assert_eq!(untouched, props);
     }
 }
