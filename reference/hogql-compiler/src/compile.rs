@@ -60,42 +60,45 @@ pub struct Compiled {
     pub hogql: Option<String>,
 }
 
-/// Stack for the compiling thread. Lowering and printing recurse once per nesting level (at most
-/// [`lower::MAX_DEPTH`]), and unoptimised builds use tens of kilobytes per level, far more than
-/// a default 2 MiB thread (test threads, server workers) offers. Only touched pages are committed.
-const COMPILE_STACK_BYTES: usize = 256 << 20;
+/// Stack growth for the compiler's recursion. Lowering, printing and their helpers recurse once
+/// per nesting level (at most [`lower::MAX_DEPTH`]), and unoptimised builds use tens of
+/// kilobytes per level, far more than a default 2 MiB thread (test threads, server workers)
+/// offers. Every recursive cycle passes through [`grow`], which switches to a fresh heap
+/// segment when less than `RED_ZONE` is left, so deep inputs compile on any caller thread
+/// without a helper thread per query (shallow queries never allocate a segment).
+const RED_ZONE: usize = 512 * 1024;
+/// Size of each stack segment [`grow`] allocates (only touched pages are committed).
+const STACK_SEGMENT: usize = 8 * 1024 * 1024;
+
+/// Generous stack per nesting level for the parser's printer (unoptimised builds).
+const PRINT_BYTES_PER_LEVEL: usize = 16 * 1024;
+
+/// Run `f`, on a new stack segment if the current one has less than `RED_ZONE` left. Placed at
+/// the top of every recursive function of the compiler.
+#[inline]
+pub(crate) fn grow<R>(f: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(RED_ZONE, STACK_SEGMENT, f)
+}
 
 /// Parse `src` as a HogQL SELECT and print it as ClickHouse SQL for `ctx`'s team.
 ///
-/// `ctx.values` is appended to; the returned [`Compiled::values`] is the full map. The work runs
-/// on a scoped helper thread with a large stack (see `COMPILE_STACK_BYTES`), so deep but valid
-/// queries compile the same on any caller thread.
+/// `ctx.values` is appended to; the returned [`Compiled::values`] is the full map. Runs on the
+/// caller's thread; the recursion grows its stack on demand (see [`grow`]), so deep but valid
+/// queries compile the same on any thread. A compiler bug that panics comes back as an
+/// `internal compiler error` instead of unwinding into the caller.
 pub fn compile(src: &str, ctx: &mut Context) -> Result<Compiled, CompileError> {
-    std::thread::scope(|scope| {
-        let worker = std::thread::Builder::new()
-            .name("hogql-compile".into())
-            .stack_size(COMPILE_STACK_BYTES)
-            .spawn_scoped(scope, || compile_here(src, ctx));
-        match worker {
-            Ok(handle) => handle.join().unwrap_or_else(|_| {
-                Err(CompileError::new(
-                    Error::Query {
-                        message: "internal compiler error".into(),
-                    },
-                    None,
-                ))
-            }),
-            Err(err) => Err(CompileError::new(
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| compile_here(src, ctx)))
+        .unwrap_or_else(|_| {
+            Err(CompileError::new(
                 Error::Query {
-                    message: format!("could not start the compiler thread: {err}"),
+                    message: "internal compiler error".into(),
                 },
                 None,
-            )),
-        }
-    })
+            ))
+        })
 }
 
-/// [`compile`] on the caller's thread (the caller provides the stack).
+/// [`compile`] without catching panics (tests use it to see a panic as a panic).
 pub fn compile_here(src: &str, ctx: &mut Context) -> Result<Compiled, CompileError> {
     if src.trim().is_empty() {
         return Err(CompileError::new(
@@ -119,18 +122,33 @@ pub fn compile_here(src: &str, ctx: &mut Context) -> Result<Compiled, CompileErr
             }),
         )
     })?;
-    let query = lower::query(&node)?;
+    let depth = lower::tree_depth(&node);
+    let query = lower::query_of_depth(&node, depth)?;
     let mut compiled = compile_query(&query, ctx)?;
-    compiled.hogql = Some(hogql_parser::printer::print(&node));
+    // The parser's printer recurses without growth points of its own: reserve enough for the
+    // (already capped) depth up front.
+    let reserve = RED_ZONE + depth * PRINT_BYTES_PER_LEVEL;
+    compiled.hogql = Some(stacker::maybe_grow(
+        reserve,
+        reserve.max(STACK_SEGMENT),
+        || hogql_parser::printer::print(&node),
+    ));
     Ok(compiled)
 }
 
 /// Print an already lowered query.
 pub fn compile_query(query: &Query, ctx: &mut Context) -> Result<Compiled, CompileError> {
-    let db = Database::posthog_default()
-        .with_persons_on_events_mode(ctx.poe_mode())
-        .with_materialized(ctx.materialized.clone());
-    let clickhouse = Printer::new(ctx, &db).print_top(query)?;
+    // The schema for the mode is built once and shared; only a team's materialized columns
+    // make a per-query copy (of the columns: the tables stay shared).
+    let shared = Database::posthog_default_for(ctx.poe_mode());
+    let with_columns;
+    let db = if ctx.materialized.is_empty() {
+        shared
+    } else {
+        with_columns = shared.clone().with_materialized(ctx.materialized.clone());
+        &with_columns
+    };
+    let clickhouse = grow(|| Printer::new(ctx, db).print_top(query))?;
     Ok(Compiled {
         clickhouse,
         values: ctx.values.clone(),

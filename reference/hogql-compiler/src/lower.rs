@@ -5,7 +5,7 @@
 use hogql_parser::{Node, Value};
 
 use crate::Error;
-use crate::compile::CompileError;
+use crate::compile::{CompileError, grow};
 use crate::ir::*;
 
 type Result<T> = std::result::Result<T, CompileError>;
@@ -69,7 +69,7 @@ fn int_field(node: &Node, key: &str) -> Result<i64> {
 pub const MAX_DEPTH: usize = 256;
 
 /// The nesting depth of a tree, computed without recursion.
-fn tree_depth(root: &Node) -> usize {
+pub(crate) fn tree_depth(root: &Node) -> usize {
     let mut deepest = 0;
     let mut stack: Vec<(&Value, usize)> = root.fields.iter().map(|(_, v)| (v, 1)).collect();
     while let Some((value, depth)) = stack.pop() {
@@ -88,7 +88,12 @@ fn tree_depth(root: &Node) -> usize {
 ///
 /// Trees nested deeper than [`MAX_DEPTH`] are rejected with an error.
 pub fn query(node: &Node) -> Result<Query> {
-    if tree_depth(node) > MAX_DEPTH {
+    query_of_depth(node, tree_depth(node))
+}
+
+/// [`query`] for a tree whose [`tree_depth`] the caller already measured.
+pub(crate) fn query_of_depth(node: &Node, depth: usize) -> Result<Query> {
+    if depth > MAX_DEPTH {
         return Err(CompileError::new(
             Error::Query {
                 message: format!("The query is nested too deeply (more than {MAX_DEPTH} levels)"),
@@ -100,6 +105,10 @@ pub fn query(node: &Node) -> Result<Query> {
 }
 
 fn query_inner(node: &Node) -> Result<Query> {
+    grow(|| query_kind(node))
+}
+
+fn query_kind(node: &Node) -> Result<Query> {
     match node.kind {
         "SelectQuery" => Ok(Query::Select(Box::new(select(node)?))),
         "SelectSetQuery" => {
@@ -281,6 +290,10 @@ fn cte(node: &Node) -> Result<Cte> {
 
 /// Lower one `SelectQuery` node.
 pub fn select(node: &Node) -> Result<SelectQuery> {
+    grow(|| select_inner(node))
+}
+
+fn select_inner(node: &Node) -> Result<SelectQuery> {
     let mut ctes = Vec::new();
     match node.get("ctes") {
         Some(Value::List(items)) => {
@@ -383,6 +396,10 @@ fn constant(node: &Node) -> Result<Constant> {
 
 /// Lower one expression node.
 pub fn expr(node: &Node) -> Result<Expr> {
+    grow(|| expr_inner(node))
+}
+
+fn expr_inner(node: &Node) -> Result<Expr> {
     let kind = match node.kind {
         "Constant" => ExprKind::Constant(constant(node)?),
         "Field" => ExprKind::Field(field_chain(node)?),

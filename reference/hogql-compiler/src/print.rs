@@ -14,7 +14,7 @@
 //!
 //! Where PostHog's public tests fix a string, the fixtures under `fixtures/hogql/print/` pin it.
 
-use crate::compile::CompileError;
+use crate::compile::{CompileError, grow};
 use crate::context::{ArgMaxVersion, Context, ParamValue};
 use crate::escape::{Dialect, escape_identifier, escape_string, python_float_repr};
 use crate::functions::{self, ArgType, CallShape, FunctionMeta, Resolved, SuffixArg, Target};
@@ -146,6 +146,10 @@ impl<'a, 'db> Printer<'a, 'db> {
     }
 
     fn query(&mut self, query: &Query, top: bool) -> Result<(String, Vec<SubColumn>)> {
+        grow(|| self.query_scoped(query, top))
+    }
+
+    fn query_scoped(&mut self, query: &Query, top: bool) -> Result<(String, Vec<SubColumn>)> {
         // Aggregations do not nest through subqueries, and neither do lambdas or join
         // constraints.
         let aggregations = std::mem::take(&mut self.aggregations);
@@ -1595,6 +1599,10 @@ impl<'a, 'db> Printer<'a, 'db> {
     }
 
     fn expr(&mut self, e: &Expr) -> Result<P> {
+        grow(|| self.expr_inner(e))
+    }
+
+    fn expr_inner(&mut self, e: &Expr) -> Result<P> {
         let span = e.span;
         match &e.kind {
             ExprKind::Constant(c) => self.constant(c, span),
@@ -2391,6 +2399,10 @@ fn expr_kind_name(e: &Expr) -> &'static str {
 /// The canonical HogQL text of an expression, used as the implicit alias of unaliased call
 /// columns (``count() AS `count()` ``). Covers the expression forms that appear in calls.
 pub fn hogql_text(e: &Expr) -> String {
+    grow(|| hogql_text_inner(e))
+}
+
+fn hogql_text_inner(e: &Expr) -> String {
     let list = |items: &[Expr]| items.iter().map(hogql_text).collect::<Vec<_>>().join(", ");
     match &e.kind {
         ExprKind::Constant(c) => match c {

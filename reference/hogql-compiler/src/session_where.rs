@@ -18,6 +18,7 @@
 //! (it only reads more rows): an AND keeps the parts it understands, an OR with an unknown part
 //! gives no filter at all.
 
+use crate::compile::grow;
 use crate::ir::{ArithOp, Call, ChainPart, CompareOp, Constant, Expr, ExprKind};
 
 /// The buffer, in days, on each side of a timestamp bound.
@@ -66,6 +67,10 @@ enum Tri {
 }
 
 fn visit(e: &Expr, raw: &str) -> Tri {
+    grow(|| visit_inner(e, raw))
+}
+
+fn visit_inner(e: &Expr, raw: &str) -> Tri {
     match &e.kind {
         ExprKind::Compare {
             op, left, right, ..
@@ -255,6 +260,10 @@ fn rewrite(e: &Expr, raw: &str) -> Expr {
 }
 
 fn rewrite_in_place(e: &mut Expr, raw: &str) {
+    grow(|| rewrite_node(e, raw));
+}
+
+fn rewrite_node(e: &mut Expr, raw: &str) {
     e.span = None;
     match &mut e.kind {
         ExprKind::Field(chain)

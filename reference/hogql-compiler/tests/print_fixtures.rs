@@ -283,7 +283,7 @@ fn no_panic_on_parse_corpus() -> Result<(), Failed> {
             if std::env::var_os("HOGREF_TRACE").is_some() {
                 eprintln!("{}: {src}", path.display());
             }
-            // `compile` turns a panic of its worker thread into an error, so call the
+            // `compile` turns a panic into an error, so call the
             // same-thread entry point on a big-stack thread to see panics as panics.
             let outcome = std::thread::Builder::new()
                 .stack_size(256 << 20)

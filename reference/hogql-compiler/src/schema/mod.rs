@@ -57,7 +57,7 @@ pub use materialized::{
 };
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use crate::difflib::get_close_matches;
 use crate::functions::{TableFunction, table_function};
@@ -300,8 +300,9 @@ const GROUP_JOINS: [&str; 5] = ["group_0", "group_1", "group_2", "group_3", "gro
 /// All tables of a project, plus its materialized columns.
 #[derive(Debug, Clone)]
 pub struct Database {
-    tables: Vec<Table>,
-    by_name: HashMap<&'static str, usize>,
+    /// Shared between clones: copied only when a `with_*` method rewires a table.
+    tables: Arc<Vec<Table>>,
+    by_name: Arc<HashMap<&'static str, usize>>,
     /// Materialized property columns of this team.
     pub materialized: MaterializedColumns,
 }
@@ -311,8 +312,24 @@ impl Database {
     pub fn posthog_default() -> Self {
         // Building the schema is cheap but not free; PostHog learnt that per-query database
         // construction dominates compile time (#27451), so the default tables are built once.
-        static DEFAULT: OnceLock<Vec<Table>> = OnceLock::new();
-        Self::from_tables(DEFAULT.get_or_init(tables::default_tables).clone())
+        // Clones share the tables (`Arc`), so this is a few reference counts.
+        static DEFAULT: OnceLock<Database> = OnceLock::new();
+        DEFAULT
+            .get_or_init(|| Self::from_tables(tables::default_tables()))
+            .clone()
+    }
+
+    /// The default schema rewired for `mode` ([`Database::with_persons_on_events_mode`]), built
+    /// once per mode and shared: what a query without materialized columns compiles against.
+    pub fn posthog_default_for(mode: PersonsOnEventsMode) -> &'static Database {
+        static BY_MODE: [OnceLock<Database>; 4] = [const { OnceLock::new() }; 4];
+        let slot = match mode {
+            PersonsOnEventsMode::Disabled => 0,
+            PersonsOnEventsMode::PersonIdNoOverridePropertiesOnEvents => 1,
+            PersonsOnEventsMode::PersonIdOverridePropertiesOnEvents => 2,
+            PersonsOnEventsMode::PersonIdOverridePropertiesJoined => 3,
+        };
+        BY_MODE[slot].get_or_init(|| Self::posthog_default().with_persons_on_events_mode(mode))
     }
 
     fn from_tables(tables: Vec<Table>) -> Self {
@@ -322,8 +339,8 @@ impl Database {
             .map(|(i, t)| (t.name, i))
             .collect();
         Self {
-            tables,
-            by_name,
+            tables: Arc::new(tables),
+            by_name: Arc::new(by_name),
             materialized: MaterializedColumns::default(),
         }
     }
@@ -340,7 +357,7 @@ impl Database {
         let Some(&i) = self.by_name.get("events") else {
             return self;
         };
-        let events = &mut self.tables[i];
+        let events = &mut Arc::make_mut(&mut self.tables)[i];
         let person_id_expression = || FieldDef {
             name: "person_id".to_owned(),
             field: Field::Expression(ExpressionField {
@@ -418,7 +435,7 @@ impl Database {
         let Some(&i) = self.by_name.get("events") else {
             return self;
         };
-        let events = &mut self.tables[i];
+        let events = &mut Arc::make_mut(&mut self.tables)[i];
         for (index, name) in group_types {
             if index < 5 && !events.has_field(name) {
                 events.fields.push(FieldDef {
