@@ -248,6 +248,8 @@ pub(crate) struct Parser<'a> {
     /// How many attempts that may be rolled back (a CASE, an INTERVAL, a `(select` subquery, a CTE)
     /// are under way.
     speculating: u32,
+    /// How many such attempts were started so far.
+    attempts: u64,
     /// Results of `expr()` computed while speculating, by start token, so that the fallback parse
     /// after a failed attempt reuses them: without this, nested attempts such as `case(case(case(`
     /// re-parse their inside once per level, which is exponential.
@@ -287,6 +289,7 @@ impl<'a> Parser<'a> {
             paren_run: None,
             failed_subqueries: std::collections::HashSet::new(),
             speculating: 0,
+            attempts: 0,
             expr_memo: std::collections::HashMap::new(),
             work: std::cell::Cell::new(0),
             paren_groups: std::collections::HashMap::new(),
@@ -567,13 +570,12 @@ impl<'a> Parser<'a> {
             return result;
         }
         let depth = self.depth;
-        // fallbacks re-enter through `(` (call arguments, parentheses, `(select`), so only
-        // expressions right after a `(` are worth remembering
-        let after_paren = self.speculating > 0
-            && self.last_end > 0
-            && self.src.as_bytes()[self.last_end as usize - 1] == b'(';
+        let attempts_before = self.attempts;
         let result = self.expr_bp(0);
-        if self.speculating > 0 && after_paren && !is_depth_error(&result) {
+        // only an expression with an attempt inside is worth remembering: re-parsing one without
+        // is linear in its length, and copying every expression would cost as much
+        let worth_it = self.attempts > attempts_before;
+        if self.speculating > 0 && worth_it && !is_depth_error(&result) {
             self.add_work(memo_size(&result));
             let memo = Memo {
                 result: clone_result(&result),
@@ -589,6 +591,7 @@ impl<'a> Parser<'a> {
     /// Runs an attempt that the caller may roll back, remembering the expressions it parses.
     fn speculate<T>(&mut self, attempt: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
         self.speculating += 1;
+        self.attempts += 1;
         let r = attempt(self);
         self.speculating -= 1;
         if self.speculating == 0 && r.is_ok() {

@@ -103,6 +103,23 @@ const SIZE_TIMES_DEPTH: &[Family] = &[
     ("nested case(...)+1", |n| {
         format!("select {}x{}", "case(".repeat(n), ")+1".repeat(n))
     }),
+    // the second fuzz run's slow unit: `case` minus a braced/bracketed/listed `case`
+    ("nested {case - ...}", |n| {
+        format!("select {}x{}", "{case - ".repeat(n / 4), "}".repeat(n / 4))
+    }),
+    ("nested [case - ...]", |n| {
+        format!("select {}x{}", "[case - ".repeat(n / 4), "]".repeat(n / 4))
+    }),
+    ("nested f(1, case - ...)", |n| {
+        format!(
+            "select {}x{}",
+            "f(1, case - ".repeat(n / 4),
+            ")".repeat(n / 4)
+        )
+    }),
+    ("nested (case - ...)", |n| {
+        format!("select {}x{}", "(case - ".repeat(n / 4), ")".repeat(n / 4))
+    }),
 ];
 
 fn growth(f: fn(usize) -> String, entry: EntryPoint) -> Vec<f64> {
@@ -147,11 +164,13 @@ fn nested_attempts_stay_within_size_times_depth() {
 
 #[test]
 fn the_slow_fuzz_inputs_are_cheap() {
-    // the three inputs the fuzzer saved as slow units (1 KB and 0.5 KB; 0.2-1.3 s each before)
+    // the inputs the fuzzer saved as slow units (0.3 to 1 KB; 0.2-1.3 s each in release before)
     for name in [
         "fuzz_slow_case_nesting_1",
         "fuzz_slow_case_nesting_2",
         "fuzz_slow_with_case_not",
+        "fuzz_slow_brace_case_minus",
+        "fuzz_slow_select_arrows",
     ] {
         let path = format!(
             "{}/../../fixtures/hogql/parse/hostile/{name}.hogql",
