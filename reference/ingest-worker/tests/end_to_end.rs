@@ -246,6 +246,12 @@ async fn captured_events_and_persons_reach_clickhouse() -> anyhow::Result<()> {
     assert_eq!(p1["$current_url"], "https://example.com/a");
     assert_eq!(p1["n"], 1);
     assert!(p1["$ip"].is_string(), "{p1}");
+    // $current_url is lifted into $set and, as $initial_current_url, into $set_once (spec §3.4).
+    assert_eq!(p1["$set"], json!({"$current_url": "https://example.com/a"}));
+    assert_eq!(
+        p1["$set_once"],
+        json!({"$initial_current_url": "https://example.com/a"})
+    );
     assert_eq!(
         props(&events[1], "properties")["$set"],
         json!({"email": "u1@example.com", "plan": "pro"})
@@ -253,15 +259,15 @@ async fn captured_events_and_persons_reach_clickhouse() -> anyhow::Result<()> {
     // The kept u1 row is the retry, written with the person as it was by then.
     assert_eq!(
         props(&events[0], "person_properties"),
-        json!({"email": "u1@example.com", "plan": "team", "first_plan": "pro"})
+        json!({"email": "u1@example.com", "plan": "team", "first_plan": "pro", "$current_url": "https://example.com/a", "$initial_current_url": "https://example.com/a"})
     );
     assert_eq!(
         props(&events[1], "person_properties"),
-        json!({"email": "u1@example.com", "plan": "pro"})
+        json!({"email": "u1@example.com", "plan": "pro", "$current_url": "https://example.com/a", "$initial_current_url": "https://example.com/a"})
     );
     assert_eq!(
         props(&events[2], "person_properties"),
-        json!({"email": "u1@example.com", "plan": "team", "first_plan": "pro"})
+        json!({"email": "u1@example.com", "plan": "team", "first_plan": "pro", "$current_url": "https://example.com/a", "$initial_current_url": "https://example.com/a"})
     );
     assert!(events.iter().all(|r| r["person_mode"] == "full"));
 
@@ -287,7 +293,7 @@ async fn captured_events_and_persons_reach_clickhouse() -> anyhow::Result<()> {
     assert_eq!(person["id"], anon_person.as_str());
     assert_eq!(
         props(&person, "properties"),
-        json!({"email": "u1@example.com", "plan": "team", "first_plan": "pro"})
+        json!({"email": "u1@example.com", "plan": "team", "first_plan": "pro", "$current_url": "https://example.com/a", "$initial_current_url": "https://example.com/a"})
     );
     assert_eq!(person["is_identified"], 1);
     let pdi = wait_rows(
