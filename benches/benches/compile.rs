@@ -1,6 +1,6 @@
 //! Criterion bench of Hogref's HogQL compiler, per query of the compile corpus (the parse corpus queries
-//! the compiler accepts): `compile` (the public entry point: parse, lower, resolve, print, on a helper thread
-//! with a large stack) and `compile_here` (the same work on the caller's thread).
+//! the compiler accepts): `compile` (the public entry point: parse, lower, resolve, print, panics caught) and
+//! `compile_here` (the same work without catching panics); both run on the caller's thread.
 //! Timing comes from the environment (see `benches::timing`); `cargo xtask bench compile` reports the medians.
 
 use std::hint::black_box;

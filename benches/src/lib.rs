@@ -79,14 +79,14 @@ pub fn linearity_series() -> Vec<Query> {
 pub const COMPILE_TEAM_ID: i64 = 420;
 
 /// Hogref's compile of one query with a fresh context for [`COMPILE_TEAM_ID`] (defaults otherwise: UTC, no
-/// modifiers, the SETTINGS list): `hogql_compiler::compile`, which runs on a helper thread with a large stack.
+/// modifiers, the SETTINGS list): `hogql_compiler::compile`, on the caller's thread (stack grown on demand), with
+/// panics caught.
 pub fn compile(src: &str) -> Result<hogql_compiler::Compiled, hogql_compiler::CompileError> {
     let mut ctx = hogql_compiler::Context::new(COMPILE_TEAM_ID);
     hogql_compiler::compile(src, &mut ctx)
 }
 
-/// The same work as [`compile`] on the caller's thread (`compile_here`): parse, lower, resolve, print,
-/// without the helper thread's start-up.
+/// The same work as [`compile`] without catching panics (`compile_here`): parse, lower, resolve, print.
 pub fn compile_here(src: &str) -> Result<hogql_compiler::Compiled, hogql_compiler::CompileError> {
     let mut ctx = hogql_compiler::Context::new(COMPILE_TEAM_ID);
     hogql_compiler::compile::compile_here(src, &mut ctx)
