@@ -320,10 +320,11 @@ async fn save_person(
 }
 
 async fn personful(pool: &PgPool, team: &Team, event: &IncomingEvent) -> Result<PersonOutcome> {
-    // The common case, an event that changes nothing of an existing person: one read, no transaction.
-    if merge_request(&event.event, &event.properties).is_none()
-        && PropertyUpdates::from_properties(&event.properties).is_empty()
-    {
+    // The common case, an event that changes nothing of an existing person (no updates, or only
+    // values the person already has, like the lifted `$current_url` of the next pageview on the same
+    // page): one read, no transaction.
+    if merge_request(&event.event, &event.properties).is_none() {
+        let updates = PropertyUpdates::from_properties(&event.properties);
         let row: Option<PersonTuple> = sqlx::query_as(
             "SELECT p.id, p.uuid, p.properties, p.created_at, p.is_identified, p.version \
              FROM person_distinct_id d JOIN person p ON p.id = d.person_id \
@@ -333,7 +334,9 @@ async fn personful(pool: &PgPool, team: &Team, event: &IncomingEvent) -> Result<
         .bind(&event.distinct_id)
         .fetch_optional(pool)
         .await?;
-        if let Some(person) = row.map(person_from) {
+        if let Some(person) = row.map(person_from)
+            && (updates.is_empty() || updates.apply(&mut person.properties.clone()).is_empty())
+        {
             return Ok(PersonOutcome {
                 person: EventPerson {
                     uuid: person.uuid,

@@ -317,6 +317,71 @@ async fn persons_follow_the_identity_rules() -> anyhow::Result<()> {
     assert_eq!(late.person.mode, PersonMode::ForceUpgrade);
     assert_eq!(late.person.uuid, person_uuid(t, "ghost-user"));
 
+    // Person-ish properties are lifted (spec §3.4): the latest into $set, the first as $initial_*.
+    // A personless event lifts nothing; $groupidentify neither.
+    let mut anon = event(
+        20,
+        "$pageview",
+        "web",
+        json!({"$process_person_profile": false, "$current_url": "https://a/0"}),
+    );
+    let personless = process_person(&pool, &team, &mut anon).await?;
+    assert!(personless.persons.is_empty());
+    assert!(!anon.properties.contains_key("$set"));
+    let w = run(
+        &pool,
+        &team,
+        21,
+        "$pageview",
+        "web",
+        json!({"$current_url": "https://a/1", "utm_source": "news", "$browser": "Firefox"}),
+    )
+    .await;
+    let lifted = json!({"$current_url": "https://a/1", "utm_source": "news", "$browser": "Firefox",
+        "$initial_current_url": "https://a/1", "$initial_utm_source": "news", "$initial_browser": "Firefox"});
+    assert_eq!(Value::Object(w.person.properties.clone()), lifted);
+    assert_eq!(w.persons.len(), 1);
+    // The same page again changes nothing: no person row, no version bump.
+    let same = run(
+        &pool,
+        &team,
+        22,
+        "$pageview",
+        "web",
+        json!({"$current_url": "https://a/1", "$browser": "Firefox"}),
+    )
+    .await;
+    assert!(same.persons.is_empty());
+    assert_eq!(Value::Object(same.person.properties.clone()), lifted);
+    // A new page: $current_url follows, $initial_current_url stays; an explicit $set wins.
+    let next = run(
+        &pool,
+        &team,
+        23,
+        "$pageview",
+        "web",
+        json!({"$current_url": "https://a/2", "$browser": "Chrome", "$set": {"$browser": "Mine"}}),
+    )
+    .await;
+    assert_eq!(next.persons.len(), 1);
+    assert_eq!(next.person.properties["$current_url"], "https://a/2");
+    assert_eq!(
+        next.person.properties["$initial_current_url"],
+        "https://a/1"
+    );
+    assert_eq!(next.person.properties["$browser"], "Mine");
+    assert_eq!(next.person.properties["$initial_browser"], "Firefox");
+    let mut group = event(
+        24,
+        "$groupidentify",
+        "web",
+        json!({"$group_type": "company", "$group_key": "c1", "$current_url": "https://a/3"}),
+    );
+    let grouped = process_person(&pool, &team, &mut group).await?;
+    assert!(grouped.persons.is_empty());
+    assert!(!group.properties.contains_key("$set"));
+    assert_eq!(grouped.person.properties["$current_url"], "https://a/2");
+
     pool.close().await;
     sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
         .execute(&admin)
