@@ -89,6 +89,9 @@ ERROR_CODE = re.compile(r"Code:\s*(\d+)\.")
 ERROR_NAME = re.compile(r"\(([A-Z][A-Z0-9_]+)\)\s*$")
 SET_OR_USE = re.compile(r"^\s*(SET|USE)\s", re.I)
 
+# Threads for Kafka-engine consumers (one per Kafka table and consumer); ClickHouse server's default.
+MESSAGE_BROKER_THREADS = 16
+
 
 class QueryError(Exception):
     """An engine or protocol error, with ClickHouse's code and name."""
@@ -111,7 +114,12 @@ class Engine:
         self.path = path
         self.lock = threading.Lock()
         moved = self._move_kafka_tables_aside()
-        self.conn = chdb.connect(path)
+        # chDB sizes the pool that runs Kafka-engine consumers at 2 threads (ClickHouse server: 16). A consumer
+        # waiting on its group (tansu rebalances take seconds) holds its thread, so with Hogref's five Kafka
+        # tables two waiting ones starved the events consumer for 10+ seconds.
+        self.conn = chdb.connect(
+            "file:%s?background_message_broker_schedule_pool_size=%d" % (path, MESSAGE_BROKER_THREADS)
+        )
         self.version = self.conn.query("SELECT version()", "TabSeparated").bytes().decode().strip()
         self._reattach(moved)
 

@@ -115,7 +115,10 @@ impl KafkaSink {
     pub fn new(hosts: &str, prefix: &str) -> Result<KafkaSink, SinkError> {
         let producer: FutureProducer = ClientConfig::new()
             .set("bootstrap.servers", hosts)
-            .set("linger.ms", "20")
+            // Every request waits for its acks, so linger is a floor under each response: 20 ms made
+            // p50 22.7 ms at 8 connections; 2 ms gave 3.8 ms. 0 sent one produce request per event and
+            // halved throughput at 256 connections (the broker pays per request).
+            .set("linger.ms", "2")
             .set("queue.buffering.max.kbytes", "409600")
             .set("queue.buffering.max.messages", "1000000")
             .set("message.timeout.ms", "20000")
