@@ -468,8 +468,8 @@ fn render_compile(medians: &BTreeMap<String, Median>) -> String {
     );
     let _ = writeln!(
         s,
-        "goal: median under 50 µs per query; `compile` includes starting its 256 MiB-stack helper thread, \
-         `compile_here` is the same work on the caller's thread (load average {})",
+        "goal: median under 50 µs per query; both run on the caller's thread (the stack grows on demand), \
+         `compile` also turns a panic into an error (load average {})",
         load_average()
     );
     s
