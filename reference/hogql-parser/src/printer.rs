@@ -27,6 +27,20 @@ fn is_atomic(n: &Node) -> bool {
     }
 }
 
+/// Like [`postfix_base`], but a constant is written bare; says whether it was one.
+fn constant_or_postfix_base(out: &mut String, n: &Node, key: &str) -> bool {
+    match n.node(key) {
+        Some(c) if c.kind == "Constant" => {
+            p_node(out, c);
+            true
+        }
+        _ => {
+            postfix_base(out, n, key);
+            false
+        }
+    }
+}
+
 fn postfix_base(out: &mut String, n: &Node, key: &str) {
     match n.node(key) {
         Some(c) if is_atomic(c) => p_node(out, c),
@@ -371,13 +385,15 @@ fn p_node(out: &mut String, n: &Node) {
             out.push('}');
         }
         "ArrayAccess" => {
-            postfix_base(out, n, "array");
+            // a constant takes `[...]` bare (`1['a']`, `-1['a']`); in parentheses it would turn
+            // `NOT 1['a']` into a call to `not`
+            constant_or_postfix_base(out, n, "array");
             out.push_str(if n.flag("nullish") { "?.[" } else { "[" });
             child(out, n, "property");
             out.push(']');
         }
         "ArraySlice" => {
-            postfix_base(out, n, "array");
+            constant_or_postfix_base(out, n, "array");
             out.push('[');
             child(out, n, "start_expr");
             out.push(':');
@@ -385,8 +401,14 @@ fn p_node(out: &mut String, n: &Node) {
             out.push(']');
         }
         "TupleAccess" => {
-            postfix_base(out, n, "tuple");
-            out.push_str(if n.flag("nullish") { "?." } else { "." });
+            // a constant base is written bare, a space before the dot: `1 .2` (`1.2` is a number)
+            let spaced = constant_or_postfix_base(out, n, "tuple");
+            out.push_str(match (n.flag("nullish"), spaced) {
+                (true, true) => " ?. ",
+                (true, false) => "?.",
+                (false, true) => " .",
+                (false, false) => ".",
+            });
             if let Some(Value::Int(i)) = n.get("index") {
                 let _ = write!(out, "{i}");
             }
