@@ -28,9 +28,10 @@ use std::sync::Mutex;
 use anyhow::Context as _;
 use serde_json::Value;
 
-use crate::target::{CompileOptions, Target};
+use crate::target::Target;
 use crate::{Case, Outcome};
 
+use super::hogql_print::{options, parse_case};
 use super::{Suite, files_with_suffix, relative};
 
 /// The suite; holds the prepared database once the first case needs it.
@@ -80,56 +81,6 @@ fn clickhouse(url: &str, database: &str, sql: &str) -> Result<String, String> {
     } else {
         Err(answer.text().trim().to_owned())
     }
-}
-
-/// A parsed case file: its config and query (the `-- expect…` headers are `hogql-print`'s).
-fn parse_case(text: &str) -> Result<(Value, String), String> {
-    let mut config = Value::Object(Default::default());
-    let mut body = Vec::new();
-    let mut in_header = true;
-    for line in text.lines() {
-        if in_header {
-            if let Some(rest) = line.strip_prefix("-- config:") {
-                config = serde_json::from_str(rest.trim())
-                    .map_err(|e| format!("bad config header: {e}"))?;
-                continue;
-            }
-            if line.starts_with("-- expect") {
-                continue;
-            }
-            in_header = false;
-        }
-        body.push(line);
-    }
-    Ok((config, body.join("\n").trim().to_owned()))
-}
-
-/// The compile options a case's config asks for; `Err` with the reason to skip it.
-fn options(config: &Value) -> Result<CompileOptions, String> {
-    if config
-        .get("materialized")
-        .and_then(Value::as_array)
-        .is_some_and(|m| !m.is_empty())
-    {
-        return Err("materialized columns cannot be declared through the tool interface".into());
-    }
-    Ok(CompileOptions {
-        team_id: config.get("team_id").and_then(Value::as_i64).unwrap_or(420),
-        timezone: config
-            .get("timezone")
-            .and_then(Value::as_str)
-            .unwrap_or("UTC")
-            .to_owned(),
-        modifiers: config.get("modifiers").cloned(),
-        limit_context: config
-            .get("limit_context")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        settings: config
-            .get("settings")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
-    })
 }
 
 /// A ClickHouse string literal: `'…'` with backslash escapes (as clickhouse-driver escapes).
@@ -472,8 +423,9 @@ impl Suite for HogqlExec {
             Ok(t) => t,
             Err(e) => return Outcome::Failed(format!("reading the case: {e}")),
         };
+        // the same case files as hogql-print: its header reader and compile options
         let (config, query) = match parse_case(&text) {
-            Ok(c) => c,
+            Ok(c) => (c.config, c.query),
             Err(e) => return Outcome::Failed(e),
         };
         let options = match options(&config) {
@@ -545,10 +497,10 @@ mod tests {
 
     #[test]
     fn case_headers_are_skipped() {
-        let (config, query) =
+        let case =
             parse_case("-- config: {\"team_id\": 7}\n-- expect: SELECT 1\nselect 1\n").unwrap();
-        assert_eq!(config["team_id"], 7);
-        assert_eq!(query, "select 1");
-        assert_eq!(options(&config).unwrap().team_id, 7);
+        assert_eq!(case.config["team_id"], 7);
+        assert_eq!(case.query, "select 1");
+        assert_eq!(options(&case.config).unwrap().team_id, 7);
     }
 }

@@ -28,17 +28,17 @@ use super::{Suite, files_with_suffix, relative};
 #[derive(Debug)]
 pub(super) struct HogqlPrint;
 
-/// A parsed case file.
+/// A parsed case file (hogql-exec reads the same files).
 #[derive(Debug, Default)]
-struct PrintCase {
-    config: Value,
+pub(super) struct PrintCase {
+    pub(super) config: Value,
     expect: Option<String>,
     expect_contains: Vec<String>,
     expect_error: Option<String>,
-    query: String,
+    pub(super) query: String,
 }
 
-fn parse_case(text: &str) -> Result<PrintCase, String> {
+pub(super) fn parse_case(text: &str) -> Result<PrintCase, String> {
     let mut case = PrintCase {
         config: Value::Object(Default::default()),
         ..PrintCase::default()
@@ -73,7 +73,7 @@ fn parse_case(text: &str) -> Result<PrintCase, String> {
 }
 
 /// The compile options a case's config asks for; `Err` with the reason to skip it.
-fn options(config: &Value) -> Result<CompileOptions, String> {
+pub(super) fn options(config: &Value) -> Result<CompileOptions, String> {
     if config
         .get("materialized")
         .and_then(Value::as_array)
