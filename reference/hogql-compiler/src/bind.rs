@@ -150,34 +150,6 @@ mod tests {
         assert_eq!(bind_values(sql, &[]).unwrap(), sql);
     }
 
-    /// Reads one ClickHouse single-quoted literal with backslash escapes back into its value.
-    fn unquote(literal: &str) -> Option<String> {
-        let inner = literal.strip_prefix('\'')?.strip_suffix('\'')?;
-        let mut out = String::new();
-        let mut chars = inner.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' => out.push(match chars.next()? {
-                    'b' => '\u{8}',
-                    'f' => '\u{c}',
-                    'r' => '\r',
-                    'n' => '\n',
-                    't' => '\t',
-                    '0' => '\0',
-                    'a' => '\u{7}',
-                    'v' => '\u{b}',
-                    '\\' => '\\',
-                    '\'' => '\'',
-                    _ => return None,
-                }),
-                // An unescaped quote would end the literal early.
-                '\'' => return None,
-                c => out.push(c),
-            }
-        }
-        Some(out)
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -190,7 +162,7 @@ mod tests {
         fn a_bound_string_round_trips_as_one_literal(v in any::<String>()) {
             let bound = bind_values("SELECT %(hogql_val_0)s", &[s("hogql_val_0", &v)]).unwrap();
             let lit = bound.strip_prefix("SELECT ").unwrap();
-            prop_assert_eq!(unquote(lit), Some(v));
+            prop_assert_eq!(crate::escape::unescape_clickhouse_string(lit), Some(v));
         }
 
         #[test]

@@ -257,38 +257,39 @@ pub fn python_float_repr(value: f64) -> String {
 }
 
 #[cfg(test)]
+/// Undo [`escape_string`]: the inverse of ClickHouse's quoted-string lexing for the escapes
+/// we produce. Returns `None` for anything that is not a well-formed literal.
+pub(crate) fn unescape_clickhouse_string(literal: &str) -> Option<String> {
+    let inner = literal.strip_prefix('\'')?.strip_suffix('\'')?;
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push(match chars.next()? {
+                'b' => '\u{8}',
+                'f' => '\u{c}',
+                'r' => '\r',
+                'n' => '\n',
+                't' => '\t',
+                '0' => '\0',
+                'a' => '\u{7}',
+                'v' => '\u{b}',
+                '\\' => '\\',
+                '\'' => '\'',
+                _ => return None,
+            }),
+            // An unescaped quote inside the literal would end it early.
+            '\'' => return None,
+            c => out.push(c),
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    /// Undo [`escape_string`]: the inverse of ClickHouse's quoted-string lexing for the escapes
-    /// we produce. Returns `None` for anything that is not a well-formed literal.
-    fn unescape_clickhouse_string(literal: &str) -> Option<String> {
-        let inner = literal.strip_prefix('\'')?.strip_suffix('\'')?;
-        let mut out = String::new();
-        let mut chars = inner.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' => out.push(match chars.next()? {
-                    'b' => '\u{8}',
-                    'f' => '\u{c}',
-                    'r' => '\r',
-                    'n' => '\n',
-                    't' => '\t',
-                    '0' => '\0',
-                    'a' => '\u{7}',
-                    'v' => '\u{b}',
-                    '\\' => '\\',
-                    '\'' => '\'',
-                    _ => return None,
-                }),
-                // An unescaped quote inside the literal would end it early.
-                '\'' => return None,
-                c => out.push(c),
-            }
-        }
-        Some(out)
-    }
 
     fn unescape_backtick_identifier(quoted: &str) -> Option<String> {
         let inner = quoted.strip_prefix('`')?.strip_suffix('`')?;
