@@ -460,6 +460,27 @@ pub struct JoinExpr {
     pub span: Option<Span>,
 }
 
+impl JoinExpr {
+    /// `FROM name`: a bare table with nothing joined (what the printer's generated subqueries read).
+    pub fn table(name: &str) -> JoinExpr {
+        JoinExpr {
+            join_type: None,
+            table: JoinTable::Table {
+                chain: vec![name.to_owned()],
+                args: None,
+                span: None,
+            },
+            alias: None,
+            table_final: false,
+            sample: None,
+            constraint: None,
+            column_aliases: Vec::new(),
+            next_join: None,
+            span: None,
+        }
+    }
+}
+
 /// `ARRAY JOIN` / `LEFT ARRAY JOIN`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ArrayJoin {

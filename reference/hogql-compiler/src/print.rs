@@ -815,21 +815,7 @@ impl<'a, 'db> Printer<'a, 'db> {
         }
         let sub = SelectQuery {
             select,
-            select_from: Some(JoinExpr {
-                join_type: None,
-                table: JoinTable::Table {
-                    chain: vec![raw_table.to_owned()],
-                    args: None,
-                    span: None,
-                },
-                alias: None,
-                table_final: false,
-                sample: None,
-                constraint: None,
-                column_aliases: Vec::new(),
-                next_join: None,
-                span: None,
-            }),
+            select_from: Some(JoinExpr::table(raw_table)),
             where_: crate::session_where::inner_where(self.outer_where.as_ref(), raw_table),
             group_by: group,
             ..SelectQuery::default()
@@ -900,21 +886,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                 is_null_style: false,
             }),
         ]));
-        let from = || JoinExpr {
-            join_type: None,
-            table: JoinTable::Table {
-                chain: vec![raw.to_owned()],
-                args: None,
-                span: None,
-            },
-            alias: None,
-            table_final: false,
-            sample: None,
-            constraint: None,
-            column_aliases: Vec::new(),
-            next_join: None,
-            span: None,
-        };
+        let from = || JoinExpr::table(raw);
         let settings = vec![("optimize_aggregation_in_order".to_owned(), "1".to_owned())];
         let v2 = match self
             .ctx
@@ -1064,21 +1036,7 @@ impl<'a, 'db> Printer<'a, 'db> {
         });
         let sub = SelectQuery {
             select,
-            select_from: Some(JoinExpr {
-                join_type: None,
-                table: JoinTable::Table {
-                    chain: vec![(*raw_table).to_owned()],
-                    args: None,
-                    span: None,
-                },
-                alias: None,
-                table_final: false,
-                sample: None,
-                constraint: None,
-                column_aliases: Vec::new(),
-                next_join: None,
-                span: None,
-            }),
+            select_from: Some(JoinExpr::table(raw_table)),
             where_: filter.map(|f| Self::schema_expr(f, span)).transpose()?,
             group_by: group_by.iter().map(|g| field(g)).collect(),
             having,
