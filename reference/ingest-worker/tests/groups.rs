@@ -3,19 +3,12 @@
 //! upserts (version 1 on creation, +1 per change, no write without a change, earliest `created_at`).
 #![cfg(feature = "services")]
 
-use std::str::FromStr as _;
+mod support;
 
 use chrono::{TimeZone as _, Utc};
 use ingest_worker::store::{group_type_index, upsert_group};
-use ingest_worker::{create_team, migrate};
+use ingest_worker::create_team;
 use serde_json::{Map, Value, json};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL").ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| {
-        panic!("the `services` feature is on but DATABASE_URL is not set: run `cargo xtask test`, or eval \"$(cargo xtask stack env)\"")
-    })
-}
 
 fn map(v: Value) -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
@@ -23,25 +16,16 @@ fn map(v: Value) -> Map<String, Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_types_and_group_upserts() -> anyhow::Result<()> {
-    let url = database_url();
-    let schema = format!(
-        "ingest_groups_{}_{}",
-        std::process::id(),
-        Utc::now().timestamp_millis() % 100_000_000
-    );
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&url)
-        .await?;
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&admin)
-        .await?;
-    let options = PgConnectOptions::from_str(&url)?.options([("search_path", schema.as_str())]);
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .connect_with(options)
-        .await?;
-    migrate(&pool).await?;
+    let support::PgSchema {
+        name: schema,
+        admin,
+        pool,
+    } = support::pg_schema(
+        &support::unique("ingest_groups"),
+        &support::env("DATABASE_URL"),
+        2,
+    )
+    .await?;
     let team = create_team(&pool, "groups").await?;
     let other = create_team(&pool, "other").await?;
 

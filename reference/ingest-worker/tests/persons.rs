@@ -3,7 +3,7 @@
 //! the refusals, personless events and their later override. Each run uses its own schema.
 #![cfg(feature = "services")]
 
-use std::str::FromStr as _;
+mod support;
 
 use chrono::{TimeZone as _, Utc};
 use ingest_worker::event_row::{IncomingEvent, PersonMode};
@@ -13,13 +13,6 @@ use ingest_worker::store::{PersonOutcome, process_person};
 use ingest_worker::{Team, create_team, migrate};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-
-fn database_url() -> String {
-    std::env::var("DATABASE_URL").ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| {
-        panic!("the `services` feature is on but DATABASE_URL is not set: run `cargo xtask test`, or eval \"$(cargo xtask stack env)\"")
-    })
-}
 
 fn event(second: u32, name: &str, distinct_id: &str, properties: Value) -> IncomingEvent {
     IncomingEvent {
@@ -48,25 +41,16 @@ async fn run(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persons_follow_the_identity_rules() -> anyhow::Result<()> {
-    let url = database_url();
-    let schema = format!(
-        "ingest_persons_{}_{}",
-        std::process::id(),
-        Utc::now().timestamp_millis() % 100_000_000
-    );
-    let admin = PgPoolOptions::new()
-        .max_connections(1)
-        .connect(&url)
-        .await?;
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&admin)
-        .await?;
-    let options = PgConnectOptions::from_str(&url)?.options([("search_path", schema.as_str())]);
-    let pool = PgPoolOptions::new()
-        .max_connections(2)
-        .connect_with(options)
-        .await?;
-    migrate(&pool).await?;
+    let support::PgSchema {
+        name: schema,
+        admin,
+        pool,
+    } = support::pg_schema(
+        &support::unique("ingest_persons"),
+        &support::env("DATABASE_URL"),
+        2,
+    )
+    .await?;
     migrate(&pool).await?; // idempotent
     let team = create_team(&pool, "persons").await?;
     assert!(team.api_token.starts_with("phc_"));

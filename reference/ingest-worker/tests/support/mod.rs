@@ -83,20 +83,7 @@ impl Harness {
         anyhow::ensure!(problems.is_empty(), "{problems:?}");
         tokio::task::block_in_place(|| migration_runner::apply(&topology, &migrations))?;
 
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&database_url)
-            .await?;
-        sqlx::query(&format!("CREATE SCHEMA {name}"))
-            .execute(&admin)
-            .await?;
-        let options =
-            PgConnectOptions::from_str(&database_url)?.options([("search_path", name.as_str())]);
-        let pool = PgPoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        migrate(&pool).await?;
+        let PgSchema { admin, pool, .. } = pg_schema(&name, &database_url, 4).await?;
         let team = create_team(&pool, tag).await?;
         Ok(Harness {
             name,
@@ -203,6 +190,41 @@ impl Harness {
         });
         Ok(())
     }
+}
+
+/// A PostgreSQL schema of one test's own, with the worker's migrations applied.
+pub(crate) struct PgSchema {
+    pub(crate) name: String,
+    /// A connection outside the schema (to drop it).
+    pub(crate) admin: PgPool,
+    /// Connections whose `search_path` is the schema.
+    pub(crate) pool: PgPool,
+}
+
+/// Creates schema `name` in `database_url` and applies the worker's migrations in it.
+pub(crate) async fn pg_schema(
+    name: &str,
+    database_url: &str,
+    connections: u32,
+) -> anyhow::Result<PgSchema> {
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(database_url)
+        .await?;
+    sqlx::query(&format!("CREATE SCHEMA {name}"))
+        .execute(&admin)
+        .await?;
+    let options = PgConnectOptions::from_str(database_url)?.options([("search_path", name)]);
+    let pool = PgPoolOptions::new()
+        .max_connections(connections)
+        .connect_with(options)
+        .await?;
+    migrate(&pool).await?;
+    Ok(PgSchema {
+        name: name.to_owned(),
+        admin,
+        pool,
+    })
 }
 
 /// A worker running in this process.
