@@ -7,8 +7,6 @@ use crate::lexer::{Tok, Token, is_ident_char, lex_at, skip_trivia, unescape};
 /// Maximum nesting of expressions/subqueries before a clean error (PostHog's parsers stop at 1000).
 pub(crate) const MAX_DEPTH: u32 = 1000;
 
-const TOO_DEEP: &str = "expression too deeply nested";
-
 /// Copies a remembered result; deep trees are copied on stack segments grown on demand, like
 /// the parser's own recursion.
 fn clone_result(r: &PResult<Node>) -> PResult<Node> {
@@ -20,16 +18,6 @@ fn clone_result(r: &PResult<Node>) -> PResult<Node> {
 
 fn memo_size(r: &PResult<Node>) -> usize {
     r.as_ref().map_or(1, Node::size)
-}
-
-fn is_depth_error<T>(r: &PResult<T>) -> bool {
-    r.as_ref().err().is_some_and(is_too_deep)
-}
-
-/// The nesting limit ends the parse: no fallback retries past it (a retry would hit it again, once
-/// per level of nesting).
-fn is_too_deep(e: &Error) -> bool {
-    matches!(e, Error::Syntax { message, .. } if message == TOO_DEEP)
 }
 
 /// Deep nesting runs on stack segments grown on demand (`stacker`), so the depth limit is the same
@@ -248,6 +236,8 @@ pub(crate) struct Parser<'a> {
     /// How many attempts that may be rolled back (a CASE, an INTERVAL, a `(select` subquery, a CTE)
     /// are under way.
     speculating: u32,
+    /// The nesting limit was hit: the parse has failed, whatever attempt it was in.
+    too_deep: bool,
     /// How many such attempts were started so far.
     attempts: u64,
     /// Results of `expr()` computed while speculating, by start token, so that the fallback parse
@@ -289,6 +279,7 @@ impl<'a> Parser<'a> {
             paren_run: None,
             failed_subqueries: std::collections::HashSet::new(),
             speculating: 0,
+            too_deep: false,
             attempts: 0,
             expr_memo: std::collections::HashMap::new(),
             work: std::cell::Cell::new(0),
@@ -446,7 +437,10 @@ impl<'a> Parser<'a> {
     fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(self.err_at(self.tok.start, self.tok.end, TOO_DEEP));
+            // the limit ends the parse: no fallback retries past it (a retry would hit it
+            // again, once per level of nesting)
+            self.too_deep = true;
+            return Err(self.err_at(self.tok.start, self.tok.end, "expression too deeply nested"));
         }
         Ok(())
     }
@@ -575,7 +569,7 @@ impl<'a> Parser<'a> {
         // only an expression with an attempt inside is worth remembering: re-parsing one without
         // is linear in its length, and copying every expression would cost as much
         let worth_it = self.attempts > attempts_before;
-        if self.speculating > 0 && worth_it && !is_depth_error(&result) {
+        if self.speculating > 0 && worth_it && !self.too_deep {
             self.add_work(memo_size(&result));
             let memo = Memo {
                 result: clone_result(&result),
@@ -1420,7 +1414,7 @@ impl<'a> Parser<'a> {
             });
             match subquery {
                 Ok(q) => return Ok((q, false)),
-                Err(e) if is_too_deep(&e) => return Err(e),
+                Err(e) if self.too_deep => return Err(e),
                 Err(e) => {
                     self.failed_subqueries.insert(save.0.start);
                     self.reset(save.0, save.1);
@@ -1758,7 +1752,7 @@ impl<'a> Parser<'a> {
                     let save = (self.tok, self.last_end);
                     match self.speculate(Self::case) {
                         Ok(n) => return Ok((n, false)), // a failed CASE falls back to `case` as an identifier, like PostHog's parser
-                        Err(e) if !self.ident_tok(t) || is_too_deep(&e) => return Err(e),
+                        Err(e) if !self.ident_tok(t) || self.too_deep => return Err(e),
                         Err(_) => self.reset(save.0, save.1),
                     }
                 }
@@ -1836,7 +1830,7 @@ impl<'a> Parser<'a> {
                     let save = (self.tok, self.last_end);
                     match self.speculate(Self::interval) {
                         Ok(n) => return Ok((n, false)),
-                        Err(e) if next.kind != Tok::LParen || is_too_deep(&e) => return Err(e),
+                        Err(e) if next.kind != Tok::LParen || self.too_deep => return Err(e),
                         Err(_) => self.reset(save.0, save.1),
                     }
                 }
