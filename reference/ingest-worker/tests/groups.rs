@@ -6,8 +6,8 @@
 mod support;
 
 use chrono::{TimeZone as _, Utc};
-use ingest_worker::store::{group_type_index, upsert_group};
 use ingest_worker::create_team;
+use ingest_worker::store::{group_type_index, upsert_group};
 use serde_json::{Map, Value, json};
 
 fn map(v: Value) -> Map<String, Value> {
