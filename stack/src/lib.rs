@@ -8,7 +8,8 @@
 //! The local provider needs no Docker:
 //! - ClickHouse: chDB (the ClickHouse engine as a Python library, PyPI `chdb-core`) in a venv in the cache,
 //!   behind `chdb/chdb_http.py`, which speaks ClickHouse's HTTP interface;
-//! - Kafka: tansu, a Kafka-protocol broker built with `cargo install` into the cache (SQLite storage);
+//! - Kafka: tansu, a Kafka-protocol broker built with `cargo install` into the cache; its storage is
+//!   `HOGREF_TANSU_STORAGE`: `sqlite` (default, durable across restarts) or `memory` (lost on restart);
 //! - PostgreSQL: a throwaway cluster from Debian's binaries (`initdb` + `pg_ctl`);
 //! - Redis: a private `redis-server` without persistence.
 
@@ -24,6 +25,8 @@ mod external;
 mod install;
 mod local;
 mod process;
+
+pub use local::TansuStorage;
 
 /// Connection settings of a running stack, as every Hogref program and test reads them from the environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -429,13 +432,7 @@ impl Stack {
     /// If one component fails, those already started are stopped again before the error returns.
     pub fn up(options: &UpOptions) -> Result<Stack> {
         let name = &options.name;
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-        {
-            return Err(Error::BadName(name.clone()));
-        }
+        check_name(name)?;
         if let Ok(old) = StackState::load(name) {
             if old
                 .components
@@ -481,7 +478,7 @@ impl Stack {
                 let starters: [fn(&Path) -> Result<ComponentState>; 4] = [
                     local::start_redis,
                     local::start_postgres,
-                    |dir| local::start_kafka(dir, None),
+                    local::start_kafka,
                     local::start_clickhouse,
                 ];
                 for start in starters {
@@ -575,21 +572,116 @@ impl Stack {
     }
 
     /// Stops the Kafka broker and starts it again on the same port with the same storage (for fault tests).
+    /// While the old port is taken the start is retried for 30 s, then it fails naming the port's holder.
     pub fn restart_kafka(&mut self) -> Result<f64> {
-        let secs = restart_kafka_in(&mut self.state)?;
-        Ok(secs)
+        restart_kafka_in(&mut self.state, local::KAFKA_BIND_RETRY, || {})
+    }
+
+    /// Like [`Stack::restart_kafka`], retrying a taken port for `bind_retry`, with `between` run after the
+    /// old broker stopped and before the new one starts (a fault test takes the port there).
+    pub fn restart_kafka_with(
+        &mut self,
+        bind_retry: std::time::Duration,
+        between: impl FnOnce(),
+    ) -> Result<f64> {
+        restart_kafka_in(&mut self.state, bind_retry, between)
+    }
+
+    /// Brings up a stack of one component, a local Kafka broker of its own, for a test that restarts or
+    /// breaks its broker: a failure there must not reach the tests sharing the main stack. `storage`
+    /// `None` means `HOGREF_TANSU_STORAGE`. Its name should start with the main stack's name and a `-`
+    /// (`cargo xtask test` then brings it down if the test is killed). Dropping it stops the broker.
+    pub fn private_broker(name: &str, storage: Option<TansuStorage>) -> Result<Stack> {
+        check_name(name)?;
+        let storage = match storage {
+            Some(storage) => storage,
+            None => TansuStorage::from_env()?,
+        };
+        if let Ok(old) = StackState::load(name) {
+            let _ = down_state(&old, false);
+        }
+        let dir = stack_dir(name);
+        if dir.exists() {
+            fs::remove_dir_all(&dir)
+                .map_err(|e| Error::io(format!("removing old {}", dir.display()), e))?;
+        }
+        fs::create_dir_all(&dir)
+            .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        let kafka = local::start_kafka_with(&dir, None, storage, std::time::Duration::ZERO)?;
+        let state = StackState {
+            name: name.to_string(),
+            provider: Provider::Local,
+            dir,
+            endpoints: Endpoints {
+                clickhouse_url: String::new(),
+                kafka_hosts: kafka.address.clone(),
+                database_url: String::new(),
+                redis_url: String::new(),
+            },
+            components: vec![kafka],
+            extra_env: Vec::new(),
+        };
+        let stack = Stack {
+            state,
+            stop_on_drop: true,
+        };
+        stack.state.save()?;
+        Ok(stack)
+    }
+
+    /// Whether the stack's Kafka broker serves from its storage (see [`kafka_health`]).
+    pub fn kafka_health(&self) -> std::result::Result<(), String> {
+        kafka_health_of(&self.state)
     }
 }
 
-/// Restarts the Kafka broker of the running stack `name` (its state file is updated); returns the
-/// seconds until the broker answered again. Topics, records and committed offsets survive (SQLite storage).
-/// Tests find the stack's name in `HOGREF_STACK` (set by `cargo xtask test`).
-pub fn restart_kafka(name: &str) -> Result<f64> {
-    let mut state = StackState::load(name)?;
-    restart_kafka_in(&mut state)
+/// Whether the Kafka broker of `state` serves from its storage: it answers a Metadata request (which
+/// tansu reads from its storage) within 5 s. A broker whose storage task stopped (tansu stops it for
+/// good after a storage error) fails this while its port still accepts connections; the error names
+/// the broker and carries the storage errors from its log.
+pub fn kafka_health(name: &str) -> std::result::Result<(), String> {
+    let state = StackState::load(name).map_err(|e| e.to_string())?;
+    kafka_health_of(&state)
 }
 
-fn restart_kafka_in(state: &mut StackState) -> Result<f64> {
+fn kafka_health_of(state: &StackState) -> std::result::Result<(), String> {
+    let kafka = state
+        .components
+        .iter()
+        .find(|c| c.name == "kafka")
+        .ok_or_else(|| format!("stack `{}` has no kafka component", state.name))?;
+    if state.provider == Provider::External || kafka.pid.is_none() {
+        return process::kafka_metadata_probe(&kafka.address, local::KAFKA_PROBE)
+            .map_err(|why| format!("kafka: broker at {}: {why}", kafka.address));
+    }
+    local::check(kafka).map_err(|why| format!("kafka: {why}"))
+}
+
+fn check_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        return Err(Error::BadName(name.to_string()));
+    }
+    Ok(())
+}
+
+/// Restarts the Kafka broker of the running stack `name` (its state file is updated); returns the
+/// seconds until the broker answered again. Topics, records and committed offsets survive with the
+/// `sqlite` storage (not with `memory`). Tests find the stack's name in `HOGREF_STACK` (set by
+/// `cargo xtask test`); a test that restarts a broker should use a [`Stack::private_broker`] instead.
+pub fn restart_kafka(name: &str) -> Result<f64> {
+    let mut state = StackState::load(name)?;
+    restart_kafka_in(&mut state, local::KAFKA_BIND_RETRY, || {})
+}
+
+fn restart_kafka_in(
+    state: &mut StackState,
+    bind_retry: std::time::Duration,
+    between: impl FnOnce(),
+) -> Result<f64> {
     let idx = state
         .components
         .iter()
@@ -603,7 +695,13 @@ fn restart_kafka_in(state: &mut StackState) -> Result<f64> {
         })?;
     let old = state.components[idx].clone();
     local::stop(&old)?;
-    let started = local::start_kafka(&state.dir, Some(old.port))?;
+    between();
+    let started = local::start_kafka_with(
+        &state.dir,
+        Some(old.port),
+        local::storage_of(&old),
+        bind_retry,
+    )?;
     let secs = started.ready_secs;
     state.components[idx] = started;
     state.save()?;

@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use std::thread::sleep;
+
 use crate::process::{
-    free_port, http_ping, is_alive, log_tail, output_of, port_open, redis_ping, run_logged,
-    run_logged_own_group, spawn_detached, terminate, wait_ready,
+    free_port, http_ping, is_alive, listener_pid, log_tail, output_of, port_open, redis_ping,
+    run_logged, run_logged_own_group, spawn_detached, terminate, wait_ready,
 };
 use crate::{ComponentState, Error, Result, install, now_unix, pinned};
 
@@ -166,11 +168,69 @@ pub(crate) fn start_postgres(stack_dir: &Path) -> Result<ComponentState> {
     })
 }
 
-/// The storage URL tansu uses: `$HOGREF_TANSU_STORAGE`, else SQLite in the broker's directory (kept
-/// across a broker restart; the path is relative to the broker's working directory).
-fn tansu_storage() -> String {
-    std::env::var("HOGREF_TANSU_STORAGE").unwrap_or_else(|_| "sqlite://tansu.db".to_string())
+/// Where tansu keeps topics, records and committed offsets (`HOGREF_TANSU_STORAGE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TansuStorage {
+    /// `sqlite` (the default): a SQLite file in the broker's directory. Durable: topics, records and
+    /// committed group offsets survive a broker restart (the fault tests rely on it). About 5.8k
+    /// capture-shaped messages/s on the development machine.
+    Sqlite,
+    /// `memory`: everything in the broker's memory, lost when it stops or restarts. For benchmarks
+    /// only (its ceiling is about 80 times SQLite's).
+    Memory,
 }
+
+impl TansuStorage {
+    /// The choice named by `HOGREF_TANSU_STORAGE` (`sqlite` when unset or empty); any other value is
+    /// an error naming the variable.
+    pub fn from_env() -> Result<TansuStorage> {
+        match std::env::var("HOGREF_TANSU_STORAGE") {
+            Err(_) => Ok(TansuStorage::Sqlite),
+            Ok(value) => value.trim().parse(),
+        }
+    }
+
+    /// The name as `HOGREF_TANSU_STORAGE` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TansuStorage::Sqlite => "sqlite",
+            TansuStorage::Memory => "memory",
+        }
+    }
+
+    /// tansu's `--storage-engine` URL. `sqlite://` paths are relative to the broker's working
+    /// directory (its component directory).
+    pub fn url(self) -> &'static str {
+        match self {
+            TansuStorage::Sqlite => "sqlite://tansu.db",
+            TansuStorage::Memory => "memory://tansu/",
+        }
+    }
+
+    /// Whether records survive a broker restart.
+    pub fn durable(self) -> bool {
+        self == TansuStorage::Sqlite
+    }
+}
+
+impl std::str::FromStr for TansuStorage {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "" | "sqlite" => Ok(TansuStorage::Sqlite),
+            "memory" => Ok(TansuStorage::Memory),
+            other => Err(Error::Component {
+                component: "kafka",
+                reason: format!(
+                    "HOGREF_TANSU_STORAGE=`{other}` is not a storage choice: expected sqlite (durable, the default) or memory (lost on restart)"
+                ),
+            }),
+        }
+    }
+}
+
+/// The storage file of a SQLite-backed broker, inside its component directory.
+const TANSU_SQLITE_FILE: &str = "tansu.db";
 
 /// The SQL that gives tansu's SQLite `header` table an index on `(topition, offset_id)`. tansu 0.6.0
 /// creates that table without any index and reads a record's headers with a lookup on those two
@@ -180,55 +240,94 @@ fn tansu_storage() -> String {
 const TANSU_HEADER_INDEX: &str =
     "CREATE INDEX IF NOT EXISTS hogref_header_topition_offset_id ON header (topition, offset_id)";
 
-/// Adds [`TANSU_HEADER_INDEX`] to the broker's SQLite file (Python's `sqlite3`, from the chDB venv),
-/// waiting for tansu to have created its schema. Nothing to do for other storage engines.
-fn index_tansu_headers(dir: &Path) -> Result<()> {
-    let storage = tansu_storage();
-    let Some(file) = storage.strip_prefix("sqlite://") else {
-        return Ok(());
-    };
+/// How long a broker may take to hold its port and answer a Metadata request.
+const KAFKA_READY: Duration = Duration::from_secs(30);
+
+/// How long a broker's health probe waits for an answer.
+pub(crate) const KAFKA_PROBE: Duration = Duration::from_secs(5);
+
+/// How long a restart keeps retrying while the broker's old port is taken (`AddrInUse`).
+pub(crate) const KAFKA_BIND_RETRY: Duration = Duration::from_secs(30);
+
+/// Runs `script` with Python's `sqlite3` (from the chDB venv) in `dir`; fails with its stderr.
+fn run_sqlite_script(dir: &Path, what: &str, script: &str) -> Result<()> {
     let python = install::chdb_python()?;
-    let script = format!(
-        "import sqlite3, sys, time\n\
-         for _ in range(100):\n\
-         \x20   c = sqlite3.connect('{file}', timeout=30)\n\
-         \x20   if c.execute(\"select 1 from sqlite_master where name = 'header'\").fetchone():\n\
-         \x20       c.execute('{TANSU_HEADER_INDEX}'); c.commit(); sys.exit(0)\n\
-         \x20   c.close(); time.sleep(0.1)\n\
-         sys.exit('tansu created no header table within 10 s')\n"
-    );
-    let out = Command::new(&python)
-        .current_dir(dir)
-        .args(["-c", &script])
-        .output()
-        .map_err(|e| Error::io(format!("running {}", python.display()), e))?;
+    let mut cmd = Command::new(&python);
+    cmd.current_dir(dir).args(["-c", script]);
+    let out =
+        output_with_deadline(cmd, Duration::from_secs(60)).map_err(|reason| Error::Component {
+            component: "kafka",
+            reason: format!("{what}: {reason}"),
+        })?;
     if out.status.success() {
         Ok(())
     } else {
         Err(Error::Component {
             component: "kafka",
             reason: format!(
-                "indexing tansu's header table failed: {}",
+                "{what} failed: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
             ),
         })
     }
 }
 
-/// Starts tansu on a fresh port (or on `port`, to restart a broker in place). Topics are not auto-created.
-pub(crate) fn start_kafka(stack_dir: &Path, port: Option<u16>) -> Result<ComponentState> {
-    let binary = install::tansu()?;
-    let dir = stack_dir.join("kafka");
-    mkdir(&dir)?;
-    let log = dir.join("tansu.log");
-    let port = match port {
-        Some(port) => port,
-        None => free_port()?,
-    };
+/// Whether the SQLite file in `dir` already has [`TANSU_HEADER_INDEX`].
+fn header_index_exists(dir: &Path) -> bool {
+    dir.join(TANSU_SQLITE_FILE).is_file()
+        && run_sqlite_script(
+            dir,
+            "looking for the header index",
+            &format!(
+                "import sqlite3, sys\n\
+                 c = sqlite3.connect('file:{TANSU_SQLITE_FILE}?mode=ro', uri=True, timeout=10)\n\
+                 sys.exit(0 if c.execute(\"select 1 from sqlite_master where name = 'hogref_header_topition_offset_id'\").fetchone() else 1)\n"
+            ),
+        )
+        .is_ok()
+}
+
+/// Gives a SQLite-backed broker its header index *before* it serves anyone: tansu keeps one storage
+/// task that stops for good after a storage error, so the index must not be written from a second
+/// process while the broker runs (a lock collision would wedge it). On a fresh directory tansu is
+/// started once on a throwaway port to create its schema (it does so before it listens), killed, and
+/// the index is added with nothing else holding the file. A restart finds the index already there.
+fn prepare_tansu_sqlite(binary: &Path, dir: &Path, log: &Path) -> Result<()> {
+    if header_index_exists(dir) {
+        return Ok(());
+    }
+    let port = free_port()?;
+    let mut cmd = tansu_command(binary, dir, port, TansuStorage::Sqlite);
+    cmd.env("RUST_LOG", "warn");
+    let pid = spawn_detached("kafka", cmd, log)?;
+    let ready = wait_ready("kafka", Some(pid), log, KAFKA_READY, || {
+        (listener_pid(port) == Some(pid)).then_some(())
+    });
+    let stopped = terminate(pid, Duration::from_millis(500));
+    ready?;
+    if !stopped {
+        return Err(Error::Component {
+            component: "kafka",
+            reason: format!("the schema-creating broker (pid {pid}) did not stop"),
+        });
+    }
+    run_sqlite_script(
+        dir,
+        "indexing tansu's header table",
+        &format!(
+            "import sqlite3, sys\n\
+             c = sqlite3.connect('{TANSU_SQLITE_FILE}', timeout=10)\n\
+             if not c.execute(\"select 1 from sqlite_master where name = 'header'\").fetchone():\n\
+             \x20   sys.exit('tansu created no header table')\n\
+             c.execute('{TANSU_HEADER_INDEX}'); c.commit()\n"
+        ),
+    )
+}
+
+fn tansu_command(binary: &Path, dir: &Path, port: u16, storage: TansuStorage) -> Command {
     let url = format!("tcp://127.0.0.1:{port}");
-    let start = Instant::now();
-    let mut cmd = Command::new(&binary);
-    cmd.current_dir(&dir)
+    let mut cmd = Command::new(binary);
+    cmd.current_dir(dir)
         .args([
             "broker",
             "--listener-url",
@@ -236,24 +335,119 @@ pub(crate) fn start_kafka(stack_dir: &Path, port: Option<u16>) -> Result<Compone
             "--advertised-listener-url",
             &url,
         ])
-        .args(["--storage-engine", &tansu_storage()])
+        .args(["--storage-engine", storage.url()])
         .env(
             "RUST_LOG",
             std::env::var("HOGREF_TANSU_LOG").unwrap_or_else(|_| "warn".into()),
         );
-    let pid = spawn_detached("kafka", cmd, &log)?;
-    wait_ready("kafka", Some(pid), &log, Duration::from_secs(30), || {
-        port_open(port).then_some(())
-    })?;
-    index_tansu_headers(&dir)?;
+    cmd
+}
+
+/// Starts tansu on a fresh port with the storage `HOGREF_TANSU_STORAGE` names. Topics are not
+/// auto-created.
+pub(crate) fn start_kafka(stack_dir: &Path) -> Result<ComponentState> {
+    start_kafka_with(stack_dir, None, TansuStorage::from_env()?, Duration::ZERO)
+}
+
+/// Starts tansu, on `port` when given (a restart in place; while that port is taken by someone else
+/// the start is retried until `bind_retry` has passed, then fails naming the port and its holder).
+///
+/// The broker is ready when its own process holds the port (not merely "something answers there")
+/// and it answers a Metadata request from its storage.
+pub(crate) fn start_kafka_with(
+    stack_dir: &Path,
+    port: Option<u16>,
+    storage: TansuStorage,
+    bind_retry: Duration,
+) -> Result<ComponentState> {
+    let binary = install::tansu()?;
+    let dir = stack_dir.join("kafka");
+    mkdir(&dir)?;
+    let log = dir.join("tansu.log");
+    if storage == TansuStorage::Sqlite {
+        prepare_tansu_sqlite(&binary, &dir, &log)?;
+    }
+    let port = match port {
+        Some(port) => port,
+        None => free_port()?,
+    };
+    let address = format!("127.0.0.1:{port}");
+    let start = Instant::now();
+    let pid = loop {
+        let taken_by = listener_pid(port);
+        if let Some(holder) = taken_by {
+            if start.elapsed() >= bind_retry {
+                return Err(Error::Component {
+                    component: "kafka",
+                    reason: format!(
+                        "cannot start the broker on {address}: the port is held by pid {holder} ({}) and stayed taken for {:.0}s; log {}:\n{}",
+                        process_name(holder),
+                        bind_retry.as_secs_f64(),
+                        log.display(),
+                        log_tail(&log, 10)
+                    ),
+                });
+            }
+            sleep(Duration::from_millis(200));
+            continue;
+        }
+        let offset = fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+        let pid = spawn_detached("kafka", tansu_command(&binary, &dir, port, storage), &log)?;
+        let bound = wait_ready("kafka", Some(pid), &log, KAFKA_READY, || {
+            (listener_pid(port) == Some(pid)).then_some(())
+        });
+        match bound {
+            Ok(()) => break pid,
+            // tansu panics on `AddrInUse` when someone took the port between our look and its bind.
+            Err(_)
+                if log_since(&log, offset).contains("AddrInUse")
+                    && start.elapsed() < bind_retry =>
+            {
+                let _ = terminate(pid, Duration::from_secs(1));
+                sleep(Duration::from_millis(200));
+            }
+            Err(e) => {
+                let _ = terminate(pid, Duration::from_secs(1));
+                let taken = log_since(&log, offset).contains("AddrInUse");
+                return Err(if taken {
+                    Error::Component {
+                        component: "kafka",
+                        reason: format!(
+                            "cannot start the broker on {address}: the port stayed taken (AddrInUse) for {:.0}s; log {}:\n{}",
+                            bind_retry.as_secs_f64(),
+                            log.display(),
+                            log_tail(&log, 10)
+                        ),
+                    }
+                } else {
+                    e
+                });
+            }
+        }
+    };
+    let probed = wait_ready("kafka", Some(pid), &log, KAFKA_READY, || {
+        crate::process::kafka_metadata_probe(&address, KAFKA_PROBE).ok()
+    });
+    if let Err(e) = probed {
+        let _ = terminate(pid, Duration::from_secs(1));
+        return Err(e);
+    }
     let version = output_of(&binary, &["--version"])
         .and_then(|v| v.split_whitespace().last().map(str::to_string))
         .unwrap_or_else(|| pinned("tansu").to_string());
     Ok(ComponentState {
         name: "kafka".into(),
-        what: format!("tansu broker, storage {}", tansu_storage()),
+        what: format!(
+            "tansu broker, storage {} ({})",
+            storage.url(),
+            if storage.durable() {
+                "durable"
+            } else {
+                "lost on restart"
+            }
+        ),
         version,
-        address: format!("127.0.0.1:{port}"),
+        address,
         port,
         pid: Some(pid),
         dir,
@@ -262,6 +456,124 @@ pub(crate) fn start_kafka(stack_dir: &Path, port: Option<u16>) -> Result<Compone
         ready_secs: start.elapsed().as_secs_f64(),
         started_at: now_unix(),
     })
+}
+
+/// The storage a running broker was started with (from its component description).
+pub(crate) fn storage_of(component: &ComponentState) -> TansuStorage {
+    if component.what.contains(TansuStorage::Memory.url()) {
+        TansuStorage::Memory
+    } else {
+        TansuStorage::Sqlite
+    }
+}
+
+/// The text a log file gained after byte `offset`.
+fn log_since(log: &Path, offset: u64) -> String {
+    fs::read(log)
+        .ok()
+        .and_then(|bytes| {
+            bytes
+                .get(offset as usize..)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+        })
+        .unwrap_or_default()
+}
+
+/// A process's command name, for messages (`?` when it cannot be read).
+fn process_name(pid: u32) -> String {
+    fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// Runs `cmd` to completion, killing it when `limit` passes; stdout and stderr are captured.
+fn output_with_deadline(
+    mut cmd: Command,
+    limit: Duration,
+) -> std::result::Result<std::process::Output, String> {
+    let program = format!("{:?}", cmd.get_program());
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if start.elapsed() < limit => sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{program} did not finish within {}s (killed)",
+                    limit.as_secs()
+                ));
+            }
+            Err(e) => return Err(format!("waiting for {program}: {e}")),
+        }
+    }
+    child
+        .wait_with_output()
+        .map_err(|e| format!("reading the output of {program}: {e}"))
+}
+
+/// Whether the broker's storage still works: it answers a Metadata request (read from storage) within
+/// [`KAFKA_PROBE`]. When it does not, the error carries the storage errors tansu logged since it started
+/// (a broker whose storage task stopped answers nothing that touches storage again).
+pub(crate) fn kafka_health(component: &ComponentState) -> std::result::Result<(), String> {
+    crate::process::kafka_metadata_probe(&component.address, KAFKA_PROBE).map_err(|why| {
+        let storage_errors: Vec<String> = fs::read_to_string(&component.log)
+            .unwrap_or_default()
+            .lines()
+            .map(strip_ansi)
+            .filter(|l| {
+                l.contains("SqliteFailure")
+                    || l.contains("UnableToSend")
+                    || l.contains("Storage(")
+                    || l.contains("panicked")
+            })
+            .collect();
+        let last: Vec<&String> = storage_errors.iter().rev().take(3).rev().collect();
+        if last.is_empty() {
+            format!(
+                "broker at {} does not serve from its storage: {why}; log {}:\n{}",
+                component.address,
+                component.log.display(),
+                log_tail(&component.log, 10)
+            )
+        } else {
+            format!(
+                "broker at {} does not serve from its storage ({} storage errors logged, last: {}): {why}; log {}",
+                component.address,
+                storage_errors.len(),
+                last.iter()
+                    .map(|l| l.trim())
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                component.log.display()
+            )
+        }
+    })
+}
+
+/// A log line without its terminal colour codes.
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Starts the ClickHouse engine: chDB in the cached venv behind `chdb_http.py`, on a port it picks itself.
@@ -397,6 +709,9 @@ pub(crate) fn check(component: &ComponentState) -> std::result::Result<(), Strin
             component.log.display()
         ));
     }
+    if component.name == "kafka" {
+        return kafka_health(component);
+    }
     let ok = match component.name.as_str() {
         "clickhouse" => http_ping(&component.address),
         "redis" => redis_ping(&component.address),
@@ -415,4 +730,41 @@ pub(crate) fn check(component: &ComponentState) -> std::result::Result<(), Strin
 
 fn mkdir(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tansu_storage_names_parse_and_anything_else_is_refused() {
+        assert_eq!(
+            "sqlite".parse::<TansuStorage>().unwrap(),
+            TansuStorage::Sqlite
+        );
+        assert_eq!("".parse::<TansuStorage>().unwrap(), TansuStorage::Sqlite);
+        assert_eq!(
+            "memory".parse::<TansuStorage>().unwrap(),
+            TansuStorage::Memory
+        );
+        assert_eq!(TansuStorage::Memory.url(), "memory://tansu/");
+        assert_eq!(TansuStorage::Sqlite.url(), "sqlite://tansu.db");
+        assert!(TansuStorage::Sqlite.durable() && !TansuStorage::Memory.durable());
+        let err = "sqlite://tansu.db"
+            .parse::<TansuStorage>()
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "kafka: HOGREF_TANSU_STORAGE=`sqlite://tansu.db` is not a storage choice: expected sqlite (durable, the default) or memory (lost on restart)"
+        );
+    }
+
+    #[test]
+    fn ansi_colour_codes_are_stripped_from_log_lines() {
+        assert_eq!(
+            strip_ansi("\u{1b}[2m2026\u{1b}[0m \u{1b}[31mERROR\u{1b}[0m x"),
+            "2026 ERROR x"
+        );
+    }
 }

@@ -247,6 +247,118 @@ pub(crate) fn wait_ready<T>(
     }
 }
 
+/// The pid that listens on `127.0.0.1:port` (or `0.0.0.0:port`), read from `/proc/net/tcp` and the
+/// processes' file descriptors; `None` when nothing listens there (or the owner cannot be seen).
+///
+/// Readiness checks use it so that a broker counts as up only when *its* process holds the port: a
+/// port that answers because another process took it is not a broker that started.
+pub(crate) fn listener_pid(port: u16) -> Option<u32> {
+    let inode = listening_inode(port)?;
+    let wanted = format!("socket:[{inode}]");
+    for entry in fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(fds) = fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        for fd in fds.flatten() {
+            if fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == wanted.as_str()) {
+                return Some(pid);
+            }
+        }
+    }
+    None
+}
+
+/// The inode of the socket listening on TCP `port` of 127.0.0.1 or 0.0.0.0 (state `0A` in `/proc/net/tcp`).
+fn listening_inode(port: u16) -> Option<String> {
+    let table = fs::read_to_string("/proc/net/tcp").ok()?;
+    let suffix = format!(":{port:04X}");
+    table.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        let (local, state, inode) = (cols.get(1)?, cols.get(3)?, cols.get(9)?);
+        let host = local.strip_suffix(suffix.as_str())?;
+        (*state == "0A" && (host == "0100007F" || host == "00000000")).then(|| inode.to_string())
+    })
+}
+
+/// Asks the Kafka-protocol broker at `addr` for its metadata (a Metadata v1 request for every topic,
+/// which the broker answers from its storage) and waits at most `timeout` for the answer.
+///
+/// `Ok` means the broker read its storage and answered; the error says what did not happen (no
+/// connection, the connection closed without an answer, no answer in time, a malformed answer).
+pub(crate) fn kafka_metadata_probe(
+    addr: &str,
+    timeout: Duration,
+) -> std::result::Result<(), String> {
+    const CORRELATION_ID: i32 = 0x686f_6772;
+    let socket: SocketAddr = addr
+        .parse()
+        .map_err(|e| format!("bad broker address {addr}: {e}"))?;
+    let deadline = Instant::now() + timeout;
+    let mut stream = TcpStream::connect_timeout(&socket, timeout)
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    // Request header v1 (api key 3 = Metadata, version 1, correlation id, client id) and a null topic
+    // array (= every topic).
+    let client_id = b"hogref-probe";
+    let mut body = Vec::new();
+    body.extend_from_slice(&3i16.to_be_bytes());
+    body.extend_from_slice(&1i16.to_be_bytes());
+    body.extend_from_slice(&CORRELATION_ID.to_be_bytes());
+    body.extend_from_slice(&(client_id.len() as i16).to_be_bytes());
+    body.extend_from_slice(client_id);
+    body.extend_from_slice(&(-1i32).to_be_bytes());
+    let mut frame = (body.len() as i32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    let remaining = |deadline: Instant| {
+        deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1))
+    };
+    stream
+        .set_write_timeout(Some(remaining(deadline)))
+        .and_then(|()| stream.write_all(&frame))
+        .map_err(|e| format!("cannot send a Metadata request to {addr}: {e}"))?;
+    let mut read_exact = |buf: &mut [u8]| -> std::result::Result<(), String> {
+        stream
+            .set_read_timeout(Some(remaining(deadline)))
+            .map_err(|e| e.to_string())?;
+        stream.read_exact(buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => format!(
+                "no answer to a Metadata request within {:.1}s",
+                timeout.as_secs_f64()
+            ),
+            std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted => {
+                "the broker closed the connection without answering a Metadata request".to_string()
+            }
+            _ => format!("reading the Metadata answer failed: {e}"),
+        })
+    };
+    let mut len = [0u8; 4];
+    read_exact(&mut len)?;
+    let len = i32::from_be_bytes(len);
+    if !(4..=16 * 1024 * 1024).contains(&len) {
+        return Err(format!("a Metadata answer of {len} bytes makes no sense"));
+    }
+    let mut answer = vec![0u8; len as usize];
+    read_exact(&mut answer)?;
+    let correlation = i32::from_be_bytes([answer[0], answer[1], answer[2], answer[3]]);
+    if correlation == CORRELATION_ID {
+        Ok(())
+    } else {
+        Err(format!(
+            "the Metadata answer carries correlation id {correlation}, not {CORRELATION_ID}"
+        ))
+    }
+}
+
 /// Runs a command and returns its trimmed stdout (for `--version` probes); `None` when it fails.
 pub(crate) fn output_of(program: &Path, args: &[&str]) -> Option<String> {
     let out = Command::new(program)
@@ -303,5 +415,44 @@ mod tests {
         let port = free_port().unwrap();
         assert_ne!(port, 0);
         assert!(!port_open(port));
+        assert_eq!(listener_pid(port), None);
+    }
+
+    #[test]
+    fn the_listener_of_a_port_is_found_by_its_pid() {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert_eq!(listener_pid(port), Some(std::process::id()));
+    }
+
+    #[test]
+    fn a_kafka_probe_of_something_that_is_not_a_broker_says_what_happened() {
+        // Nothing listens: the connection is refused.
+        let port = free_port().unwrap();
+        let err =
+            kafka_metadata_probe(&format!("127.0.0.1:{port}"), Duration::from_secs(2)).unwrap_err();
+        assert!(err.starts_with("cannot connect to 127.0.0.1:"), "{err}");
+        // A listener that accepts and closes: no answer.
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let closer = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut head = [0u8; 4];
+            conn.read_exact(&mut head).unwrap();
+            let mut request = vec![0u8; i32::from_be_bytes(head) as usize];
+            conn.read_exact(&mut request).unwrap();
+        });
+        let err = kafka_metadata_probe(&addr, Duration::from_secs(5)).unwrap_err();
+        closer.join().unwrap();
+        assert_eq!(
+            err,
+            "the broker closed the connection without answering a Metadata request"
+        );
+        // A listener that accepts and never answers: the probe gives up at its deadline.
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let err = kafka_metadata_probe(&addr, Duration::from_millis(300)).unwrap_err();
+        drop(listener);
+        assert_eq!(err, "no answer to a Metadata request within 0.3s");
     }
 }
