@@ -1,11 +1,27 @@
 //! ClickHouse's Kafka engine: a Kafka table plus a materialized view move JSONEachRow messages from the
 //! broker into a MergeTree table, every one of them exactly once.
+//!
+//! The whole scenario runs under one deadline (the ClickHouse client's calls have none of their own).
 #![cfg(feature = "services")]
 
 use std::time::{Duration, Instant};
 
+/// Longest run of the scenario (it usually takes a few seconds).
+const SCENARIO_DEADLINE: Duration = Duration::from_secs(300);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_table_and_materialized_view_land_every_message() -> anyhow::Result<()> {
+    tokio::time::timeout(SCENARIO_DEADLINE, land_every_message())
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "the Kafka-engine scenario did not finish within {}s (ClickHouse at CLICKHOUSE_URL or the broker at KAFKA_HOSTS stopped answering)",
+                SCENARIO_DEADLINE.as_secs()
+            )
+        })?
+}
+
+async fn land_every_message() -> anyhow::Result<()> {
     let endpoints = scenarios::endpoints()?;
     // How ClickHouse itself reaches the broker (differs from KAFKA_HOSTS only with the docker provider).
     let clickhouse_kafka_hosts =

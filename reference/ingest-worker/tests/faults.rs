@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use serde_json::json;
-use support::{Harness, post};
+use support::{Harness, deadline, post};
 
 /// Events sent; `HOGREF_FAULT_EVENTS` overrides it (a multiple of `BATCH`).
 const EVENTS_DEFAULT: usize = 50_000;
@@ -48,10 +48,41 @@ fn batch_body(token: &str, run: u64, b: usize) -> String {
     json!({"api_key": token, "batch": events}).to_string()
 }
 
-/// Waits until `accepted` reaches `target` (or the senders are done).
-async fn reach(accepted: &AtomicUsize, done: &AtomicUsize, target: usize) {
+/// Longest wait for the load to reach one of its fault points.
+const PHASE_DEADLINE: Duration = Duration::from_secs(600);
+
+/// Waits until `accepted` reaches `target` (or the senders are done); past [`PHASE_DEADLINE`], an
+/// error naming the phase, the progress and the broker's health.
+async fn reach(
+    accepted: &AtomicUsize,
+    done: &AtomicUsize,
+    target: usize,
+    phase: &str,
+    broker: Option<&stack::Stack>,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
     while accepted.load(Ordering::Relaxed) < target && done.load(Ordering::Relaxed) < SENDERS {
+        if start.elapsed() > PHASE_DEADLINE {
+            anyhow::bail!(
+                "fault test stuck before {phase}: {} of {target} events accepted after {}s; {}",
+                accepted.load(Ordering::Relaxed),
+                PHASE_DEADLINE.as_secs(),
+                broker_report(broker)
+            );
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+/// One line on the private broker: healthy, or why not with its log.
+fn broker_report(broker: Option<&stack::Stack>) -> String {
+    match broker {
+        None => "the stack's shared broker (not restarted)".to_string(),
+        Some(broker) => match broker.kafka_health() {
+            Ok(()) => format!("broker {} healthy", broker.endpoints().kafka_hosts),
+            Err(why) => why,
+        },
     }
 }
 
@@ -73,7 +104,20 @@ async fn accepted_events_survive_broker_and_worker_restarts_exactly_once() -> an
         / BATCH
         * BATCH;
     let started = Instant::now();
-    let h = Harness::new("faults", 3).await?;
+    // The broker this test restarts is its own: a broker that dies here must not take the shared one
+    // (and every later Kafka test) with it.
+    let mut broker = if local_broker {
+        let name = format!("{stack_name}-faults-{}", std::process::id());
+        Some(tokio::task::block_in_place(|| {
+            stack::Stack::private_broker(&name, Some(stack::TansuStorage::Sqlite))
+        })?)
+    } else {
+        None
+    };
+    let h = match &broker {
+        Some(b) => Harness::with_kafka("faults", 3, &b.endpoints().kafka_hosts).await?,
+        None => Harness::new("faults", 3).await?,
+    };
     let run = u64::from(std::process::id()) << 20 | (started.elapsed().as_nanos() as u64 & 0xfffff);
 
     let mut worker = h.start_worker().await?;
@@ -120,39 +164,31 @@ async fn accepted_events_survive_broker_and_worker_restarts_exactly_once() -> an
 
     // Faults, at points of progress: broker restart, worker crash + restart, broker restart.
     let mut faults = Vec::new();
-    let broker_restart = |label: &'static str| {
-        let name = stack_name.clone();
-        async move {
-            let at = Instant::now();
-            let secs = tokio::task::spawn_blocking(move || stack::restart_kafka(&name)).await?;
-            anyhow::Ok((label, at, secs))
-        }
-    };
-    reach(&accepted, &done, events * 24 / 100).await;
+    reach(
+        &accepted,
+        &done,
+        events * 24 / 100,
+        "broker restart 1",
+        broker.as_ref(),
+    )
+    .await?;
     let at_first = accepted.load(Ordering::Relaxed);
-    if restart_broker {
-        let (label, at, result) = broker_restart("broker restart 1").await?;
-        match (local_broker, result) {
-        (true, Ok(secs)) => faults.push(format!(
-            "{label} at {at_first} accepted: broker answered again after {secs:.2}s (call took {:.2}s)",
-            at.elapsed().as_secs_f64()
-        )),
-        (true, Err(e)) => return Err(e).context("restarting the local broker"),
-        (false, Err(e)) => {
-            // Only the local provider owns its broker; the worker restart below still runs.
-            assert!(e.to_string().contains("no local kafka broker"), "{e}");
-            faults.push(format!("{label}: not possible on a {:?} stack", state.provider));
-        }
-        (false, Ok(_)) => anyhow::bail!("a non-local broker cannot have been restarted"),
+    if restart_broker && let Some(b) = broker.as_mut() {
+        faults.push(restart("broker restart 1", at_first, b)?);
     }
-    }
-
     eprintln!(
         "fault test: {:?} ({:.1}s)",
         faults.last(),
         started.elapsed().as_secs_f64()
     );
-    reach(&accepted, &done, events / 2).await;
+    reach(
+        &accepted,
+        &done,
+        events / 2,
+        "the worker crash",
+        broker.as_ref(),
+    )
+    .await?;
     let before_crash = worker.stats.ingested.load(Ordering::Relaxed);
     let at_crash = accepted.load(Ordering::Relaxed);
     let first_stats = worker.stats.clone();
@@ -170,15 +206,17 @@ async fn accepted_events_survive_broker_and_worker_restarts_exactly_once() -> an
         faults.last(),
         started.elapsed().as_secs_f64()
     );
-    reach(&accepted, &done, events * 76 / 100).await;
-    if restart_broker {
+    reach(
+        &accepted,
+        &done,
+        events * 76 / 100,
+        "broker restart 2",
+        broker.as_ref(),
+    )
+    .await?;
+    if restart_broker && let Some(b) = broker.as_mut() {
         let at_second = accepted.load(Ordering::Relaxed);
-        let (label, at, result) = broker_restart("broker restart 2").await?;
-        let secs = result?;
-        faults.push(format!(
-            "{label} at {at_second} accepted: broker answered again after {secs:.2}s (call took {:.2}s)",
-            at.elapsed().as_secs_f64()
-        ));
+        faults.push(restart("broker restart 2", at_second, b)?);
     }
 
     eprintln!(
@@ -188,7 +226,11 @@ async fn accepted_events_survive_broker_and_worker_restarts_exactly_once() -> an
     );
     let mut outcomes = Vec::new();
     for s in senders {
-        outcomes.extend(s.await?);
+        // A sender's worst case is bounded: ATTEMPTS requests of at most a minute each per batch.
+        let outcome = deadline("a sender to finish its batches", PHASE_DEADLINE, s)
+            .await
+            .with_context(|| broker_report(broker.as_ref()))??;
+        outcomes.extend(outcome);
     }
     let load_secs = started.elapsed().as_secs_f64();
     let accepted_batches: Vec<usize> = outcomes.iter().filter(|o| o.1).map(|o| o.0).collect();
@@ -208,7 +250,8 @@ async fn accepted_events_survive_broker_and_worker_restarts_exactly_once() -> an
             .and_then(|r| r["u"].as_u64())
             .is_some_and(|u| u as usize >= accepted_count)
     })
-    .await?;
+    .await
+    .with_context(|| broker_report(broker.as_ref()))?;
     let raw = h.rows(count_sql)?;
     // FINAL collapses redelivered copies (same sorting key incl. the uuid): every uuid exactly once.
     let mut present: HashMap<String, u64> = HashMap::new();
@@ -267,5 +310,24 @@ async fn accepted_events_survive_broker_and_worker_restarts_exactly_once() -> an
 
     capture.stop().await?;
     worker.stop().await?;
-    h.cleanup().await
+    h.cleanup().await?;
+    if let Some(b) = broker.take() {
+        tokio::task::block_in_place(|| b.stop())?;
+    }
+    Ok(())
+}
+
+/// Restarts the private broker in place (bounded: a taken port is retried for 30 s, readiness waits
+/// 30 s), then checks that it serves from its storage; returns a line for the report.
+fn restart(label: &str, at: usize, broker: &mut stack::Stack) -> anyhow::Result<String> {
+    let call = Instant::now();
+    let secs = tokio::task::block_in_place(|| broker.restart_kafka())
+        .with_context(|| format!("{label}: restarting the test's broker"))?;
+    broker
+        .kafka_health()
+        .map_err(|why| anyhow::anyhow!("{label}: the restarted broker is not healthy: {why}"))?;
+    Ok(format!(
+        "{label} at {at} accepted: broker answered again after {secs:.2}s (call took {:.2}s)",
+        call.elapsed().as_secs_f64()
+    ))
 }

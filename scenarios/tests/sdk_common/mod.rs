@@ -5,6 +5,9 @@
 //!
 //! The SDK installs live in the cache, outside the clone, and `cargo xtask test` creates them
 //! (`xtask/src/sdk.rs`): the Python venv `venvs/sdk-python` and `sdk-node/node_modules`.
+//!
+//! Every wait has a deadline naming what it waited for (the driver run, topic creation, PostgreSQL
+//! setup, stopping capture and the worker).
 
 // Each SDK test uses its own installer check (`sdk_python` or `sdk_node_modules`).
 #![allow(dead_code)]
@@ -108,7 +111,12 @@ impl Pipeline {
         let name = format!("{tag}_{}_{millis}", std::process::id());
         let prefix = format!("{name}_");
         let topics: Vec<String> = TOPICS.iter().map(|t| format!("{prefix}{t}")).collect();
-        create_topics(&kafka_hosts, &topics, 1).await?;
+        deadline(
+            "creating the pipeline's topics",
+            CALL_DEADLINE,
+            create_topics(&kafka_hosts, &topics, 1),
+        )
+        .await??;
 
         let mut ch_env = Env::from_process();
         ch_env.kafka_hosts = Some(kafka_hosts.clone());
@@ -120,21 +128,29 @@ impl Pipeline {
         anyhow::ensure!(problems.is_empty(), "{problems:?}");
         tokio::task::block_in_place(|| migration_runner::apply(&topology, &migrations))?;
 
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&database_url)
-            .await?;
-        sqlx::query(&format!("CREATE SCHEMA {name}"))
-            .execute(&admin)
-            .await?;
-        let options =
-            PgConnectOptions::from_str(&database_url)?.options([("search_path", name.as_str())]);
-        let pool = PgPoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
-        migrate(&pool).await?;
-        let team = create_team(&pool, tag).await?;
+        let (admin, pool, team) = deadline(
+            "setting up the pipeline's PostgreSQL schema and team",
+            CALL_DEADLINE,
+            async {
+                let admin = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&database_url)
+                    .await?;
+                sqlx::query(&format!("CREATE SCHEMA {name}"))
+                    .execute(&admin)
+                    .await?;
+                let options = PgConnectOptions::from_str(&database_url)?
+                    .options([("search_path", name.as_str())]);
+                let pool = PgPoolOptions::new()
+                    .max_connections(4)
+                    .connect_with(options)
+                    .await?;
+                migrate(&pool).await?;
+                let team = create_team(&pool, tag).await?;
+                anyhow::Ok((admin, pool, team))
+            },
+        )
+        .await??;
 
         let worker = Worker::new(
             WorkerConfig {
@@ -224,12 +240,21 @@ impl Pipeline {
     pub(crate) async fn finish(self) -> anyhow::Result<()> {
         let _ = self.capture_stop.send(());
         self.stop.send_replace(true);
-        self.capture.await??;
-        self.worker.await??;
-        self.pool.close().await;
-        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.name))
-            .execute(&self.admin)
-            .await?;
+        deadline("capture to stop", CALL_DEADLINE, self.capture).await???;
+        deadline("the worker to stop", CALL_DEADLINE, self.worker).await???;
+        deadline(
+            "closing the PostgreSQL pool",
+            CALL_DEADLINE,
+            self.pool.close(),
+        )
+        .await?;
+        let drop_schema = format!("DROP SCHEMA {} CASCADE", self.name);
+        deadline(
+            "dropping the pipeline's PostgreSQL schema",
+            CALL_DEADLINE,
+            sqlx::query(&drop_schema).execute(&self.admin),
+        )
+        .await??;
         let _ = tokio::task::block_in_place(|| {
             Client::new().exec(
                 &self.topology.nodes[0],
@@ -241,9 +266,79 @@ impl Pipeline {
     }
 }
 
-/// Runs a driver program (its stdout is one JSON object) and returns that object.
+/// Longest wait for one setup or teardown step of the pipeline.
+const CALL_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Longest run of an SDK driver (it sends a few dozen events and flushes).
+const DRIVER_DEADLINE: Duration = Duration::from_secs(180);
+
+/// Awaits `future` for at most `limit`; past it, an error that names what was waited for.
+pub(crate) async fn deadline<T>(
+    what: &str,
+    limit: Duration,
+    future: impl std::future::Future<Output = T>,
+) -> anyhow::Result<T> {
+    tokio::time::timeout(limit, future)
+        .await
+        .map_err(|_| anyhow::anyhow!("gave up waiting for {what} after {}s", limit.as_secs()))
+}
+
+/// Runs a driver program (its stdout is one JSON object) and returns that object. A driver that runs
+/// longer than [`DRIVER_DEADLINE`] is killed (its whole process group) and reported with its output.
 pub(crate) fn run_driver(mut cmd: Command) -> anyhow::Result<Value> {
-    let out = tokio::task::block_in_place(|| cmd.output()).context("starting the SDK driver")?;
+    use std::os::unix::process::CommandExt as _;
+    let program = format!("{:?}", cmd.get_program());
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0);
+    let out = tokio::task::block_in_place(|| -> anyhow::Result<std::process::Output> {
+        let mut child = cmd.spawn().context("starting the SDK driver")?;
+        let pid = child.id();
+        // Drain both pipes while waiting, so a chatty driver cannot block on a full pipe.
+        let mut stdout = child.stdout.take().context("the driver's stdout")?;
+        let mut stderr = child.stderr.take().context("the driver's stderr")?;
+        let out_reader = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut stdout, &mut buf);
+            buf
+        });
+        let err_reader = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut stderr, &mut buf);
+            buf
+        });
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait()? {
+                break Some(status);
+            }
+            if start.elapsed() > DRIVER_DEADLINE {
+                // The driver and anything it started (node workers) share its process group.
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{pid}")])
+                    .status();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let stdout = out_reader.join().unwrap_or_default();
+        let stderr = err_reader.join().unwrap_or_default();
+        match status {
+            Some(status) => Ok(std::process::Output {
+                status,
+                stdout,
+                stderr,
+            }),
+            None => anyhow::bail!(
+                "the SDK driver {program} ran longer than {}s and was killed:\nstdout: {}\nstderr: {}",
+                DRIVER_DEADLINE.as_secs(),
+                String::from_utf8_lossy(&stdout),
+                String::from_utf8_lossy(&stderr)
+            ),
+        }
+    })?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     anyhow::ensure!(

@@ -1,6 +1,9 @@
 //! Shared setup of the service tests: a private topic prefix, ClickHouse database (Hogref's schema
 //! reading those topics) and PostgreSQL schema with a team; the worker and capture run in-process on
 //! real ports and can be stopped, crashed and started again.
+//!
+//! Every wait here has a deadline and fails with one line naming what it waited for (issue 16: a
+//! test must never hang); the durations are generous upper bounds, not expectations.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -59,8 +62,18 @@ impl Harness {
     /// applies Hogref's ClickHouse migrations in a fresh database and the worker's PostgreSQL
     /// migrations in a fresh schema, and creates a team.
     pub(crate) async fn new(tag: &str, input_partitions: i32) -> anyhow::Result<Harness> {
+        Harness::with_kafka(tag, input_partitions, &env("KAFKA_HOSTS")).await
+    }
+
+    /// Like [`Harness::new`], on the broker at `kafka_hosts` (a test's private broker) instead of the
+    /// stack's; ClickHouse's Kafka tables read from that broker too.
+    pub(crate) async fn with_kafka(
+        tag: &str,
+        input_partitions: i32,
+        kafka_hosts: &str,
+    ) -> anyhow::Result<Harness> {
         let clickhouse_url = env("CLICKHOUSE_URL");
-        let kafka_hosts = env("KAFKA_HOSTS");
+        let kafka_hosts = kafka_hosts.to_string();
         let database_url = env("DATABASE_URL");
         let name = unique(tag);
         let prefix = format!("{name}_");
@@ -70,8 +83,18 @@ impl Harness {
         let names = |list: &[&str]| -> Vec<String> {
             list.iter().map(|t| format!("{prefix}{t}")).collect()
         };
-        create_topics(&kafka_hosts, &names(&input), input_partitions).await?;
-        create_topics(&kafka_hosts, &names(&output), 1).await?;
+        deadline(
+            "creating the test's topics",
+            TOPICS_DEADLINE,
+            create_topics(&kafka_hosts, &names(&input), input_partitions),
+        )
+        .await??;
+        deadline(
+            "creating the test's topics",
+            TOPICS_DEADLINE,
+            create_topics(&kafka_hosts, &names(&output), 1),
+        )
+        .await??;
 
         let mut ch_env = Env::from_process();
         ch_env.kafka_hosts = Some(kafka_hosts.clone());
@@ -83,8 +106,13 @@ impl Harness {
         anyhow::ensure!(problems.is_empty(), "{problems:?}");
         tokio::task::block_in_place(|| migration_runner::apply(&topology, &migrations))?;
 
-        let PgSchema { admin, pool, .. } = pg_schema(&name, &database_url, 4).await?;
-        let team = create_team(&pool, tag).await?;
+        let PgSchema { admin, pool, .. } = deadline(
+            "creating the test's PostgreSQL schema",
+            PG_DEADLINE,
+            pg_schema(&name, &database_url, 4),
+        )
+        .await??;
+        let team = deadline("creating a team", PG_DEADLINE, create_team(&pool, tag)).await??;
         Ok(Harness {
             name,
             prefix,
@@ -177,10 +205,19 @@ impl Harness {
 
     /// Drops the ClickHouse database and the PostgreSQL schema.
     pub(crate) async fn cleanup(self) -> anyhow::Result<()> {
-        self.pool.close().await;
-        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.name))
-            .execute(&self.admin)
-            .await?;
+        deadline(
+            "closing the PostgreSQL pool",
+            PG_DEADLINE,
+            self.pool.close(),
+        )
+        .await?;
+        let drop_schema = format!("DROP SCHEMA {} CASCADE", self.name);
+        deadline(
+            "dropping the test's PostgreSQL schema",
+            PG_DEADLINE,
+            sqlx::query(&drop_schema).execute(&self.admin),
+        )
+        .await??;
         let _ = tokio::task::block_in_place(|| {
             Client::new().exec(
                 &self.topology.nodes[0],
@@ -235,10 +272,10 @@ pub(crate) struct RunningWorker {
 }
 
 impl RunningWorker {
-    /// Asks the worker to stop and waits for it.
+    /// Asks the worker to stop and waits for it (60 s at most).
     pub(crate) async fn stop(self) -> anyhow::Result<()> {
         self.stop.send_replace(true);
-        self.task.await??;
+        deadline("the worker to stop", STOP_DEADLINE, self.task).await???;
         Ok(())
     }
 
@@ -257,20 +294,30 @@ pub(crate) struct RunningCapture {
 }
 
 impl RunningCapture {
-    /// Graceful shutdown: in-flight requests finish.
+    /// Graceful shutdown: in-flight requests finish (60 s at most).
     pub(crate) async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
-        self.task.await??;
+        deadline("capture to stop", STOP_DEADLINE, self.task).await???;
         Ok(())
     }
 }
 
-/// One HTTP/1.1 POST over a fresh connection; returns the status and the response text.
+/// One HTTP/1.1 POST over a fresh connection; returns the status and the response text. Capture
+/// answers within its broker's delivery timeout (20 s); no answer within [`POST_DEADLINE`] is an error.
 pub(crate) async fn post(
     addr: SocketAddr,
     path: &str,
     body: &str,
 ) -> anyhow::Result<(u16, String)> {
+    deadline(
+        &format!("capture at {addr} to answer POST {path}"),
+        POST_DEADLINE,
+        post_unbounded(addr, path, body),
+    )
+    .await?
+}
+
+async fn post_unbounded(addr: SocketAddr, path: &str, body: &str) -> anyhow::Result<(u16, String)> {
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
     let head = format!(
         "POST {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
@@ -287,6 +334,26 @@ pub(crate) async fn post(
         .and_then(|s| s.parse().ok())
         .with_context(|| format!("no status line in {text:?}"))?;
     Ok((status, text))
+}
+
+/// Longest wait for topic creation (the admin call has its own 15 s operation timeout).
+pub(crate) const TOPICS_DEADLINE: Duration = Duration::from_secs(60);
+/// Longest wait for a PostgreSQL setup or cleanup step.
+pub(crate) const PG_DEADLINE: Duration = Duration::from_secs(60);
+/// Longest wait for the worker or capture to stop.
+pub(crate) const STOP_DEADLINE: Duration = Duration::from_secs(60);
+/// Longest wait for one capture request.
+pub(crate) const POST_DEADLINE: Duration = Duration::from_secs(60);
+
+/// Awaits `future` for at most `limit`; past it, an error that names what was waited for.
+pub(crate) async fn deadline<T>(
+    what: &str,
+    limit: Duration,
+    future: impl std::future::Future<Output = T>,
+) -> anyhow::Result<T> {
+    tokio::time::timeout(limit, future)
+        .await
+        .map_err(|_| anyhow::anyhow!("gave up waiting for {what} after {}s", limit.as_secs()))
 }
 
 /// A ClickHouse string column holding JSON, parsed.
