@@ -165,29 +165,14 @@ fn run_inner(args: TestArgs) -> anyhow::Result<()> {
         outcomes.push((binary.label(), outcome));
     }
     if binaries.iter().any(|b| b.has_lib) {
-        // Doc tests are compiled and run by cargo itself: the same watchdog guards it.
-        let packages: Vec<&str> = {
-            let mut p: Vec<&str> = binaries
-                .iter()
-                .filter(|b| b.has_lib)
-                .map(|b| b.package.as_str())
-                .collect();
-            p.sort_unstable();
-            p.dedup();
-            p
-        };
-        let mut cmd = Command::new(&cargo);
-        cmd.current_dir(&root)
-            .args(["test", "--locked", "--doc"])
-            .env("CARGO_TARGET_DIR", &target_dir)
-            .envs(env.iter().map(|(k, v)| (k, v)));
-        for p in &packages {
-            cmd.args(["-p", p]);
-        }
+        // Doc tests are compiled and run by cargo itself (same selection and features as the build, so
+        // nothing is rebuilt): the same watchdog guards it.
+        let mut cmd = cargo_test(&["--doc"]);
+        cmd.args(build_args).envs(env.iter().map(|(k, v)| (k, v)));
         if !binary_args.is_empty() {
             cmd.arg("--").args(binary_args);
         }
-        eprintln!("   Doc-tests {}", packages.join(", "));
+        eprintln!("   Doc-tests ({scope})");
         let outcome = run_under_watchdog("doc tests", cmd, limit, true);
         outcomes.push(("doc tests".to_string(), outcome));
     }
