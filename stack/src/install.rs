@@ -9,6 +9,12 @@ use std::time::{Duration, Instant};
 use crate::process::{is_alive, run_logged};
 use crate::{Error, Result, cache_dir, pinned};
 
+/// Longest `apt-get` run.
+const APT_LIMIT: Duration = Duration::from_secs(900);
+
+/// Longest tansu build (about 13 min on 2 idle cores; much longer on a loaded machine).
+const TANSU_BUILD_LIMIT: Duration = Duration::from_secs(3600);
+
 /// Whether this process runs as root (PostgreSQL binaries then run as the `postgres` user).
 pub(crate) fn is_root() -> bool {
     fs::read_to_string("/proc/self/status")
@@ -50,14 +56,14 @@ pub(crate) fn apt_install(component: &'static str, packages: &[&str]) -> Result<
         cmd.args(["install", "-y", "--no-install-recommends"])
             .args(packages)
             .env("DEBIAN_FRONTEND", "noninteractive");
-        run_logged(component, cmd, &log)
+        run_logged(component, cmd, &log, APT_LIMIT)
     };
     if install().is_err() {
         let mut update = Command::new("apt-get");
         update
             .arg("update")
             .env("DEBIAN_FRONTEND", "noninteractive");
-        run_logged(component, update, &log)?;
+        run_logged(component, update, &log, APT_LIMIT)?;
         install().map_err(|e| Error::Install {
             what: list.clone(),
             reason: e.to_string(),
@@ -141,7 +147,7 @@ pub(crate) fn chdb_python() -> Result<PathBuf> {
     let create = || {
         let mut cmd = Command::new(&base);
         cmd.args(["-m", "venv"]).arg(&venv);
-        run_logged("clickhouse", cmd, &log)
+        run_logged("clickhouse", cmd, &log, Duration::from_secs(300))
     };
     if create().is_err() {
         // Debian's python3 needs python3-venv for `-m venv` (ensurepip).
@@ -160,7 +166,7 @@ pub(crate) fn chdb_python() -> Result<PathBuf> {
         &format!("chdb-core=={}", pinned("chdb-core")),
         &format!("lz4=={}", pinned("lz4")),
     ]);
-    run_logged("clickhouse", pip, &log).map_err(|e| Error::Install {
+    run_logged("clickhouse", pip, &log, Duration::from_secs(1200)).map_err(|e| Error::Install {
         what: "chdb-core".into(),
         reason: e.to_string(),
     })?;
@@ -208,7 +214,7 @@ pub(crate) fn tansu() -> Result<PathBuf> {
         .args(["--features", features, "--root"])
         .arg(&root)
         .env("CARGO_TARGET_DIR", cache_dir().join("tansu-build"));
-    let result = run_logged("kafka", cmd, &log);
+    let result = run_logged("kafka", cmd, &log, TANSU_BUILD_LIMIT);
     let _ = fs::remove_file(&lock);
     result.map_err(|e| Error::Install {
         what: format!("tansu {version}"),
@@ -221,7 +227,8 @@ pub(crate) fn tansu() -> Result<PathBuf> {
     Ok(binary)
 }
 
-/// If another process holds the install lock and is alive, waits for it (printing once).
+/// If another process holds the install lock and is alive, waits for it (printing once), at most as
+/// long as a build of our own may take; then the caller builds itself.
 fn wait_for_other_install(lock: &Path, binary: &Path) {
     let Some(pid) = fs::read_to_string(lock)
         .ok()
@@ -233,7 +240,15 @@ fn wait_for_other_install(lock: &Path, binary: &Path) {
         return;
     }
     eprintln!("stack: waiting for another tansu install (pid {pid}) to finish...");
+    let start = Instant::now();
     while is_alive(pid) && !binary.is_file() {
+        if start.elapsed() > TANSU_BUILD_LIMIT {
+            eprintln!(
+                "stack: the other tansu install (pid {pid}) is still running after {}s; building here",
+                TANSU_BUILD_LIMIT.as_secs()
+            );
+            return;
+        }
         sleep(Duration::from_secs(5));
     }
 }

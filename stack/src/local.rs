@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use std::thread::sleep;
 
 use crate::process::{
-    free_port, http_ping, is_alive, listener_pid, log_tail, output_of, port_open, redis_ping,
-    run_logged, run_logged_own_group, spawn_detached, terminate, wait_ready,
+    free_port, http_ping, is_alive, listener_pid, log_tail, output_of, output_with_deadline,
+    port_open, redis_ping, run_logged, run_logged_own_group, spawn_detached, terminate, wait_ready,
 };
 use crate::{ComponentState, Error, Result, install, now_unix, pinned};
 
@@ -98,7 +98,12 @@ pub(crate) fn start_postgres(stack_dir: &Path) -> Result<ComponentState> {
     if install::is_root() {
         let mut chown = Command::new("chown");
         chown.args(["-R", "postgres:postgres"]).arg(&dir);
-        run_logged("postgres", chown, &stack_dir.join("postgres-chown.log"))?;
+        run_logged(
+            "postgres",
+            chown,
+            &stack_dir.join("postgres-chown.log"),
+            Duration::from_secs(60),
+        )?;
     }
     let data = dir.join("data");
     let log = dir.join("server.log");
@@ -114,7 +119,7 @@ pub(crate) fn start_postgres(stack_dir: &Path) -> Result<ComponentState> {
         "--no-locale",
         "--no-sync",
     ]);
-    run_logged("postgres", initdb, &init_log)?;
+    run_logged("postgres", initdb, &init_log, Duration::from_secs(120))?;
     let port = free_port()?;
     let options = format!(
         "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
@@ -129,9 +134,11 @@ pub(crate) fn start_postgres(stack_dir: &Path) -> Result<ComponentState> {
         .arg(&log)
         .args(["-w", "-t", "30", "-o", &options, "start"]);
     let ctl_log = stack_dir.join("postgres-pg_ctl.log");
-    run_logged_own_group("postgres", pg_ctl, &ctl_log).map_err(|e| Error::Component {
-        component: "postgres",
-        reason: format!("{e}\nserver log {}:\n{}", log.display(), log_tail(&log, 10)),
+    run_logged_own_group("postgres", pg_ctl, &ctl_log, Duration::from_secs(60)).map_err(|e| {
+        Error::Component {
+            component: "postgres",
+            reason: format!("{e}\nserver log {}:\n{}", log.display(), log_tail(&log, 10)),
+        }
     })?;
     let pid = fs::read_to_string(data.join("postmaster.pid"))
         .ok()
@@ -149,7 +156,7 @@ pub(crate) fn start_postgres(stack_dir: &Path) -> Result<ComponentState> {
         "postgres",
         "hogref",
     ]);
-    run_logged("postgres", createdb, &ctl_log)?;
+    run_logged("postgres", createdb, &ctl_log, Duration::from_secs(60))?;
     let version = output_of(&bin.join("postgres"), &["--version"])
         .and_then(|v| v.split_whitespace().nth(2).map(str::to_string))
         .unwrap_or_else(|| "unknown".into());
@@ -486,39 +493,6 @@ fn process_name(pid: u32) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
-/// Runs `cmd` to completion, killing it when `limit` passes; stdout and stderr are captured.
-fn output_with_deadline(
-    mut cmd: Command,
-    limit: Duration,
-) -> std::result::Result<std::process::Output, String> {
-    let program = format!("{:?}", cmd.get_program());
-    let mut child = cmd
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if start.elapsed() < limit => sleep(Duration::from_millis(20)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "{program} did not finish within {}s (killed)",
-                    limit.as_secs()
-                ));
-            }
-            Err(e) => return Err(format!("waiting for {program}: {e}")),
-        }
-    }
-    child
-        .wait_with_output()
-        .map_err(|e| format!("reading the output of {program}: {e}"))
-}
-
 /// Whether the broker's storage still works: it answers a Metadata request (read from storage) within
 /// [`KAFKA_PROBE`]. When it does not, the error carries the storage errors tansu logged since it started
 /// (a broker whose storage task stopped answers nothing that touches storage again).
@@ -676,6 +650,7 @@ fn stop_postgres(component: &ComponentState) -> bool {
             "postgres",
             pg_ctl,
             &component.dir.with_extension("stop.log"),
+            Duration::from_secs(30),
         );
     }
     let gone = component

@@ -33,10 +33,16 @@ pub(crate) fn spawn_detached(component: &'static str, mut cmd: Command, log: &Pa
     Ok(child.id())
 }
 
-/// Runs a short command to completion, output appended to `log`; fails with the log tail.
-/// It stays in our process group, so a Ctrl-C stops it too (installs, initdb).
-pub(crate) fn run_logged(component: &'static str, cmd: Command, log: &Path) -> Result<()> {
-    run_logged_with(component, cmd, log, false)
+/// Runs a command to completion within `limit`, output appended to `log`; fails with the log tail
+/// (past `limit` it is killed and the error says so). It stays in our process group, so a Ctrl-C stops
+/// it too (installs, initdb).
+pub(crate) fn run_logged(
+    component: &'static str,
+    cmd: Command,
+    log: &Path,
+    limit: Duration,
+) -> Result<()> {
+    run_logged_with(component, cmd, log, false, limit)
 }
 
 /// Like [`run_logged`], in a process group of its own: for commands that leave a daemon behind
@@ -45,8 +51,9 @@ pub(crate) fn run_logged_own_group(
     component: &'static str,
     cmd: Command,
     log: &Path,
+    limit: Duration,
 ) -> Result<()> {
-    run_logged_with(component, cmd, log, true)
+    run_logged_with(component, cmd, log, true, limit)
 }
 
 fn run_logged_with(
@@ -54,6 +61,7 @@ fn run_logged_with(
     mut cmd: Command,
     log: &Path,
     own_group: bool,
+    limit: Duration,
 ) -> Result<()> {
     let out = open_log(log)?;
     let err = out
@@ -66,10 +74,30 @@ fn run_logged_with(
     if own_group {
         cmd.process_group(0);
     }
-    let status = cmd.status().map_err(|e| Error::Component {
+    let mut child = cmd.spawn().map_err(|e| Error::Component {
         component,
         reason: format!("cannot run {program}: {e}"),
     })?;
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() < limit => sleep(Duration::from_millis(50)),
+            Ok(None) | Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error::Component {
+                    component,
+                    reason: format!(
+                        "{program} did not finish within {}s (killed); log {}:\n{}",
+                        limit.as_secs(),
+                        log.display(),
+                        log_tail(log, 15)
+                    ),
+                });
+            }
+        }
+    };
     if status.success() {
         Ok(())
     } else {
@@ -359,16 +387,49 @@ pub(crate) fn kafka_metadata_probe(
     }
 }
 
-/// Runs a command and returns its trimmed stdout (for `--version` probes); `None` when it fails.
+/// Runs a command and returns its trimmed stdout (for `--version` probes); `None` when it fails or
+/// takes more than 10 s.
 pub(crate) fn output_of(program: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    let out = output_with_deadline(cmd, Duration::from_secs(10)).ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Runs `cmd` to completion, killing it when `limit` passes; stdout and stderr are captured (for
+/// commands with little output: they are read once it exited).
+pub(crate) fn output_with_deadline(
+    mut cmd: Command,
+    limit: Duration,
+) -> std::result::Result<std::process::Output, String> {
+    let program = format!("{:?}", cmd.get_program());
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    let start = Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if start.elapsed() < limit => sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{program} did not finish within {}s (killed)",
+                    limit.as_secs()
+                ));
+            }
+            Err(e) => return Err(format!("waiting for {program}: {e}")),
+        }
+    }
+    child
+        .wait_with_output()
+        .map_err(|e| format!("reading the output of {program}: {e}"))
 }
 
 #[cfg(test)]
@@ -407,6 +468,29 @@ mod tests {
         assert!(
             err.contains("(no log at /nonexistent/hogref/x.log)"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn a_command_past_its_deadline_is_killed_and_named() {
+        let dir = std::env::temp_dir().join(format!("stack-deadline-{}", std::process::id()));
+        let log = dir.join("slow.log");
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "echo started; sleep 30"]);
+        let err = run_logged("postgres", cmd, &log, Duration::from_millis(300))
+            .unwrap_err()
+            .to_string();
+        let _ = fs::remove_dir_all(&dir);
+        assert!(
+            err.starts_with("postgres: \"sh\" did not finish within 0s (killed); log "),
+            "{err}"
+        );
+        assert!(err.ends_with("    | started"), "{err}");
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 30"]);
+        assert_eq!(
+            output_with_deadline(cmd, Duration::from_millis(200)).unwrap_err(),
+            "\"sh\" did not finish within 0s (killed)"
         );
     }
 
