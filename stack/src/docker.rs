@@ -145,6 +145,7 @@ fn run(
         log: dir.join(format!("{component}.log")),
         bin: Some("docker".into()),
         ready_secs: 0.0,
+        log_offset: 0,
         started_at: now_unix(),
     })
 }

@@ -46,6 +46,7 @@ pub(crate) fn connect(dir: &Path) -> Result<(Endpoints, Vec<ComponentState>)> {
             log: dir.join("none"),
             bin: None,
             ready_secs: started.elapsed().as_secs_f64(),
+            log_offset: 0,
             started_at: now_unix(),
         });
     }

@@ -329,6 +329,9 @@ pub struct ComponentState {
     pub dir: PathBuf,
     /// Its log file.
     pub log: PathBuf,
+    /// Where this run of the component starts in its log (a restarted broker appends to the same file).
+    #[serde(default)]
+    pub log_offset: u64,
     /// The binary (or binaries directory) it was started from.
     pub bin: Option<PathBuf>,
     /// Seconds from start to ready.

@@ -72,6 +72,7 @@ pub(crate) fn start_redis(stack_dir: &Path) -> Result<ComponentState> {
         log,
         bin: Some(binary),
         ready_secs: start.elapsed().as_secs_f64(),
+        log_offset: 0,
         started_at: now_unix(),
     })
 }
@@ -171,6 +172,7 @@ pub(crate) fn start_postgres(stack_dir: &Path) -> Result<ComponentState> {
         log,
         bin: Some(bin),
         ready_secs: start.elapsed().as_secs_f64(),
+        log_offset: 0,
         started_at: now_unix(),
     })
 }
@@ -380,7 +382,7 @@ pub(crate) fn start_kafka_with(
     };
     let address = format!("127.0.0.1:{port}");
     let start = Instant::now();
-    let pid = loop {
+    let (pid, log_offset) = loop {
         let taken_by = listener_pid(port);
         if let Some(holder) = taken_by {
             if start.elapsed() >= bind_retry {
@@ -404,7 +406,7 @@ pub(crate) fn start_kafka_with(
             (listener_pid(port) == Some(pid)).then_some(())
         });
         match bound {
-            Ok(()) => break pid,
+            Ok(()) => break (pid, offset),
             // tansu panics on `AddrInUse` when someone took the port between our look and its bind.
             Err(_)
                 if log_since(&log, offset).contains("AddrInUse")
@@ -461,6 +463,7 @@ pub(crate) fn start_kafka_with(
         log,
         bin: Some(binary),
         ready_secs: start.elapsed().as_secs_f64(),
+        log_offset,
         started_at: now_unix(),
     })
 }
@@ -498,8 +501,8 @@ fn process_name(pid: u32) -> String {
 /// (a broker whose storage task stopped answers nothing that touches storage again).
 pub(crate) fn kafka_health(component: &ComponentState) -> std::result::Result<(), String> {
     crate::process::kafka_metadata_probe(&component.address, KAFKA_PROBE).map_err(|why| {
-        let storage_errors: Vec<String> = fs::read_to_string(&component.log)
-            .unwrap_or_default()
+        // This run's lines only: the log also holds earlier runs (and their shutdown noise).
+        let storage_errors: Vec<String> = log_since(&component.log, component.log_offset)
             .lines()
             .map(strip_ansi)
             .filter(|l| {
@@ -607,6 +610,7 @@ pub(crate) fn start_clickhouse(stack_dir: &Path) -> Result<ComponentState> {
         log,
         bin: Some(python),
         ready_secs: start.elapsed().as_secs_f64(),
+        log_offset: 0,
         started_at: now_unix(),
     })
 }
