@@ -9,8 +9,10 @@
 //! binary past its deadline is reported with the tests libtest said were still running (`test X has
 //! been running for over 60 seconds`) and killed with everything it started; the run goes on with the
 //! next binary, brings down any private stack a killed test left behind (`<stack>-*`), and exits
-//! non-zero at the end. Each binary's own `test result:` line is passed through; the run ends with a
-//! summary per failed binary and one plain line `N passed, M failed`.
+//! non-zero at the end. After each binary the shared broker is probed; one that no longer serves from
+//! its storage is reported and restarted, so one broker failure does not cascade into later tests.
+//! Each binary's own `test result:` line is passed through; the run ends with a summary per failed
+//! binary and one plain line `N passed, M failed`.
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -162,6 +164,7 @@ fn run_inner(args: TestArgs) -> anyhow::Result<()> {
         );
         let outcome = run_under_watchdog(&binary.label(), cmd, limit, true);
         bring_down_private_stacks(&name);
+        heal_shared_broker(&name, &binary.label());
         outcomes.push((binary.label(), outcome));
     }
     if binaries.iter().any(|b| b.has_lib) {
@@ -507,6 +510,20 @@ impl Summary {
 
     fn failure_lines(&self) -> &[String] {
         &self.lines
+    }
+}
+
+/// Probes the shared stack's broker after a binary; a broker that no longer serves from its storage is
+/// reported (naming the binary after which it was found so) and restarted, so that one broker failure
+/// does not fail every later Kafka test.
+fn heal_shared_broker(name: &str, after: &str) {
+    let Err(why) = stack::kafka_health(name) else {
+        return;
+    };
+    eprintln!("test: the shared broker is unhealthy after {after}: {why}");
+    match stack::restart_kafka(name) {
+        Ok(secs) => eprintln!("test: restarted the shared broker; it answered after {secs:.2}s"),
+        Err(e) => eprintln!("test: restarting the shared broker failed: {e}"),
     }
 }
 
