@@ -90,6 +90,39 @@ fn a_broker_whose_storage_broke_is_reported_by_the_health_probe() {
 }
 
 #[test]
+fn a_sqlite_broker_has_its_header_index_and_no_lock_errors() {
+    let broker = Stack::private_broker(&private_name("index"), Some(TansuStorage::Sqlite))
+        .expect("a private broker starts");
+    let kafka = &broker.state().components[0];
+    assert_eq!(
+        kafka.what,
+        "tansu broker, storage sqlite://tansu.db (durable)"
+    );
+    // The index was added before the broker served (by a schema-creating run that was stopped), so
+    // no second process wrote to the file while this broker ran.
+    let out = std::process::Command::new("python3")
+        .current_dir(&kafka.dir)
+        .args([
+            "-c",
+            "import sqlite3; c = sqlite3.connect('file:tansu.db?mode=ro', uri=True);              print(c.execute(\"select sql from sqlite_master where name = 'hogref_header_topition_offset_id'\").fetchone()[0])",
+        ])
+        .output()
+        .expect("python3 runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "CREATE INDEX hogref_header_topition_offset_id ON header (topition, offset_id)",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = std::fs::read_to_string(&kafka.log).expect("the broker's log");
+    assert!(
+        !log.contains("database is locked"),
+        "the broker hit a lock on its storage:\n{log}"
+    );
+    broker.stop().expect("the private broker stops");
+}
+
+#[test]
 fn memory_storage_is_chosen_by_name_and_says_it_is_not_durable() {
     let broker = Stack::private_broker(&private_name("memory"), Some(TansuStorage::Memory))
         .expect("a private broker with memory storage starts");
