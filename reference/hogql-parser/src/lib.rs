@@ -9,9 +9,11 @@ mod json;
 mod lexer;
 mod parser;
 pub mod printer;
+mod program_print;
 
 pub use ast::{Node, Span, Value};
 pub use json::to_json_string;
+pub use program_print::print_program;
 
 /// The grammar entry points, as PostHog's parsers name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
