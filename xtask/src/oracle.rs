@@ -217,6 +217,7 @@ pub(crate) fn entry_name(entry: hogql_parser::EntryPoint) -> &'static str {
         hogql_parser::EntryPoint::Expr => "expr",
         hogql_parser::EntryPoint::Select => "select",
         hogql_parser::EntryPoint::OrderExpr => "order_expr",
+        hogql_parser::EntryPoint::Program => "program",
     }
 }
 

@@ -3,7 +3,7 @@
 Reads JSON lines on stdin and writes exactly one JSON line per request on stdout.
 
 Requests:
-  {"entry": "select"|"expr"|"order_expr", "src": "...", "backend": "rs"|"cpp", "positions": bool}
+  {"entry": "select"|"expr"|"order_expr"|"program", "src": "...", "backend": "rs"|"cpp", "positions": bool}
       -> the backend's parse result (AST JSON or error envelope), re-serialised on one line
   {"op": "time", "entry": ..., "src": ..., "backend": ..., "reps": N}
       -> {"mean_ns": float, "reps": N, "chars": n} (time.perf_counter_ns around N parses, after a warm-up)
@@ -24,6 +24,7 @@ _FUNCS = {
     "select": "parse_select_json",
     "expr": "parse_expr_json",
     "order_expr": "parse_order_expr_json",
+    "program": "parse_program_json",
 }
 _loaded = {}
 

@@ -1,11 +1,13 @@
 //! `cargo xtask parity`: Hogref's HogQL parser against PostHog's `hogql-parser-rs`, AST for AST.
 //!
-//! Two corpora: the fixture cases under `fixtures/hogql/parse/{ok,err}/{select,expr,order_expr}/*.hogql` (gated:
-//! an unlisted mismatch fails the run) and a few thousand seeded generated queries (reported, not gated).
-//! Known divergences live in `fixtures/hogql/parse/divergences.toml`, a checked list: a listed case that now
-//! agrees fails the run too. Every mismatch is shown minimised (delta debugging) with a short JSON diff.
+//! Two corpora: the fixture cases under `fixtures/hogql/parse/{ok,err}/{select,expr,order_expr}/*.hogql` and
+//! the Hog programs under `fixtures/hog/{programs,parse/ok,parse/err}/*.hog` (gated: an unlisted mismatch fails
+//! the run), and a few thousand seeded generated queries and programs (reported, not gated). Known divergences
+//! live in `fixtures/hogql/parse/divergences.toml` and `fixtures/hog/parse/divergences.toml`, checked lists: a
+//! listed case that now agrees fails the run too. Every mismatch is shown minimised (delta debugging) with a short JSON diff.
 
 mod generate;
+mod generate_program;
 mod minimise;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,7 +32,8 @@ pub(crate) struct ParityArgs {
     /// How many generated queries to compare (0 for fixtures only).
     #[arg(long, default_value_t = 3000)]
     count: usize,
-    /// Only cases whose fixture path (or generated input) contains this text.
+    /// Only cases whose fixture path (or generated input) contains this text, or whose entry point it names
+    /// (`select`, `expr`, `order_expr`, `program`).
     #[arg(long)]
     filter: Option<String>,
     /// Also compare `start`/`end` positions.
@@ -54,7 +57,12 @@ const ENTRIES: &[(&str, EntryPoint)] = &[
     ("select", EntryPoint::Select),
     ("expr", EntryPoint::Expr),
     ("order_expr", EntryPoint::OrderExpr),
+    ("program", EntryPoint::Program),
 ];
+/// Where the Hog program cases live, relative to the workspace root: the feature programs
+/// (`programs/NAME.hog`, which the oracle must accept) and the parser's own edge cases
+/// (`parse/{ok,err}/NAME.hog`), with their checked list `parse/divergences.toml`.
+pub(crate) const HOG_DIR: &str = "fixtures/hog";
 
 pub(crate) fn run(args: ParityArgs) -> anyhow::Result<()> {
     let root = workspace_root();
@@ -182,8 +190,36 @@ struct DivergenceFile {
     divergence: Vec<Divergence>,
 }
 
-fn load_divergences(root: &Path) -> anyhow::Result<Vec<Divergence>> {
-    let path = root.join(FIXTURE_DIR).join("divergences.toml");
+/// The Hog program cases: `hog/programs/NAME.hog` and `hog/parse/{ok,err}/NAME.hog`, sorted by path.
+pub(crate) fn program_cases(root: &Path) -> anyhow::Result<Vec<(String, EntryPoint, String)>> {
+    let mut out = Vec::new();
+    for folder in ["programs", "parse/ok", "parse/err"] {
+        let dir = root.join(HOG_DIR).join(folder);
+        let Ok(read) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = read
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "hog"))
+            .collect();
+        files.sort();
+        for file in files {
+            let src = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let id = format!(
+                "hog/{folder}/{}",
+                file.file_name().unwrap_or_default().to_string_lossy()
+            );
+            out.push((id, EntryPoint::Program, src));
+        }
+    }
+    Ok(out)
+}
+
+/// The divergences listed in `dir/divergences.toml` (none when it is absent).
+fn load_divergences(dir: &Path) -> anyhow::Result<Vec<Divergence>> {
+    let path = dir.join("divergences.toml");
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(Vec::new());
     };
@@ -268,11 +304,17 @@ pub(crate) fn fixture_parity(
     oracle: &mut Oracle,
     opts: &Options,
 ) -> anyhow::Result<FixtureReport> {
-    let divergences = load_divergences(root)?;
+    let mut divergences = load_divergences(&root.join(FIXTURE_DIR))?;
+    divergences.extend(load_divergences(&root.join(HOG_DIR).join("parse"))?);
     let mut cases: Vec<Case> = fixture_cases(root)?
         .into_iter()
+        .chain(program_cases(root)?)
         .map(|(id, entry, src)| Case {
-            expect_ok: Some(id.starts_with("ok/")),
+            expect_ok: Some(
+                id.starts_with("ok/")
+                    || id.starts_with("hog/programs/")
+                    || id.starts_with("hog/parse/ok/"),
+            ),
             id,
             entry,
             src,
@@ -318,6 +360,7 @@ pub(crate) fn fixture_parity(
         if let Some(f) = &opts.filter
             && !case.id.contains(f.as_str())
             && !case.src.contains(f.as_str())
+            && entry_name(case.entry) != f
         {
             continue;
         }
@@ -615,7 +658,8 @@ fn short_str(s: &str, max: usize) -> String {
 
 /// Compares the generated corpus; returns the rendered report (never fails the run).
 fn generated_parity(oracle: &mut Oracle, args: &ParityArgs) -> anyhow::Result<String> {
-    let cases = generate::generate(args.seed, args.count);
+    let mut cases = generate::generate(args.seed, args.count);
+    cases.extend(generate_program::generate(args.seed, args.count / 5));
     let mut total = 0usize;
     let mut agree = 0usize;
     let mut both_ok = 0usize;
@@ -626,6 +670,7 @@ fn generated_parity(oracle: &mut Oracle, args: &ParityArgs) -> anyhow::Result<St
     for (i, g) in cases.iter().enumerate() {
         if let Some(f) = &args.filter
             && !g.src.contains(f.as_str())
+            && entry_name(g.entry) != f
         {
             continue;
         }
@@ -724,7 +769,10 @@ mod tests {
         let root = workspace_root();
         let cases = fixture_cases(&root).unwrap();
         assert!(cases.len() >= 250, "only {} parse fixtures", cases.len());
-        load_divergences(&root).unwrap();
+        load_divergences(&root.join(FIXTURE_DIR)).unwrap();
+        let programs = program_cases(&root).unwrap();
+        assert!(programs.len() >= 20, "only {} Hog programs", programs.len());
+        load_divergences(&root.join(HOG_DIR).join("parse")).unwrap();
     }
 
     /// The gate `cargo xtask parity` applies to the fixtures, as a test. `cargo xtask test` installs the oracle

@@ -17,6 +17,7 @@ use crate::paths::workspace_root;
 const PURE_CRATES: &[&str] = &[
     "hogql-parser",
     "hogql-compiler",
+    "hog-compiler",
     "event-model",
     "migration-checker",
     "settings",

@@ -17,6 +17,7 @@ fn main() {
         let entry = match v[0].as_str() {
             Some("e") => EntryPoint::Expr,
             Some("o") => EntryPoint::OrderExpr,
+            Some("p") => EntryPoint::Program,
             _ => EntryPoint::Select,
         };
         let src = v[1].as_str().unwrap_or_default();

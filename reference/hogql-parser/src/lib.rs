@@ -1,4 +1,4 @@
-//! HogQL front end: lexer, parser and AST for the HogQL SELECT language.
+//! HogQL front end: lexer, parser and AST for the HogQL SELECT language and Hog programs.
 //!
 //! This crate is a pure core: it does no I/O and knows nothing of ClickHouse, Kafka or HTTP.
 //! The AST mirrors the JSON that PostHog's parsers (`hogql_parser`, `hogql-parser-rs`) emit, so
@@ -9,9 +9,11 @@ mod json;
 mod lexer;
 mod parser;
 pub mod printer;
+mod program_print;
 
 pub use ast::{Node, Span, Value};
 pub use json::to_json_string;
+pub use program_print::print_program;
 
 /// The grammar entry points, as PostHog's parsers name them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,6 +24,8 @@ pub enum EntryPoint {
     Select,
     /// One ORDER BY element (`parse_order_expr`).
     OrderExpr,
+    /// A Hog program (`parse_program`): declarations and statements.
+    Program,
 }
 
 /// Everything that can go wrong while parsing. Offsets are in characters (as PostHog counts them)
@@ -202,6 +206,11 @@ fn run_with(p: &mut parser::Parser<'_>, entry: EntryPoint) -> Result<Node> {
             p.check_trailing_chars()?;
             n
         }
+        EntryPoint::Program => {
+            let n = p.program()?;
+            p.expect_eof()?;
+            n
+        }
     };
     Ok(node)
 }
@@ -227,6 +236,11 @@ pub fn parse_expr(src: &str) -> Result<Node> {
 /// Parses one ORDER BY element.
 pub fn parse_order_expr(src: &str) -> Result<Node> {
     parse(EntryPoint::OrderExpr, src)
+}
+
+/// Parses a Hog program.
+pub fn parse_program(src: &str) -> Result<Node> {
+    parse(EntryPoint::Program, src)
 }
 
 /// Parses `src` from `entry` and returns PostHog's JSON text: the AST or the error envelope.

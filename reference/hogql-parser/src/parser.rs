@@ -4,6 +4,9 @@ use crate::Error;
 use crate::ast::{Node, Span, Value};
 use crate::lexer::{Tok, Token, is_ident_char, lex_at, skip_trivia, unescape};
 
+#[path = "program.rs"]
+mod program;
+
 /// Maximum nesting of expressions/subqueries before a clean error (PostHog's parsers stop at 1000).
 pub(crate) const MAX_DEPTH: u32 = 1000;
 
@@ -1582,19 +1585,14 @@ impl<'a> Parser<'a> {
 
     fn lambda_body(&mut self, args: Vec<String>, start: u32) -> PResult<Node> {
         self.expect(Tok::Arrow, "->")?;
-        if self.tok.kind == Tok::LBrace && {
-            let n = self.peek(1);
-            ["return", "let", "throw"]
-                .iter()
-                .any(|k| self.is_word(n, k))
-        } {
-            let block = self.lambda_block()?;
+        if self.tok.kind == Tok::LBrace {
+            let body = self.lambda_brace_body()?;
             return Ok(Node::new("Lambda", self.span_from(start))
                 .with(
                     "args",
                     Value::List(args.into_iter().map(Value::Str).collect()),
                 )
-                .with("expr", Value::node(block)));
+                .with("expr", Value::node(body)));
         }
         let body = self.expr()?;
         Ok(Node::new("Lambda", self.span_from(start))
@@ -1603,51 +1601,6 @@ impl<'a> Parser<'a> {
                 Value::List(args.into_iter().map(Value::Str).collect()),
             )
             .with("expr", Value::node(body)))
-    }
-
-    /// A Hog block as a lambda body: only `return [expr]` and `let name [:= expr]` statements
-    /// (full Hog programs are out of scope and rejected as not implemented).
-    fn lambda_block(&mut self) -> PResult<Node> {
-        let open = self.bump()?;
-        let mut decls = Vec::new();
-        loop {
-            while self.eat(Tok::Semi)? {}
-            if self.eat(Tok::RBrace)? {
-                break;
-            }
-            let s = self.tok.start;
-            if self.eat_kw("return")? {
-                let mut r = Node::new("ReturnStatement", None);
-                if !matches!(self.tok.kind, Tok::Semi | Tok::RBrace) {
-                    r.set("expr", Value::node(self.expr()?));
-                }
-                r.span = self.span_from(s);
-                decls.push(r);
-            } else if self.at_kw("let") && self.ident_tok(self.peek(1)) {
-                self.bump()?;
-                let name = self.ident()?;
-                let mut d = Node::new("VariableDeclaration", None).with("name", Value::Str(name));
-                if self.eat(Tok::Walrus)? {
-                    d.set("expr", Value::node(self.expr()?));
-                }
-                d.span = self.span_from(s);
-                decls.push(d);
-            } else {
-                let t = self.tok;
-                return Err(self.not_impl(
-                    t.start,
-                    t.end,
-                    "only `return` and `let` statements are supported in lambda blocks",
-                ));
-            }
-            if !matches!(self.tok.kind, Tok::Semi | Tok::RBrace) {
-                return Err(self.unexpected("; or }"));
-            }
-        }
-        Ok(
-            Node::new("Block", self.span_from(open.start))
-                .with("declarations", Value::nodes(decls)),
-        )
     }
 
     fn brace(&mut self) -> PResult<Node> {

@@ -154,7 +154,7 @@ fn is_plain_ident(s: &str) -> bool {
         && !crate::parser::is_keyword(s)
 }
 
-fn ident(out: &mut String, s: &str) {
+pub(crate) fn ident(out: &mut String, s: &str) {
     if is_plain_ident(s) {
         out.push_str(s);
         return;
@@ -526,32 +526,7 @@ fn p_node(out: &mut String, n: &Node) {
             }
         }
         "HogQLXTag" => hogqlx(out, n),
-        "Block" => {
-            out.push_str("{ ");
-            for d in n.list("declarations") {
-                let Some(d) = d.as_node() else { continue };
-                match d.kind {
-                    "ReturnStatement" => {
-                        out.push_str("return");
-                        if let Some(e) = d.node("expr") {
-                            out.push(' ');
-                            p_node(out, e);
-                        }
-                    }
-                    "VariableDeclaration" => {
-                        out.push_str("let ");
-                        ident(out, d.str("name").unwrap_or_default());
-                        if let Some(e) = d.node("expr") {
-                            out.push_str(" := ");
-                            p_node(out, e);
-                        }
-                    }
-                    _ => {}
-                }
-                out.push_str("; ");
-            }
-            out.push('}');
-        }
+        "Block" => crate::program_print::block(out, n),
         "SelectQuery" => {
             out.push('(');
             select_query(out, n);

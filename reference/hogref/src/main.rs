@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod hog_cmd;
 mod hogql_cmd;
 mod migrations_cmd;
 mod serve_cmd;
@@ -22,6 +23,8 @@ struct Cli {
 enum Command {
     /// HogQL tools: parse (and later compile) HogQL read from stdin.
     Hogql(hogql_cmd::HogqlArgs),
+    /// Hog programs: parse a program to its AST, compile it to HogVM bytecode.
+    Hog(hog_cmd::HogArgs),
     /// ClickHouse migrations: check files against the rules, plan per node, apply.
     Migrations(migrations_cmd::MigrationsArgs),
     /// Run the reference server: capture, the ingestion worker and the query API (or one of them alone).
@@ -34,6 +37,7 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Hogql(args) => hogql_cmd::run(args)?,
+        Command::Hog(args) => hog_cmd::run(args)?,
         Command::Migrations(args) => migrations_cmd::run(args)?,
         Command::Serve(args) => serve_cmd::run(args)?,
         Command::Team(args) => team_cmd::run(args)?,

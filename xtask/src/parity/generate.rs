@@ -631,7 +631,7 @@ const HOSTILE: &[&str] = &[
 ];
 
 /// One random mutation: delete, duplicate, swap, inject a hostile token, drop a bracket, or truncate.
-fn mutate(rng: &mut Rng, src: &str) -> String {
+pub(crate) fn mutate(rng: &mut Rng, src: &str) -> String {
     let mut toks = tokenize(src);
     if toks.is_empty() {
         return rng.pick(HOSTILE).to_string();
