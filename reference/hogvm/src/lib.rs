@@ -35,7 +35,7 @@ pub use vm::{Host, Options, Outcome, Vm};
 /// and async calls answered by a function.
 #[allow(missing_debug_implementations)]
 pub struct TestHost {
-    /// The clock, in milliseconds since the epoch; advanced by 1 ms at every read.
+    /// The clock, in milliseconds since the epoch; advanced by 1 µs at every read.
     pub now_ms: f64,
     /// The state of the random sequence.
     pub seed: u64,
@@ -55,7 +55,7 @@ impl Default for TestHost {
 
 impl Host for TestHost {
     fn now_ms(&mut self) -> f64 {
-        self.now_ms += 1.0;
+        self.now_ms += 0.001;
         self.now_ms
     }
 
