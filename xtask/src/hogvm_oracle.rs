@@ -20,13 +20,12 @@ pub(crate) fn node_modules() -> PathBuf {
     cache_dir().join("hogvm-oracle").join("node_modules")
 }
 
-/// The driver script.
-#[allow(dead_code)] // the bench uses it next
-pub(crate) fn driver() -> PathBuf {
+/// A script of the oracle's folder (`driver.js`, `bench.js`).
+pub(crate) fn script(name: &str) -> PathBuf {
     workspace_root()
         .join("xtask")
         .join("hogvm-oracle")
-        .join("driver.js")
+        .join(name)
 }
 
 /// Installs the oracle when missing or at another version; says what it does on stderr.

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod conformance;
+mod hog_bench;
 mod hogvm_oracle;
 mod ingest_bench;
 mod oracle;

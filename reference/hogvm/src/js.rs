@@ -84,6 +84,13 @@ pub fn to_string(v: &Value) -> String {
 }
 
 fn write_string(v: &Value, out: &mut String, path: &mut Vec<usize>) {
+    if path.len() >= crate::print::MAX_DEPTH {
+        return;
+    }
+    stacker::maybe_grow(32 * 1024, 1024 * 1024, || write_string_inner(v, out, path));
+}
+
+fn write_string_inner(v: &Value, out: &mut String, path: &mut Vec<usize>) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),

@@ -97,7 +97,19 @@ fn write_callable(c: &Callable, out: &mut String) {
     out.push_str(")>");
 }
 
+/// Nesting deeper than this prints as `null` (PostHog's VM fails with JavaScript's stack overflow
+/// somewhere around here; Hogref neither overflows nor recurses without bound).
+pub const MAX_DEPTH: usize = 10_000;
+
 fn write_value(v: &Value, out: &mut String, path: &mut Vec<usize>) {
+    if path.len() >= MAX_DEPTH {
+        out.push_str("null");
+        return;
+    }
+    stacker::maybe_grow(32 * 1024, 1024 * 1024, || write_value_inner(v, out, path));
+}
+
+fn write_value_inner(v: &Value, out: &mut String, path: &mut Vec<usize>) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -305,6 +317,13 @@ fn special_obj(v: &Value, conv: &mut dyn FnMut(&Value) -> Json) -> Option<Json> 
 
 /// PostHog's `jsonStringify` conversion, then JSON text.
 fn to_json(v: &Value, path: &mut Vec<usize>) -> Json {
+    if path.len() >= MAX_DEPTH {
+        return Json::Null;
+    }
+    stacker::maybe_grow(32 * 1024, 1024 * 1024, || to_json_inner(v, path))
+}
+
+fn to_json_inner(v: &Value, path: &mut Vec<usize>) -> Json {
     match v {
         Value::Array(a) | Value::Tuple(a) => {
             let p = v.ptr().unwrap_or(0);
@@ -361,6 +380,13 @@ fn closure_label(c: &Callable) -> String {
 /// `JSON.stringify` of a value as the VM holds it (dicts are JavaScript Maps, so `{}`), used in
 /// PostHog's error messages.
 fn raw_json_tree(v: &Value, path: &mut Vec<usize>) -> Json {
+    if path.len() >= MAX_DEPTH {
+        return Json::Null;
+    }
+    stacker::maybe_grow(32 * 1024, 1024 * 1024, || raw_json_tree_inner(v, path))
+}
+
+fn raw_json_tree_inner(v: &Value, path: &mut Vec<usize>) -> Json {
     match v {
         Value::Array(a) | Value::Tuple(a) => {
             let p = v.ptr().unwrap_or(0);
@@ -401,6 +427,12 @@ fn json_text(j: &Json, indent: Option<&str>) -> String {
 }
 
 fn write_json(j: &Json, indent: Option<&str>, depth: usize, out: &mut String) {
+    stacker::maybe_grow(32 * 1024, 1024 * 1024, || {
+        write_json_inner(j, indent, depth, out)
+    });
+}
+
+fn write_json_inner(j: &Json, indent: Option<&str>, depth: usize, out: &mut String) {
     let newline = |out: &mut String, depth: usize| {
         if let Some(ind) = indent {
             out.push('\n');

@@ -274,37 +274,48 @@ impl Value {
 /// Dropping a deeply nested value must not recurse once per level (a Hog loop can nest arrays a
 /// million deep): containers nobody else holds hand their elements to an explicit work list.
 impl Drop for Value {
+    #[inline]
     fn drop(&mut self) {
-        fn take(v: &mut Value, work: &mut Vec<Value>) {
-            match v {
-                Value::Array(a) | Value::Tuple(a) => {
-                    if Rc::strong_count(a) == 1
-                        && let Ok(mut items) = a.try_borrow_mut()
-                    {
-                        work.append(&mut items);
-                    }
+        let unique = match self {
+            Value::Array(a) | Value::Tuple(a) => Rc::strong_count(a) == 1,
+            Value::Dict(d) => Rc::strong_count(d) == 1,
+            _ => false,
+        };
+        if unique {
+            drop_nested(self);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn drop_nested(v: &mut Value) {
+    fn take(v: &mut Value, work: &mut Vec<Value>) {
+        match v {
+            Value::Array(a) | Value::Tuple(a) => {
+                if Rc::strong_count(a) == 1
+                    && let Ok(mut items) = a.try_borrow_mut()
+                {
+                    work.append(&mut items);
                 }
-                Value::Dict(d) => {
-                    if Rc::strong_count(d) == 1
-                        && let Ok(mut map) = d.try_borrow_mut()
-                    {
-                        for (k, v) in map.drain(..) {
-                            work.push(k.0);
-                            work.push(v);
-                        }
-                    }
-                }
-                _ => {}
             }
+            Value::Dict(d) => {
+                if Rc::strong_count(d) == 1
+                    && let Ok(mut map) = d.try_borrow_mut()
+                {
+                    for (k, v) in map.drain(..) {
+                        work.push(k.0);
+                        work.push(v);
+                    }
+                }
+            }
+            _ => {}
         }
-        if !matches!(self, Value::Array(_) | Value::Tuple(_) | Value::Dict(_)) {
-            return;
-        }
-        let mut work = Vec::new();
-        take(self, &mut work);
-        while let Some(mut v) = work.pop() {
-            take(&mut v, &mut work);
-        }
+    }
+    let mut work = Vec::new();
+    take(v, &mut work);
+    while let Some(mut item) = work.pop() {
+        take(&mut item, &mut work);
     }
 }
 

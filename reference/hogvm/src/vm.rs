@@ -138,6 +138,7 @@ pub struct Vm {
 
 /// Cost of a value on the stack: 8 bytes, plus its characters for a string, plus 8 per element of a
 /// container (shallow: the elements were counted when they were on the stack).
+#[inline]
 fn cost(v: &Value) -> u32 {
     let n = match v {
         Value::Str(s) => 8 + s.len(),
@@ -152,6 +153,7 @@ fn bad(message: impl Into<String>) -> Error {
     Error::vm(Code::BadInstruction, message)
 }
 
+#[inline]
 fn operand_int(v: &Value) -> Result<i64> {
     match v {
         Value::Int(i) => Ok(*i),
@@ -276,6 +278,7 @@ impl Vm {
         Ok(code)
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, v: Value) -> Result<()> {
         let c = cost(&v);
         // A value nobody else holds was just made: count it against the run's allocation budget.
@@ -312,6 +315,7 @@ impl Vm {
         Ok(())
     }
 
+    #[inline]
     fn pop(&mut self) -> Result<Value> {
         match self.stack.pop() {
             Some(v) => {
