@@ -557,6 +557,7 @@ impl Vm {
         let mut ip = self.frames.last().map_or(0, |f| f.ip);
         let mut stack_start = self.frames.last().map_or(0, |f| f.stack_start);
         let version = self.program.version;
+        let op_limit = self.options.max_ops.unwrap_or(u64::MAX);
 
         macro_rules! next {
             () => {{
@@ -618,7 +619,8 @@ impl Vm {
                 load_frame!();
             }
             self.ops += 1;
-            if self.ops & 31 == 0 {
+            // The operation budget is exact (one compare); the clock is read every 32 operations, as PostHog does.
+            if self.ops & 31 == 0 || self.ops > op_limit {
                 save_ip!();
                 self.check_timeout(host, start)?;
             }
