@@ -169,6 +169,26 @@ pub fn parse_select_to_string(src: &str, with_positions: bool) -> String {
     hogql_parser::parse_json_string(hogql_parser::EntryPoint::Select, src, with_positions)
 }
 
+/// The HogVM bench programs: every `fixtures/hog/bytecode/bench_*.json`, as (name, bytecode), sorted.
+pub fn hog_bench_cases(root: &Path) -> std::io::Result<Vec<(String, serde_json::Value)>> {
+    let dir = root.join("fixtures/hog/bytecode");
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        let name = path
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        if name.starts_with("bench_") && path.extension().is_some_and(|e| e == "json") {
+            let case: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+            out.push((name, case["bytecode"].clone()));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

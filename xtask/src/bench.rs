@@ -33,7 +33,7 @@ use crate::paths::{cargo_target_dir, workspace_root};
 
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
-    /// Which bench group (`parse`, `compile`, `ingest`); when absent, every criterion bench of the workspace
+    /// Which bench group (`parse`, `compile`, `ingest`, `hog`); when absent, every criterion bench of the workspace
     /// and the side-by-side parse comparison.
     group: Option<String>,
     /// Side by side: time budget per query, side and round, in milliseconds.
@@ -74,7 +74,7 @@ pub(crate) struct BenchArgs {
     ingest: crate::ingest_bench::IngestArgs,
 }
 
-const GROUPS: &[&str] = &["parse", "compile", "ingest"];
+const GROUPS: &[&str] = &["parse", "compile", "ingest", "hog"];
 
 pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
     // One clear line (plus the cause chain): print here and exit non-zero.
@@ -97,6 +97,9 @@ fn run_inner(args: &BenchArgs) -> anyhow::Result<bool> {
     }
     if args.group.as_deref() == Some("ingest") {
         return crate::ingest_bench::run(&args.ingest).map(|()| true);
+    }
+    if args.group.as_deref() == Some("hog") {
+        return crate::hog_bench::run(args.millis.max(300), args.rounds).map(|()| true);
     }
     let baselines = args.save_baseline.is_some() || args.baseline.is_some();
     // Fail before the long run, not after it.

@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod conformance;
+mod hog_bench;
+mod hogvm_oracle;
 mod ingest_bench;
 mod oracle;
 mod parity;

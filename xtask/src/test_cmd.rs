@@ -111,6 +111,9 @@ fn run_inner(args: TestArgs) -> anyhow::Result<()> {
     // The official PostHog SDKs the SDK scenario tests drive (pinned; under the cache, outside the clone).
     crate::sdk::ensure_installed()
         .context("installing the PostHog SDKs (posthog-python, posthog-node)")?;
+    // PostHog's HogVM from npm, the oracle of the differential HogVM test.
+    crate::hogvm_oracle::ensure_installed()
+        .context("installing the HogVM oracle (@posthog/hogvm)")?;
 
     let step = Instant::now();
     reap_stale_test_stacks();

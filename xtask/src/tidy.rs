@@ -21,6 +21,7 @@ const PURE_CRATES: &[&str] = &[
     "event-model",
     "migration-checker",
     "settings",
+    "hogvm",
 ];
 const IO_CRATES: &[&str] = &[
     "tokio",
