@@ -625,7 +625,8 @@ impl<'a, 'db> Printer<'a, 'db> {
                                 path.iter()
                                     .map(ToString::to_string)
                                     .collect::<Vec<_>>()
-                                    .join("__"),
+                                    .join("__")
+                                    .replace('%', ""),
                             )
                         }
                     }
@@ -648,9 +649,11 @@ impl<'a, 'db> Printer<'a, 'db> {
             }
             ExprKind::Call(_) => {
                 let p = self.expr(e)?;
+                // PostHog strips `%` from an automatic alias instead of rejecting it.
+                let name = hogql_text(e).replace('%', "");
                 columns.push(SelectColumn {
                     body: p.sql,
-                    name: Some(hogql_text(e)),
+                    name: Some(name),
                     kind: ColumnName::Implicit,
                     nullable: p.nullable,
                     span: e.span,
@@ -1371,8 +1374,19 @@ impl<'a, 'db> Printer<'a, 'db> {
                 let (base, rest) = match &materialized {
                     Some(m) => {
                         let col = format!("{table_sql}.{}", ident(&m.column, span)?);
-                        let base = if m.nullable {
+                        // Nullable columns, and the index-friendly `$ai_*` single keys, are
+                        // read bare; `legacy_null_as_string` only turns `''` into NULL.
+                        let single_ai = path.len() == 1
+                            && matches!(
+                                m.property.as_str(),
+                                "$ai_trace_id" | "$ai_session_id" | "$ai_is_error"
+                            );
+                        let base = if m.nullable || single_ai {
                             col
+                        } else if self.ctx.modifiers.materialization_mode
+                            == Some(crate::context::MaterializationMode::LegacyNullAsString)
+                        {
+                            format!("nullIf({col}, '')")
                         } else {
                             format!("nullIf(nullIf({col}, ''), 'null')")
                         };
@@ -2185,6 +2199,9 @@ impl<'a, 'db> Printer<'a, 'db> {
             if name == "now64" && n_args == 0 {
                 args.insert(0, "6".into());
             }
+        } else if name == "now64" && meta.name != "now64" && n_args == 1 {
+            // `now('US/Pacific')`: ClickHouse's now64 takes the precision first.
+            args.insert(0, "6".into());
         }
         if name.starts_with("parseDateTime64BestEffort") && !args.is_empty() {
             args.insert(1, "6".into());
