@@ -328,8 +328,15 @@ impl<'a, 'db> Printer<'a, 'db> {
         let from = self.select_from(q, &mut guards);
         self.outer_where = saved_where;
         let from = from?;
-        // Register explicit aliases so every clause can refer to them.
+        // Register explicit aliases so every clause can refer to them; an alias under tuple or
+        // array access (`(sumMap(…) AS x).1`) is one too.
         for e in &q.select {
+            let mut e = e;
+            while let ExprKind::TupleAccess { tuple: inner, .. }
+            | ExprKind::ArrayAccess { array: inner, .. } = &e.kind
+            {
+                e = inner;
+            }
             if let ExprKind::Alias { alias, .. } = &e.kind {
                 if RESERVED_ALIASES
                     .iter()
@@ -1659,7 +1666,12 @@ impl<'a, 'db> Printer<'a, 'db> {
                     return Ok(p);
                 }
                 let t = self.expr(tuple)?;
-                Ok(P::new(format!("{}.{index}", t.sql), true))
+                let sql = if matches!(tuple.kind, ExprKind::Alias { .. }) {
+                    format!("({}).{index}", t.sql)
+                } else {
+                    format!("{}.{index}", t.sql)
+                };
+                Ok(P::new(sql, true))
             }
             ExprKind::Lambda { args, expr } => {
                 let n = self.lambda_args.len();
@@ -2102,8 +2114,22 @@ impl<'a, 'db> Printer<'a, 'db> {
         if meta.is_udf {
             return Err(unsupported(&format!("the UDF '{}'", call.name), span));
         }
-        if functions::FIRST_ARG_DATETIME_FUNCTIONS.contains(&meta.name.as_str()) {
-            return Err(unsupported(&format!("the function '{}'", call.name), span));
+        // Time windows take a DateTime, not a DateTime64: the first argument is converted with
+        // `toDateTime(x, 'UTC')`. PostHog prints a date-parsing first argument differently
+        // (`assumeNotNull(toDateTime(<…OrNull>))`), which is not done here.
+        let first_arg_datetime =
+            functions::FIRST_ARG_DATETIME_FUNCTIONS.contains(&meta.name.as_str());
+        if first_arg_datetime
+            && let Some(Expr {
+                kind: ExprKind::Call(first),
+                ..
+            }) = call.args.first()
+            && functions::ADD_OR_NULL_DATETIME_FUNCTIONS.contains(&first.name.as_str())
+        {
+            return Err(unsupported(
+                &format!("a date-parsing first argument to '{}'", call.name),
+                span,
+            ));
         }
         // concat: every non-constant argument becomes a string, NULL becomes ''.
         if meta.name == "concat" {
@@ -2158,6 +2184,9 @@ impl<'a, 'db> Printer<'a, 'db> {
         }
         let first_type = call.args.first().and_then(|a| self.arg_type(a));
         let mut args: Vec<String> = printed.iter().map(|p| p.sql.clone()).collect();
+        if first_arg_datetime && let Some(first) = args.first_mut() {
+            *first = format!("toDateTime({first}, 'UTC')");
+        }
         let name = meta.clickhouse_name_for(first_type).to_owned();
         if meta.name == "toStartOfWeek" && n_args == 1 {
             args.push("0".into());
