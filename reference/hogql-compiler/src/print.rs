@@ -2002,6 +2002,11 @@ impl<'a, 'db> Printer<'a, 'db> {
             }
             Resolved::Aggregation(meta) => self.aggregation(call, meta, span),
             Resolved::Function(meta) => self.function(call, meta, span),
+            // A PostHog function that is a plain template (`sortableSemVer`) prints like any
+            // function; the others need PostHog's own expansion.
+            Resolved::PostHogFunction(meta) if matches!(meta.target, Target::Template { .. }) => {
+                self.function(call, meta, span)
+            }
             Resolved::PostHogFunction(_) => Err(unsupported(
                 &format!("the PostHog function '{}'", call.name),
                 span,
