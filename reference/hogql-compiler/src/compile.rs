@@ -144,8 +144,7 @@ pub fn compile_query(query: &Query, ctx: &mut Context) -> Result<Compiled, Compi
     let shared = Database::posthog_default_for(ctx.poe_mode());
     let with_columns;
     let db = if ctx.materialized.is_empty()
-        || ctx.modifiers.materialization_mode
-            == Some(crate::context::MaterializationMode::Disabled)
+        || ctx.modifiers.materialization_mode == Some(crate::context::MaterializationMode::Disabled)
     {
         shared
     } else {

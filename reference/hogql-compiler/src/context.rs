@@ -185,7 +185,11 @@ pub struct Modifiers {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_table_version: Option<SessionTableVersion>,
     /// How events join sessions v2.
-    #[serde(default, rename = "sessionsV2JoinMode", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "sessionsV2JoinMode",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sessions_v2_join_mode: Option<SessionsV2JoinMode>,
     /// How `x IN COHORT n` is printed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -203,7 +207,11 @@ pub struct Modifiers {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optimize_projections: Option<bool>,
     /// Data-warehouse tables: read columns whose type could not be inferred.
-    #[serde(default, rename = "s3TableUseInvalidColumns", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "s3TableUseInvalidColumns",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub s3_table_use_invalid_columns: Option<bool>,
     /// Saved queries read from their materialized tables.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -271,8 +279,10 @@ impl Modifiers {
         {
             return reject("propertyGroupsMode", &enum_text(&v));
         }
-        if let Some(v @ (BounceRatePageViewMode::UniqUrls
-        | BounceRatePageViewMode::UniqPageScreenAutocaptures)) = self.bounce_rate_page_view_mode
+        if let Some(
+            v @ (BounceRatePageViewMode::UniqUrls
+            | BounceRatePageViewMode::UniqPageScreenAutocaptures),
+        ) = self.bounce_rate_page_view_mode
         {
             return reject("bounceRatePageViewMode", &enum_text(&v));
         }
@@ -328,9 +338,7 @@ const TIMEZONES: &str = include_str!("timezones.txt");
 
 /// Whether `name` is a timezone PostHog accepts (`Unknown timezone: 'X'` otherwise).
 pub fn is_known_timezone(name: &str) -> bool {
-    TIMEZONES
-        .lines()
-        .any(|l| l == name && !l.starts_with('#'))
+    TIMEZONES.lines().any(|l| l == name && !l.starts_with('#'))
 }
 
 /// Which caller the query runs for; decides the default and maximum top-level LIMIT.

@@ -27,7 +27,10 @@ fn call_text(meta: &FunctionMeta) -> String {
     let params = if meta.params.min > 0 {
         format!(
             "({})",
-            (0..meta.params.min).map(|_| "1").collect::<Vec<_>>().join(", ")
+            (0..meta.params.min)
+                .map(|_| "1")
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     } else {
         String::new()
@@ -82,7 +85,9 @@ fn every_function_compiles_or_is_a_listed_gap() {
     }
     for name in gaps.keys() {
         if !registry().all_entries().any(|m| &m.name == name) {
-            problems.push(format!("{name}: listed as a gap but not in the function table"));
+            problems.push(format!(
+                "{name}: listed as a gap but not in the function table"
+            ));
         }
     }
     eprintln!("function coverage: {compiled} of {total} functions compile");

@@ -65,7 +65,10 @@ struct CompileArgs {
     /// (`materialize("events", "$browser")`): `events.properties.$browser` (column
     /// `mat_$browser`), `events.properties.$browser=mat_custom` (a named column) and an optional
     /// `:nullable` suffix. Repeatable.
-    #[arg(long = "materialized", value_name = "events.properties.KEY[=COLUMN][:nullable]")]
+    #[arg(
+        long = "materialized",
+        value_name = "events.properties.KEY[=COLUMN][:nullable]"
+    )]
     materialized: Vec<String>,
 }
 
@@ -147,9 +150,8 @@ pub(crate) fn run(args: HogqlArgs) -> anyhow::Result<i32> {
                 }
             }
             let modifiers = match &c.modifiers {
-                Some(json) => hogql_compiler::Modifiers::from_json(json).map_err(|e| {
-                    hogql_compiler::compile::CompileError::new(e, None)
-                }),
+                Some(json) => hogql_compiler::Modifiers::from_json(json)
+                    .map_err(|e| hogql_compiler::compile::CompileError::new(e, None)),
                 None => Ok(hogql_compiler::Modifiers::default()),
             };
             let compiled = modifiers.and_then(|m| {
