@@ -1334,6 +1334,65 @@ impl<'a, 'db> Printer<'a, 'db> {
         Ok(out)
     }
 
+    /// With `propertyGroupsMode` on, the `properties_group_*` / `person_properties_map_*` map
+    /// column of the events table that holds `key` (PostHog's property_groups.py: `custom` for
+    /// keys without `$` except a list of common ones, `feature_flags` for `$feature/…`; person
+    /// properties only `custom`).
+    fn property_group_column(
+        &self,
+        table: &str,
+        column: &str,
+        key: Option<&ChainPart>,
+    ) -> Option<&'static str> {
+        use crate::context::PropertyGroupsMode;
+        const NOT_CUSTOM: [&str; 26] = [
+            "token",
+            "distinct_id",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "utm_content",
+            "utm_term",
+            "gclid",
+            "gad_source",
+            "gclsrc",
+            "dclid",
+            "gbraid",
+            "wbraid",
+            "fbclid",
+            "msclkid",
+            "twclid",
+            "li_fat_id",
+            "mc_cid",
+            "igshid",
+            "ttclid",
+            "rdt_cid",
+            "epik",
+            "qclid",
+            "sccid",
+            "irclid",
+            "_kx",
+        ];
+        if !matches!(
+            self.ctx.modifiers.property_groups_mode,
+            Some(PropertyGroupsMode::Enabled | PropertyGroupsMode::Optimized)
+        ) || table != "events"
+        {
+            return None;
+        }
+        let Some(ChainPart::Name(key)) = key else {
+            return None;
+        };
+        match column {
+            "properties" if !key.starts_with('$') && !NOT_CUSTOM.contains(&key.as_str()) => {
+                Some("properties_group_custom")
+            }
+            "properties" if key.starts_with("$feature/") => Some("properties_group_feature_flags"),
+            "person_properties" if !key.starts_with('$') => Some("person_properties_map_custom"),
+            _ => None,
+        }
+    }
+
     fn resolve(&self, chain: &[ChainPart], span: Option<Span>) -> Result<Resolution<'db>> {
         let scope = match self.scopes.last() {
             Some(s) => s,
@@ -1402,10 +1461,25 @@ impl<'a, 'db> Printer<'a, 'db> {
                         }
                         (base, &path[1..])
                     }
-                    None => (
-                        format!("{table_sql}.{}", ident(&column.name, span)?),
-                        &path[..],
-                    ),
+                    None => match (
+                        self.property_group_column(table.name, &column.name, path.first()),
+                        path.first(),
+                    ) {
+                        // `propertyGroupsMode`: the key's map column, when a group holds it.
+                        (Some(group), Some(ChainPart::Name(key))) => {
+                            let col = format!("{table_sql}.{group}");
+                            let key = self.ctx.add_value(key);
+                            let base = format!("has({col}, {key}) ? {col}[{key}] : null");
+                            if path.len() == 1 {
+                                return Ok(P::new(base, true));
+                            }
+                            (base, &path[1..])
+                        }
+                        _ => (
+                            format!("{table_sql}.{}", ident(&column.name, span)?),
+                            &path[..],
+                        ),
+                    },
                 };
                 let mut args = vec![base];
                 for key in rest {
