@@ -274,8 +274,7 @@ impl Modifiers {
         if let Some(v) = self.sessions_v2_join_mode {
             return reject("sessionsV2JoinMode", &enum_text(&v));
         }
-        if let Some(v @ PropertyGroupsMode::Optimized) = self.property_groups_mode
-        {
+        if let Some(v @ PropertyGroupsMode::Optimized) = self.property_groups_mode {
             return reject("propertyGroupsMode", &enum_text(&v));
         }
         if let Some(

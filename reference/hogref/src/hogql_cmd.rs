@@ -199,3 +199,23 @@ pub(crate) fn run(args: HogqlArgs) -> anyhow::Result<i32> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_materialized;
+
+    #[test]
+    fn materialized_flag_spellings() {
+        assert_eq!(
+            parse_materialized("events.properties.$browser").unwrap(),
+            ("$browser".to_owned(), None, false)
+        );
+        assert_eq!(
+            parse_materialized("events.properties.x=dmat_string_0:nullable").unwrap(),
+            ("x".to_owned(), Some("dmat_string_0".to_owned()), true)
+        );
+        assert!(parse_materialized("persons.properties.x").is_err());
+        assert!(parse_materialized("events.properties.").is_err());
+        assert!(parse_materialized("events.properties.x=").is_err());
+    }
+}
