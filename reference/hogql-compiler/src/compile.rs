@@ -138,11 +138,14 @@ pub fn compile_here(src: &str, ctx: &mut Context) -> Result<Compiled, CompileErr
 
 /// Print an already lowered query.
 pub fn compile_query(query: &Query, ctx: &mut Context) -> Result<Compiled, CompileError> {
+    ctx.check().map_err(|e| CompileError::new(e, None))?;
     // The schema for the mode is built once and shared; only a team's materialized columns
     // make a per-query copy (of the columns: the tables stay shared).
     let shared = Database::posthog_default_for(ctx.poe_mode());
     let with_columns;
-    let db = if ctx.materialized.is_empty() {
+    let db = if ctx.materialized.is_empty()
+        || ctx.modifiers.materialization_mode == Some(crate::context::MaterializationMode::Disabled)
+    {
         shared
     } else {
         with_columns = shared.clone().with_materialized(ctx.materialized.clone());

@@ -66,8 +66,99 @@ pub enum PersonsJoinMode {
     Left,
 }
 
-/// The subset of PostHog's `HogQLQueryModifiers` this compiler reads, with PostHog's JSON names.
-/// Absent fields take PostHog's defaults.
+/// `materializationMode`: whether and how materialized property columns are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaterializationMode {
+    /// `auto`: PostHog resolves it to `legacy_null_as_null`.
+    #[default]
+    Auto,
+    /// `legacy_null_as_string`: a non-nullable column is read bare (`''` stays `''`).
+    LegacyNullAsString,
+    /// `legacy_null_as_null`: `nullIf(nullIf(col, ''), 'null')`.
+    LegacyNullAsNull,
+    /// `disabled`: properties are always read from the JSON column.
+    Disabled,
+}
+
+/// `propertyGroupsMode`: reading properties from the `properties_group_*` map columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PropertyGroupsMode {
+    /// `disabled` (PostHog's default).
+    #[default]
+    Disabled,
+    /// `enabled`: `has(group, key) ? group[key] : null`.
+    Enabled,
+    /// `optimized`: comparisons rewritten against the map as well.
+    Optimized,
+}
+
+/// `sessionTableVersion`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionTableVersion {
+    /// `auto`.
+    #[default]
+    Auto,
+    /// `v1`: sessions over `raw_sessions` (the schema this compiler has).
+    V1,
+    /// `v2`: sessions over `raw_sessions_v2`.
+    V2,
+    /// `v3`: sessions over `raw_sessions_v3`.
+    V3,
+}
+
+/// `sessionsV2JoinMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionsV2JoinMode {
+    /// `string`.
+    String,
+    /// `uuid`.
+    Uuid,
+}
+
+/// `inCohortVia`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InCohortVia {
+    /// `auto`.
+    Auto,
+    /// `leftjoin`.
+    Leftjoin,
+    /// `subquery`.
+    Subquery,
+    /// `leftjoin_conjoined`.
+    LeftjoinConjoined,
+}
+
+/// `bounceRatePageViewMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BounceRatePageViewMode {
+    /// `count_pageviews` (sessions v1's rule).
+    CountPageviews,
+    /// `uniq_urls`.
+    UniqUrls,
+    /// `uniq_page_screen_autocaptures`.
+    UniqPageScreenAutocaptures,
+}
+
+/// `materializedColumnsOptimizationMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MaterializedColumnsOptimizationMode {
+    /// `disabled`.
+    Disabled,
+    /// `optimized`.
+    Optimized,
+}
+
+/// PostHog's `HogQLQueryModifiers` (posthog/schema.py), every field with PostHog's JSON name.
+/// Absent fields take PostHog's defaults; an unknown field is rejected naming it
+/// ([`Modifiers::from_json`]); a known value this compiler cannot apply is rejected by
+/// [`Modifiers::check`] naming the modifier, never silently ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Modifiers {
@@ -84,6 +175,168 @@ pub struct Modifiers {
     /// joined-properties mode, `events.person`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persons_join_mode: Option<PersonsJoinMode>,
+    /// Materialized property columns: read them, and how.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub materialization_mode: Option<MaterializationMode>,
+    /// `properties_group_*` map columns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub property_groups_mode: Option<PropertyGroupsMode>,
+    /// Which sessions table `sessions` and `events.session` use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_table_version: Option<SessionTableVersion>,
+    /// How events join sessions v2.
+    #[serde(
+        default,
+        rename = "sessionsV2JoinMode",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub sessions_v2_join_mode: Option<SessionsV2JoinMode>,
+    /// How `x IN COHORT n` is printed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_cohort_via: Option<InCohortVia>,
+    /// How sessions count pageviews for `$is_bounce`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bounce_rate_page_view_mode: Option<BounceRatePageViewMode>,
+    /// The duration under which a session is a bounce (PostHog: 10 s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bounce_rate_duration_seconds: Option<serde_json::Number>,
+    /// Filters on a joined persons table pushed into its subquery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimize_joined_filters: Option<bool>,
+    /// Rewrites onto ClickHouse projections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimize_projections: Option<bool>,
+    /// Data-warehouse tables: read columns whose type could not be inferred.
+    #[serde(
+        default,
+        rename = "s3TableUseInvalidColumns",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub s3_table_use_invalid_columns: Option<bool>,
+    /// Saved queries read from their materialized tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_materialized_views: Option<bool>,
+    /// The presorted events table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_presorted_events_table: Option<bool>,
+    /// Web analytics pre-aggregated tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_web_analytics_pre_aggregated_tables: Option<bool>,
+    /// Automatic rewrites onto pre-aggregated tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_preaggregated_table_transforms: Option<bool>,
+    /// How materialized columns are compared (skip-index friendly forms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub materialized_columns_optimization_mode: Option<MaterializedColumnsOptimizationMode>,
+    /// The custom channel-type rules for `$channel_type` (a list of rule objects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_channel_type_rules: Option<serde_json::Value>,
+    /// Event-like data-warehouse tables (a list of table descriptions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_warehouse_events_modifiers: Option<serde_json::Value>,
+    /// Debug output (no effect on the SQL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub debug: Option<bool>,
+    /// Per-step timings in the response (no effect on the SQL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timings: Option<bool>,
+    /// The `format_csv_allow_double_quotes` setting of exports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format_csv_allow_double_quotes: Option<bool>,
+}
+
+impl Modifiers {
+    /// Parse modifiers from JSON with PostHog's names. An unknown field is an
+    /// `invalid_modifiers` error naming it (serde's message lists the field).
+    pub fn from_json(json: &str) -> Result<Modifiers, crate::Error> {
+        serde_json::from_str(json).map_err(|e| crate::Error::InvalidModifiers {
+            message: e.to_string(),
+        })
+    }
+
+    /// Reject every modifier value that would change PostHog's SQL in a way this compiler does
+    /// not implement (`unsupported_modifier`, naming the modifier and value). Values that
+    /// print the same SQL as the default, and modifiers with no effect on a HogQL query's SQL
+    /// (debug, timings, CSV export quoting, warehouse-only switches when no warehouse table
+    /// exists), are accepted.
+    pub fn check(&self) -> Result<(), crate::Error> {
+        let reject = |name: &str, value: &str| {
+            Err(crate::Error::UnsupportedModifier {
+                name: name.to_owned(),
+                value: value.to_owned(),
+            })
+        };
+        if let Some(v @ (SessionTableVersion::V2 | SessionTableVersion::V3)) =
+            self.session_table_version
+        {
+            return reject("sessionTableVersion", &enum_text(&v));
+        }
+        if let Some(v) = self.sessions_v2_join_mode {
+            return reject("sessionsV2JoinMode", &enum_text(&v));
+        }
+        if let Some(v @ PropertyGroupsMode::Optimized) = self.property_groups_mode {
+            return reject("propertyGroupsMode", &enum_text(&v));
+        }
+        if let Some(
+            v @ (BounceRatePageViewMode::UniqUrls
+            | BounceRatePageViewMode::UniqPageScreenAutocaptures),
+        ) = self.bounce_rate_page_view_mode
+        {
+            return reject("bounceRatePageViewMode", &enum_text(&v));
+        }
+        if let Some(n) = &self.bounce_rate_duration_seconds
+            && n.as_f64() != Some(10.0)
+        {
+            return reject("bounceRateDurationSeconds", &n.to_string());
+        }
+        if self.optimize_joined_filters == Some(true) {
+            return reject("optimizeJoinedFilters", "true");
+        }
+        if self.optimize_projections == Some(true) {
+            return reject("optimizeProjections", "true");
+        }
+        if self.use_presorted_events_table == Some(true) {
+            return reject("usePresortedEventsTable", "true");
+        }
+        if self.use_web_analytics_pre_aggregated_tables == Some(true) {
+            return reject("useWebAnalyticsPreAggregatedTables", "true");
+        }
+        if self.use_preaggregated_table_transforms == Some(true) {
+            return reject("usePreaggregatedTableTransforms", "true");
+        }
+        if let Some(v @ MaterializedColumnsOptimizationMode::Optimized) =
+            self.materialized_columns_optimization_mode
+        {
+            return reject("materializedColumnsOptimizationMode", &enum_text(&v));
+        }
+        if let Some(rules) = &self.custom_channel_type_rules
+            && rules.as_array().is_none_or(|a| !a.is_empty())
+        {
+            return reject("customChannelTypeRules", &rules.to_string());
+        }
+        if let Some(tables) = &self.data_warehouse_events_modifiers
+            && tables.as_array().is_none_or(|a| !a.is_empty())
+        {
+            return reject("dataWarehouseEventsModifiers", &tables.to_string());
+        }
+        Ok(())
+    }
+}
+
+/// A unit enum's JSON spelling.
+fn enum_text<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|j| j.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The IANA timezone names PostHog's `ZoneInfo` accepts (tzdata 2025b, one per line).
+const TIMEZONES: &str = include_str!("timezones.txt");
+
+/// Whether `name` is a timezone PostHog accepts (`Unknown timezone: 'X'` otherwise).
+pub fn is_known_timezone(name: &str) -> bool {
+    TIMEZONES.lines().any(|l| l == name && !l.starts_with('#'))
 }
 
 /// Which caller the query runs for; decides the default and maximum top-level LIMIT.
@@ -179,6 +432,17 @@ impl Context {
         }
     }
 
+    /// Check what PostHog checks before printing: the project timezone is known (`Unknown
+    /// timezone: 'X'`, as PostHog's `Database` rejects it) and every modifier can apply.
+    pub fn check(&self) -> Result<(), crate::Error> {
+        if !is_known_timezone(&self.timezone) {
+            return Err(crate::Error::UnknownTimezone {
+                name: self.timezone.clone(),
+            });
+        }
+        self.modifiers.check()
+    }
+
     /// The persons-on-events mode in schema terms.
     pub fn poe_mode(&self) -> PersonsOnEventsMode {
         self.modifiers
@@ -225,5 +489,52 @@ mod tests {
         assert_eq!(m.convert_to_project_timezone, Some(false));
         assert_eq!(m.persons_arg_max_version, Some(ArgMaxVersion::V2));
         assert!(serde_json::from_str::<Modifiers>(r#"{"bogus": 1}"#).is_err());
+    }
+
+    #[test]
+    fn every_posthog_modifier_field_is_accepted() {
+        // The fields of PostHog's HogQLQueryModifiers (posthog/schema.py).
+        let m = Modifiers::from_json(
+            r#"{"bounceRateDurationSeconds": 10, "bounceRatePageViewMode": "count_pageviews",
+                "convertToProjectTimezone": true, "customChannelTypeRules": [],
+                "dataWarehouseEventsModifiers": [], "debug": false,
+                "formatCsvAllowDoubleQuotes": false, "inCohortVia": "auto",
+                "materializationMode": "legacy_null_as_null", "optimizeJoinedFilters": false,
+                "optimizeProjections": false, "personsArgMaxVersion": "auto",
+                "personsJoinMode": "inner", "personsOnEventsMode": "disabled",
+                "propertyGroupsMode": "disabled", "s3TableUseInvalidColumns": false,
+                "sessionTableVersion": "v1", "sessionsV2JoinMode": null, "timings": true,
+                "useMaterializedViews": true, "usePreaggregatedTableTransforms": false,
+                "usePresortedEventsTable": false, "useWebAnalyticsPreAggregatedTables": false,
+                "materializedColumnsOptimizationMode": "disabled"}"#,
+        )
+        .unwrap();
+        assert_eq!(m.check(), Ok(()));
+    }
+
+    #[test]
+    fn unknown_modifier_fields_and_values_are_coded_errors_naming_them() {
+        let e = Modifiers::from_json(r#"{"personsOnEventMode": "disabled"}"#).unwrap_err();
+        assert_eq!(e.code(), "invalid_modifiers");
+        assert!(e.to_string().contains("personsOnEventMode"), "{e}");
+        let e = Modifiers::from_json(r#"{"sessionTableVersion": "v9"}"#).unwrap_err();
+        assert_eq!(e.code(), "invalid_modifiers");
+        assert!(e.to_string().contains("v9"), "{e}");
+        let m = Modifiers::from_json(r#"{"sessionsV2JoinMode": "uuid"}"#).unwrap();
+        let e = m.check().unwrap_err();
+        assert_eq!(e.code(), "unsupported_modifier");
+        assert!(e.to_string().contains("sessionsV2JoinMode=uuid"), "{e}");
+    }
+
+    #[test]
+    fn timezones_are_checked_like_posthog() {
+        assert!(is_known_timezone("UTC"));
+        assert!(is_known_timezone("US/Pacific"));
+        assert!(is_known_timezone("Europe/Tallinn"));
+        assert!(!is_known_timezone("Europe/PostHogLandia"));
+        assert!(!is_known_timezone(""));
+        let mut ctx = Context::new(1);
+        ctx.timezone = "Mars/Olympus".into();
+        assert_eq!(ctx.check().unwrap_err().code(), "unknown_timezone");
     }
 }

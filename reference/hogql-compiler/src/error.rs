@@ -277,6 +277,29 @@ pub enum Error {
         message: String,
     },
 
+    /// The project timezone is not an IANA name PostHog accepts.
+    #[error("Unknown timezone: '{name}'")]
+    UnknownTimezone {
+        /// The timezone given.
+        name: String,
+    },
+
+    /// Query modifiers that are not PostHog's `HogQLQueryModifiers` (unknown field or value).
+    #[error("invalid modifiers: {message}")]
+    InvalidModifiers {
+        /// The parser's message, naming the field or value.
+        message: String,
+    },
+
+    /// A modifier value this compiler cannot apply (PostHog would print different SQL).
+    #[error("modifier {name}={value} is not supported by the compiler yet")]
+    UnsupportedModifier {
+        /// The modifier's PostHog name.
+        name: String,
+        /// The value given.
+        value: String,
+    },
+
     /// A construct the compiler does not handle yet.
     #[error("{what} is not supported by the compiler yet")]
     NotSupported {
@@ -351,6 +374,9 @@ impl Error {
             Error::Syntax { .. } => "syntax_error",
             Error::UnresolvedField { .. } => "unresolved_field",
             Error::Query { .. } => "query_error",
+            Error::UnknownTimezone { .. } => "unknown_timezone",
+            Error::InvalidModifiers { .. } => "invalid_modifiers",
+            Error::UnsupportedModifier { .. } => "unsupported_modifier",
             Error::NotSupported { .. } => "not_supported",
             Error::InvalidAst { .. } => "invalid_ast",
             Error::InvalidData { .. } => "invalid_embedded_data",

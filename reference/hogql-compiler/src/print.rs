@@ -328,8 +328,15 @@ impl<'a, 'db> Printer<'a, 'db> {
         let from = self.select_from(q, &mut guards);
         self.outer_where = saved_where;
         let from = from?;
-        // Register explicit aliases so every clause can refer to them.
+        // Register explicit aliases so every clause can refer to them; an alias under tuple or
+        // array access (`(sumMap(…) AS x).1`) is one too.
         for e in &q.select {
+            let mut e = e;
+            while let ExprKind::TupleAccess { tuple: inner, .. }
+            | ExprKind::ArrayAccess { array: inner, .. } = &e.kind
+            {
+                e = inner;
+            }
             if let ExprKind::Alias { alias, .. } = &e.kind {
                 if RESERVED_ALIASES
                     .iter()
@@ -625,7 +632,8 @@ impl<'a, 'db> Printer<'a, 'db> {
                                 path.iter()
                                     .map(ToString::to_string)
                                     .collect::<Vec<_>>()
-                                    .join("__"),
+                                    .join("__")
+                                    .replace('%', ""),
                             )
                         }
                     }
@@ -648,9 +656,11 @@ impl<'a, 'db> Printer<'a, 'db> {
             }
             ExprKind::Call(_) => {
                 let p = self.expr(e)?;
+                // PostHog strips `%` from an automatic alias instead of rejecting it.
+                let name = hogql_text(e).replace('%', "");
                 columns.push(SelectColumn {
                     body: p.sql,
-                    name: Some(hogql_text(e)),
+                    name: Some(name),
                     kind: ColumnName::Implicit,
                     nullable: p.nullable,
                     span: e.span,
@@ -1324,6 +1334,65 @@ impl<'a, 'db> Printer<'a, 'db> {
         Ok(out)
     }
 
+    /// With `propertyGroupsMode` on, the `properties_group_*` / `person_properties_map_*` map
+    /// column of the events table that holds `key` (PostHog's property_groups.py: `custom` for
+    /// keys without `$` except a list of common ones, `feature_flags` for `$feature/…`; person
+    /// properties only `custom`).
+    fn property_group_column(
+        &self,
+        table: &str,
+        column: &str,
+        key: Option<&ChainPart>,
+    ) -> Option<&'static str> {
+        use crate::context::PropertyGroupsMode;
+        const NOT_CUSTOM: [&str; 26] = [
+            "token",
+            "distinct_id",
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "utm_content",
+            "utm_term",
+            "gclid",
+            "gad_source",
+            "gclsrc",
+            "dclid",
+            "gbraid",
+            "wbraid",
+            "fbclid",
+            "msclkid",
+            "twclid",
+            "li_fat_id",
+            "mc_cid",
+            "igshid",
+            "ttclid",
+            "rdt_cid",
+            "epik",
+            "qclid",
+            "sccid",
+            "irclid",
+            "_kx",
+        ];
+        if !matches!(
+            self.ctx.modifiers.property_groups_mode,
+            Some(PropertyGroupsMode::Enabled | PropertyGroupsMode::Optimized)
+        ) || table != "events"
+        {
+            return None;
+        }
+        let Some(ChainPart::Name(key)) = key else {
+            return None;
+        };
+        match column {
+            "properties" if !key.starts_with('$') && !NOT_CUSTOM.contains(&key.as_str()) => {
+                Some("properties_group_custom")
+            }
+            "properties" if key.starts_with("$feature/") => Some("properties_group_feature_flags"),
+            "person_properties" if !key.starts_with('$') => Some("person_properties_map_custom"),
+            _ => None,
+        }
+    }
+
     fn resolve(&self, chain: &[ChainPart], span: Option<Span>) -> Result<Resolution<'db>> {
         let scope = match self.scopes.last() {
             Some(s) => s,
@@ -1371,8 +1440,19 @@ impl<'a, 'db> Printer<'a, 'db> {
                 let (base, rest) = match &materialized {
                     Some(m) => {
                         let col = format!("{table_sql}.{}", ident(&m.column, span)?);
-                        let base = if m.nullable {
+                        // Nullable columns, and the index-friendly `$ai_*` single keys, are
+                        // read bare; `legacy_null_as_string` only turns `''` into NULL.
+                        let single_ai = path.len() == 1
+                            && matches!(
+                                m.property.as_str(),
+                                "$ai_trace_id" | "$ai_session_id" | "$ai_is_error"
+                            );
+                        let base = if m.nullable || single_ai {
                             col
+                        } else if self.ctx.modifiers.materialization_mode
+                            == Some(crate::context::MaterializationMode::LegacyNullAsString)
+                        {
+                            format!("nullIf({col}, '')")
                         } else {
                             format!("nullIf(nullIf({col}, ''), 'null')")
                         };
@@ -1381,10 +1461,25 @@ impl<'a, 'db> Printer<'a, 'db> {
                         }
                         (base, &path[1..])
                     }
-                    None => (
-                        format!("{table_sql}.{}", ident(&column.name, span)?),
-                        &path[..],
-                    ),
+                    None => match (
+                        self.property_group_column(table.name, &column.name, path.first()),
+                        path.first(),
+                    ) {
+                        // `propertyGroupsMode`: the key's map column, when a group holds it.
+                        (Some(group), Some(ChainPart::Name(key))) => {
+                            let col = format!("{table_sql}.{group}");
+                            let key = self.ctx.add_value(key);
+                            let base = format!("has({col}, {key}) ? {col}[{key}] : null");
+                            if path.len() == 1 {
+                                return Ok(P::new(base, true));
+                            }
+                            (base, &path[1..])
+                        }
+                        _ => (
+                            format!("{table_sql}.{}", ident(&column.name, span)?),
+                            &path[..],
+                        ),
+                    },
                 };
                 let mut args = vec![base];
                 for key in rest {
@@ -1645,7 +1740,12 @@ impl<'a, 'db> Printer<'a, 'db> {
                     return Ok(p);
                 }
                 let t = self.expr(tuple)?;
-                Ok(P::new(format!("{}.{index}", t.sql), true))
+                let sql = if matches!(tuple.kind, ExprKind::Alias { .. }) {
+                    format!("({}).{index}", t.sql)
+                } else {
+                    format!("{}.{index}", t.sql)
+                };
+                Ok(P::new(sql, true))
             }
             ExprKind::Lambda { args, expr } => {
                 let n = self.lambda_args.len();
@@ -1976,6 +2076,11 @@ impl<'a, 'db> Printer<'a, 'db> {
             }
             Resolved::Aggregation(meta) => self.aggregation(call, meta, span),
             Resolved::Function(meta) => self.function(call, meta, span),
+            // A PostHog function that is a plain template (`sortableSemVer`) prints like any
+            // function; the others need PostHog's own expansion.
+            Resolved::PostHogFunction(meta) if matches!(meta.target, Target::Template { .. }) => {
+                self.function(call, meta, span)
+            }
             Resolved::PostHogFunction(_) => Err(unsupported(
                 &format!("the PostHog function '{}'", call.name),
                 span,
@@ -2088,8 +2193,22 @@ impl<'a, 'db> Printer<'a, 'db> {
         if meta.is_udf {
             return Err(unsupported(&format!("the UDF '{}'", call.name), span));
         }
-        if functions::FIRST_ARG_DATETIME_FUNCTIONS.contains(&meta.name.as_str()) {
-            return Err(unsupported(&format!("the function '{}'", call.name), span));
+        // Time windows take a DateTime, not a DateTime64: the first argument is converted with
+        // `toDateTime(x, 'UTC')`. PostHog prints a date-parsing first argument differently
+        // (`assumeNotNull(toDateTime(<…OrNull>))`), which is not done here.
+        let first_arg_datetime =
+            functions::FIRST_ARG_DATETIME_FUNCTIONS.contains(&meta.name.as_str());
+        if first_arg_datetime
+            && let Some(Expr {
+                kind: ExprKind::Call(first),
+                ..
+            }) = call.args.first()
+            && functions::ADD_OR_NULL_DATETIME_FUNCTIONS.contains(&first.name.as_str())
+        {
+            return Err(unsupported(
+                &format!("a date-parsing first argument to '{}'", call.name),
+                span,
+            ));
         }
         // concat: every non-constant argument becomes a string, NULL becomes ''.
         if meta.name == "concat" {
@@ -2144,6 +2263,9 @@ impl<'a, 'db> Printer<'a, 'db> {
         }
         let first_type = call.args.first().and_then(|a| self.arg_type(a));
         let mut args: Vec<String> = printed.iter().map(|p| p.sql.clone()).collect();
+        if first_arg_datetime && let Some(first) = args.first_mut() {
+            *first = format!("toDateTime({first}, 'UTC')");
+        }
         let name = meta.clickhouse_name_for(first_type).to_owned();
         if meta.name == "toStartOfWeek" && n_args == 1 {
             args.push("0".into());
@@ -2185,6 +2307,9 @@ impl<'a, 'db> Printer<'a, 'db> {
             if name == "now64" && n_args == 0 {
                 args.insert(0, "6".into());
             }
+        } else if name == "now64" && meta.name != "now64" && n_args == 1 {
+            // `now('US/Pacific')`: ClickHouse's now64 takes the precision first.
+            args.insert(0, "6".into());
         }
         if name.starts_with("parseDateTime64BestEffort") && !args.is_empty() {
             args.insert(1, "6".into());

@@ -288,6 +288,17 @@ impl<'db> Scope<'db> {
         {
             return Ok(Resolution::Alias(alias.clone()));
         }
+        // With two or more parts, a table alias in scope wins over a field of the same name
+        // (PostHog's resolver looks the first part up in the scope's tables first), so an
+        // explicit `JOIN (…) AS pdi` is not rebound to the events table's lazy `pdi` join.
+        if chain.len() > 1
+            && let Some(table) = self.table_named(head)
+        {
+            if matches!(&chain[1], ChainPart::Name(n) if n == "*") && chain.len() == 2 {
+                return self.asterisk(Some(table));
+            }
+            return resolve_on(table, &chain[1..], db);
+        }
         // A column of exactly one table in scope.
         let mut found = None;
         for table in &self.tables {
@@ -304,14 +315,6 @@ impl<'db> Scope<'db> {
         }
         if let Some(table) = found {
             return resolve_on(table, chain, db);
-        }
-        if chain.len() > 1
-            && let Some(table) = self.table_named(head)
-        {
-            if matches!(&chain[1], ChainPart::Name(n) if n == "*") && chain.len() == 2 {
-                return self.asterisk(Some(table));
-            }
-            return resolve_on(table, &chain[1..], db);
         }
         Err(Error::UnresolvedField { name: head.clone() })
     }

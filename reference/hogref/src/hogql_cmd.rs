@@ -61,6 +61,36 @@ struct CompileArgs {
     /// Leave out the global `SETTINGS readonly=2, …` suffix.
     #[arg(long = "no-settings")]
     no_settings: bool,
+    /// A materialized event property column, as PostHog's tests declare them
+    /// (`materialize("events", "$browser")`): `events.properties.$browser` (column
+    /// `mat_$browser`), `events.properties.$browser=mat_custom` (a named column) and an optional
+    /// `:nullable` suffix. Repeatable.
+    #[arg(
+        long = "materialized",
+        value_name = "events.properties.KEY[=COLUMN][:nullable]"
+    )]
+    materialized: Vec<String>,
+}
+
+/// One `--materialized` value: the property, the column name if given, and nullability.
+fn parse_materialized(spec: &str) -> anyhow::Result<(String, Option<String>, bool)> {
+    let (spec, nullable) = match spec.strip_suffix(":nullable") {
+        Some(rest) => (rest, true),
+        None => (spec, false),
+    };
+    let rest = spec.strip_prefix("events.properties.").ok_or_else(|| {
+        anyhow::anyhow!(
+            "--materialized {spec}: expected events.properties.KEY[=COLUMN][:nullable] (only event properties can be materialized)"
+        )
+    })?;
+    let (property, column) = match rest.split_once('=') {
+        Some((p, c)) => (p, Some(c.to_owned())),
+        None => (rest, None),
+    };
+    if property.is_empty() || column.as_deref() == Some("") {
+        anyhow::bail!("--materialized {spec}: empty property or column name");
+    }
+    Ok((property.to_owned(), column, nullable))
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -106,10 +136,29 @@ pub(crate) fn run(args: HogqlArgs) -> anyhow::Result<i32> {
                 LimitContextArg::Default => hogql_compiler::LimitContext::Default,
                 LimitContextArg::Api => hogql_compiler::LimitContext::Api,
             };
-            if let Some(json) = &c.modifiers {
-                ctx.modifiers = serde_json::from_str(json).context("parsing --modifiers")?;
+            for spec in &c.materialized {
+                let (property, column, nullable) = parse_materialized(spec)?;
+                let source = hogql_compiler::schema::PropertySource::Event;
+                match column {
+                    Some(column) => {
+                        ctx.materialized
+                            .register(source, &property, &column, nullable);
+                    }
+                    None => {
+                        ctx.materialized.materialize(source, &property, nullable);
+                    }
+                }
             }
-            match hogql_compiler::compile(&src, &mut ctx) {
+            let modifiers = match &c.modifiers {
+                Some(json) => hogql_compiler::Modifiers::from_json(json)
+                    .map_err(|e| hogql_compiler::compile::CompileError::new(e, None)),
+                None => Ok(hogql_compiler::Modifiers::default()),
+            };
+            let compiled = modifiers.and_then(|m| {
+                ctx.modifiers = m;
+                hogql_compiler::compile(&src, &mut ctx)
+            });
+            match compiled {
                 Ok(out) => {
                     let values: serde_json::Map<String, serde_json::Value> = out
                         .values
@@ -148,5 +197,25 @@ pub(crate) fn run(args: HogqlArgs) -> anyhow::Result<i32> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_materialized;
+
+    #[test]
+    fn materialized_flag_spellings() {
+        assert_eq!(
+            parse_materialized("events.properties.$browser").unwrap(),
+            ("$browser".to_owned(), None, false)
+        );
+        assert_eq!(
+            parse_materialized("events.properties.x=dmat_string_0:nullable").unwrap(),
+            ("x".to_owned(), Some("dmat_string_0".to_owned()), true)
+        );
+        assert!(parse_materialized("persons.properties.x").is_err());
+        assert!(parse_materialized("events.properties.").is_err());
+        assert!(parse_materialized("events.properties.x=").is_err());
     }
 }
