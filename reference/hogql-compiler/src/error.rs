@@ -255,6 +255,16 @@ pub enum Error {
         name: String,
     },
 
+    /// An alias named like a table of the same SELECT (or `table.x`): ClickHouse would resolve
+    /// the table's name, and the team guard with it, to the alias.
+    #[error("Cannot use the alias \"{alias}\": a table in the same SELECT is called \"{table}\"")]
+    AliasShadowsTable {
+        /// The alias as written.
+        alias: String,
+        /// The FROM entry's name (its alias or table name).
+        table: String,
+    },
+
     /// The HogQL text does not parse (the parser's message).
     #[error("{message}")]
     Syntax {
@@ -348,6 +358,7 @@ impl Error {
             Error::TableFunctionNotInClickHouse { .. } => "table_function_not_in_clickhouse",
             Error::UnknownTable { .. } => "unknown_table",
             Error::FieldNotFound { .. } => "field_not_found",
+            Error::AliasShadowsTable { .. } => "alias_shadows_table",
             Error::Syntax { .. } => "syntax_error",
             Error::UnresolvedField { .. } => "unresolved_field",
             Error::Query { .. } => "query_error",

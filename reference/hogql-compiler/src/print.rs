@@ -70,6 +70,54 @@ impl P {
     }
 }
 
+/// The team guard reads `{table}.team_id`, and ClickHouse resolves a name to an alias before a
+/// table or column of the same name. So an alias (in any clause: SELECT, ARRAY JOIN, WHERE, …)
+/// named like a FROM entry, its ClickHouse name, or `{entry}.x`, would redirect the guard to the
+/// alias's value (`JSONExtract('{"team_id": 2}', …) AS e … FROM events AS e` reads every team's
+/// rows), and so would an alias named `team_id` where the guard's qualifier is dropped. Such
+/// aliases are refused (`alias_shadows_table`, `query_error` for `team_id`), whatever table
+/// kind the entry is.
+fn check_aliases(scope: &Scope<'_>) -> Result<()> {
+    for (alias, span) in &scope.printed_aliases {
+        if RESERVED_ALIASES[..1]
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(alias))
+        {
+            return Err(query_error(
+                format!("\"{alias}\" cannot be an alias or identifier, as it's a reserved keyword"),
+                *span,
+            ));
+        }
+        let head = alias.split('.').next().unwrap_or(alias);
+        // Only entries printed with a guard at this level: subqueries and lazy tables carry
+        // their guards inside, where this SELECT's aliases are not visible.
+        let guarded = scope
+            .tables
+            .iter()
+            .filter(|t| matches!(t.source, Source::Table(table) if table.team_id_guard));
+        for table in guarded {
+            let Some(sql_ref) = table.sql_ref.as_deref() else {
+                continue;
+            };
+            let clash = [alias.as_str(), head].iter().any(|name| {
+                table.name == *name
+                    || sql_ref.trim_matches('`') == *name
+                    || escape_identifier(name, Dialect::ClickHouse).is_ok_and(|e| e == sql_ref)
+            });
+            if clash {
+                return Err(at(
+                    Error::AliasShadowsTable {
+                        alias: alias.clone(),
+                        table: table.name.clone(),
+                    },
+                    *span,
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn at(error: Error, span: Option<Span>) -> CompileError {
     CompileError::new(error, span)
 }
@@ -263,6 +311,7 @@ impl<'a, 'db> Printer<'a, 'db> {
         let first = self.select_in_scope(q, top);
         let scope = self.scopes.pop().unwrap_or_default();
         let first = first?;
+        check_aliases(&scope)?;
         if scope.lazy_joins.is_empty() && scope.lazy_tables.is_empty() {
             return Ok(first);
         }
@@ -277,8 +326,10 @@ impl<'a, 'db> Printer<'a, 'db> {
             ..Scope::default()
         });
         let second = self.select_in_scope(q, top);
-        self.scopes.pop();
-        second
+        let scope = self.scopes.pop().unwrap_or_default();
+        let second = second?;
+        check_aliases(&scope)?;
+        Ok(second)
     }
 
     fn scope(&mut self) -> &mut Scope<'db> {
@@ -674,7 +725,10 @@ impl<'a, 'db> Printer<'a, 'db> {
     /// implicit alias only the last one keeps it, and none does when an explicit alias of that
     /// name exists (PostHog keeps "the first visible or last hidden" alias per name). Returns
     /// the printed columns and the columns an outer query sees.
-    fn finish_columns(&self, columns: Vec<SelectColumn>) -> Result<(Vec<String>, Vec<SubColumn>)> {
+    fn finish_columns(
+        &mut self,
+        columns: Vec<SelectColumn>,
+    ) -> Result<(Vec<String>, Vec<SubColumn>)> {
         let winner = |name: &str| -> Option<usize> {
             columns
                 .iter()
@@ -695,8 +749,12 @@ impl<'a, 'db> Printer<'a, 'db> {
             };
             let wins = winner(name) == Some(i);
             printed.push(match c.kind {
-                ColumnName::Explicit => format!("{} AS {}", c.body, ident(name, c.span)?),
-                ColumnName::Implicit if wins => format!("{} AS {}", c.body, ident(name, c.span)?),
+                ColumnName::Explicit | ColumnName::Implicit
+                    if c.kind == ColumnName::Explicit || wins =>
+                {
+                    self.scope().printed_aliases.push((name.clone(), c.span));
+                    format!("{} AS {}", c.body, ident(name, c.span)?)
+                }
                 _ => c.body.clone(),
             });
             if wins {
@@ -1570,6 +1628,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             }
             ExprKind::Alias { alias, expr, .. } => {
                 let inner = self.expr(expr)?;
+                self.scope().printed_aliases.push((alias.clone(), span));
                 Ok(P::new(
                     format!("{} AS {}", inner.sql, ident(alias, span)?),
                     inner.nullable,

@@ -155,6 +155,10 @@ pub struct Scope<'db> {
     pub aliases: Vec<ScopeAlias>,
     /// The alias whose own expression is being printed (it cannot refer to itself).
     pub excluded_alias: Option<String>,
+    /// Every alias printed in this SELECT (any clause, explicit or implicit), with its span:
+    /// checked against the FROM entries once the SELECT is printed, since ClickHouse resolves
+    /// an alias before a table of the same name.
+    pub printed_aliases: Vec<(String, Option<crate::ir::Span>)>,
 }
 
 /// What a field chain resolved to.
