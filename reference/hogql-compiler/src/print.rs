@@ -30,6 +30,15 @@ type Result<T> = std::result::Result<T, CompileError>;
 /// PostHog's `HogQLGlobalSettings`, in print order.
 pub const GLOBAL_SETTINGS: &str = "readonly=2, max_execution_time=60, allow_experimental_object_type=1, format_csv_allow_double_quotes=0, max_ast_elements=4000000, max_expanded_ast_elements=4000000, max_bytes_before_external_group_by=0, transform_null_in=1, optimize_min_equality_disjunction_chain_length=4294967295, allow_experimental_join_condition=1, use_hive_partitioning=0";
 
+/// Settings that keep the team guard ahead of user expressions (a deviation from PostHog, whose
+/// list ends at [`GLOBAL_SETTINGS`]). ClickHouse moves WHERE conditions into PREWHERE on its
+/// own; by default it reorders them and puts those on primary-key columns (`team_id`) last, so a
+/// user expression ran on other teams' rows of the same part before the guard (and an error
+/// such as `Cannot parse string '…' as Int64` showed their values). With these the moved
+/// conditions keep their printed order, guard first; `and` short-circuits after it.
+pub const GUARD_SETTINGS: &str =
+    "move_primary_key_columns_to_end_of_prewhere=0, allow_reorder_prewhere_conditions=0";
+
 /// Brackets the index of a lazy table's subquery in the FROM text until it is built.
 const LAZY_MARK: char = '\u{1}';
 
@@ -162,6 +171,9 @@ pub struct Printer<'a, 'db> {
     /// The WHERE of the SELECT whose FROM is being printed (the sessions subquery derives its
     /// `min_timestamp` pre-filter from it).
     outer_where: Option<Expr>,
+    /// The team guard of the first FROM entry of the join chain just printed (a user PREWHERE
+    /// gets it in front).
+    left_guard: Option<String>,
 }
 
 impl<'a, 'db> Printer<'a, 'db> {
@@ -177,6 +189,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             ctes: Vec::new(),
             non_equi_join: false,
             outer_where: None,
+            left_guard: None,
         }
     }
 
@@ -186,6 +199,8 @@ impl<'a, 'db> Printer<'a, 'db> {
         if self.ctx.global_settings {
             sql.push_str(" SETTINGS ");
             sql.push_str(GLOBAL_SETTINGS);
+            sql.push_str(", ");
+            sql.push_str(GUARD_SETTINGS);
             if self.non_equi_join {
                 sql.push_str(", enable_analyzer=1");
             }
@@ -346,9 +361,14 @@ impl<'a, 'db> Printer<'a, 'db> {
         &mut self,
         q: &SelectQuery,
         guards: &mut Vec<String>,
+        left_guard: &mut Option<String>,
     ) -> Result<Vec<(String, String)>> {
         let mut from = match &q.select_from {
-            Some(j) => self.join_chain(j, guards)?,
+            Some(j) => {
+                let chain = self.join_chain(j, guards)?;
+                *left_guard = self.left_guard.take();
+                chain
+            }
             None => Vec::new(),
         };
         // Second pass: the lazy joins go right after what they hang off, parents first.
@@ -376,7 +396,8 @@ impl<'a, 'db> Printer<'a, 'db> {
         // first).
         let mut guards: Vec<String> = Vec::new();
         let saved_where = std::mem::replace(&mut self.outer_where, q.where_.clone());
-        let from = self.select_from(q, &mut guards);
+        let mut left_guard = None;
+        let from = self.select_from(q, &mut guards, &mut left_guard);
         self.outer_where = saved_where;
         let from = from?;
         // Register explicit aliases so every clause can refer to them.
@@ -430,9 +451,17 @@ impl<'a, 'db> Printer<'a, 'db> {
             tail.push_str(&items.join(", "));
         }
         if let Some(pw) = &q.prewhere {
-            let p = self.expr(pw)?;
+            // The first table's guard goes in front of a user PREWHERE (and stays in WHERE):
+            // PREWHERE runs on the rows of every team in the part before WHERE, so a user
+            // expression there would see, and could put into an error message, other teams'
+            // values. ClickHouse evaluates an explicit PREWHERE's `and` in order.
+            let items = match &pw.kind {
+                ExprKind::And(items) => items.as_slice(),
+                _ => std::slice::from_ref(pw),
+            };
+            let p = self.and(left_guard.iter().cloned().collect(), items)?;
             tail.push_str(" PREWHERE ");
-            tail.push_str(&p.sql);
+            tail.push_str(&p);
         }
         // The guard of the later-visited table goes first, then the user's WHERE.
         let conds: Vec<String> = guards.into_iter().rev().collect();
@@ -1127,6 +1156,9 @@ impl<'a, 'db> Printer<'a, 'db> {
                 .and_then(|s| s.tables.last())
                 .map(|t| t.name.clone())
                 .unwrap_or_default();
+            if std::ptr::eq(j, first) {
+                self.left_guard.clone_from(&guard);
+            }
             if let Some(jt) = &j.join_type {
                 out.push_str(jt);
                 out.push(' ');
@@ -1144,10 +1176,6 @@ impl<'a, 'db> Printer<'a, 'db> {
                     }
                 }
             }
-            let is_left = j
-                .join_type
-                .as_deref()
-                .is_some_and(|t| t.to_ascii_uppercase().contains("LEFT"));
             match &j.constraint {
                 Some(c) => {
                     if has_non_equi(&c.expr) {
@@ -1158,10 +1186,13 @@ impl<'a, 'db> Printer<'a, 'db> {
                     self.in_join_constraint = false;
                     let mut printed = printed?.sql;
                     if c.constraint_type == "ON" {
-                        if let (true, Some(g)) = (is_left, &guard) {
+                        // The joined table's guard goes first in ON, for every join type (PostHog
+                        // does so for LEFT joins only and puts an inner join's in WHERE): ClickHouse
+                        // evaluates the ON condition on the right table's rows before WHERE, so
+                        // with the guard in WHERE a user expression in ON saw, and could put into an
+                        // error message, other teams' rows.
+                        if let Some(g) = &guard {
                             printed = fold_and(vec![g.clone(), printed]);
-                        } else if let Some(g) = &guard {
-                            guards.push(g.clone());
                         }
                         out.push_str(" ON ");
                     } else {
