@@ -20,7 +20,7 @@ use crate::escape::{Dialect, escape_identifier, escape_string, python_float_repr
 use crate::functions::{self, ArgType, CallShape, FunctionMeta, Resolved, SuffixArg, Target};
 use crate::ir::*;
 use crate::resolve::{
-    LazyField, LazyJoinUse, LazyPlan, Resolution, Scope, ScopeAlias, ScopeTable, Source, SubColumn,
+    LazyField, LazyJoinUse, LazyPlan, Resolution, Scope, ScopeTable, Source, SubColumn,
 };
 use crate::schema::{Database, LazySource, PropertySource, TableKind, ValueType};
 use crate::{Error, functions::CompareOp as FnCompareOp};
@@ -174,6 +174,8 @@ pub struct Printer<'a, 'db> {
     /// The team guard of the first FROM entry of the join chain just printed (a user PREWHERE
     /// gets it in front).
     left_guard: Option<String>,
+    /// Units of work so far: one per expression and query printed (see [`Printer::work`]).
+    work: u64,
 }
 
 impl<'a, 'db> Printer<'a, 'db> {
@@ -190,7 +192,28 @@ impl<'a, 'db> Printer<'a, 'db> {
             non_equi_join: false,
             outer_where: None,
             left_guard: None,
+            work: 0,
         }
+    }
+
+    /// Units of work done so far: one per expression and per query printed, in every pass. A
+    /// deterministic measure of compile cost (tests check it grows linearly with the query).
+    pub fn work(&self) -> u64 {
+        self.work
+    }
+
+    /// Counts one unit of work; past the context's budget, the compilation fails.
+    fn tick(&mut self, span: Option<Span>) -> Result<()> {
+        self.work += 1;
+        if self.work > self.ctx.limits.max_work {
+            return Err(at(
+                Error::CompileBudgetExceeded {
+                    limit: self.ctx.limits.max_work,
+                },
+                span,
+            ));
+        }
+        Ok(())
     }
 
     /// Print a whole query as the top-level statement (limits, settings).
@@ -209,6 +232,7 @@ impl<'a, 'db> Printer<'a, 'db> {
     }
 
     fn query(&mut self, query: &Query, top: bool) -> Result<(String, Vec<SubColumn>)> {
+        self.tick(None)?;
         grow(|| self.query_scoped(query, top))
     }
 
@@ -414,25 +438,13 @@ impl<'a, 'db> Printer<'a, 'db> {
                         e.span,
                     ));
                 }
-                let scope = self.scope();
-                if !scope.aliases.iter().any(|a| &a.name == alias) {
-                    scope.aliases.push(ScopeAlias {
-                        name: alias.clone(),
-                        nullable: true,
-                    });
-                }
+                self.scope().add_alias(alias);
             }
         }
         if let Some(aj) = &q.array_join {
             for e in &aj.list {
                 if let ExprKind::Alias { alias, .. } = &e.kind {
-                    let scope = self.scope();
-                    if !scope.aliases.iter().any(|a| &a.name == alias) {
-                        scope.aliases.push(ScopeAlias {
-                            name: alias.clone(),
-                            nullable: true,
-                        });
-                    }
+                    self.scope().add_alias(alias);
                 }
             }
         }
@@ -671,7 +683,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                 } else {
                     inner.sql
                 };
-                if let Some(a) = self.scope().aliases.iter_mut().find(|a| &a.name == alias) {
+                if let Some(a) = self.scope().alias_mut(alias) {
                     a.nullable = inner.nullable;
                 }
                 columns.push(SelectColumn {
@@ -758,16 +770,27 @@ impl<'a, 'db> Printer<'a, 'db> {
         &mut self,
         columns: Vec<SelectColumn>,
     ) -> Result<(Vec<String>, Vec<SubColumn>)> {
+        // Per name, in one pass: the first explicit column, the last implicit one, the first of
+        // any kind; the winner is the first of those that exists.
+        let mut seen: std::collections::HashMap<&str, [Option<usize>; 3]> =
+            std::collections::HashMap::new();
+        for (i, c) in columns.iter().enumerate() {
+            let Some(name) = c.name.as_deref() else {
+                continue;
+            };
+            let slot = seen.entry(name).or_default();
+            match c.kind {
+                ColumnName::Explicit => {
+                    slot[0].get_or_insert(i);
+                }
+                ColumnName::Implicit => slot[1] = Some(i),
+                ColumnName::AliasReference => {}
+            }
+            slot[2].get_or_insert(i);
+        }
         let winner = |name: &str| -> Option<usize> {
-            columns
-                .iter()
-                .position(|c| c.kind == ColumnName::Explicit && c.name.as_deref() == Some(name))
-                .or_else(|| {
-                    columns.iter().rposition(|c| {
-                        c.kind == ColumnName::Implicit && c.name.as_deref() == Some(name)
-                    })
-                })
-                .or_else(|| columns.iter().position(|c| c.name.as_deref() == Some(name)))
+            let slot = seen.get(name)?;
+            slot[0].or(slot[1]).or(slot[2])
         };
         let mut printed = Vec::new();
         let mut visible: Vec<(usize, SubColumn)> = Vec::new();
@@ -1646,6 +1669,7 @@ impl<'a, 'db> Printer<'a, 'db> {
     }
 
     fn expr(&mut self, e: &Expr) -> Result<P> {
+        self.tick(e.span)?;
         grow(|| self.expr_inner(e))
     }
 

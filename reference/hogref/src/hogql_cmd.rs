@@ -109,7 +109,8 @@ pub(crate) fn run(args: HogqlArgs) -> anyhow::Result<i32> {
             if let Some(json) = &c.modifiers {
                 ctx.modifiers = serde_json::from_str(json).context("parsing --modifiers")?;
             }
-            match hogql_compiler::compile(&src, &mut ctx) {
+            // The query API's entry point too (it passes the request's `{name}` values).
+            match hogql_compiler::compile_bound(&src, &mut ctx, &[]) {
                 Ok(out) => {
                     let values: serde_json::Map<String, serde_json::Value> = out
                         .values
