@@ -15,6 +15,11 @@
 //! * both databases give the same rows (as a multiset), and no cell mentions `421` (every
 //!   team-421 row is marked so), or both fail with the same ClickHouse error.
 //!
+//! A second test generates aliases that shadow guarded tables (table aliases, table names,
+//! ClickHouse names, `alias.team_id`, `team_id`, in SELECT, ARRAY JOIN, WHERE, subqueries and
+//! beside joins) and user expressions that throw on team 421's values only (WHERE, PREWHERE,
+//! HAVING, JOIN ON); the dataset's teams share parts (one INSERT per table).
+//!
 //! The constants the generator uses include team 421's marks (`t421`, `only_421_event`, its
 //! uuids), so a missing guard would show as extra rows.
 #![cfg(feature = "services")]
@@ -480,5 +485,216 @@ fn team_420_queries_never_see_team_421() -> anyhow::Result<()> {
         executed * 10 >= CASES * 9,
         "only {executed} of {CASES} generated queries executed ({ch_errors} ClickHouse errors, {compile_errors} compile errors)"
     );
+    Ok(())
+}
+
+/// A FROM entry printed with the team guard right on it, with a string field and the names a
+/// shadowing alias could take: its HogQL name and its ClickHouse name.
+const GUARDED: &[(&str, &str, &str)] = &[
+    ("events", "event", "events"),
+    ("raw_persons", "toString(id)", "person"),
+    (
+        "raw_person_distinct_ids",
+        "distinct_id",
+        "person_distinct_id2",
+    ),
+    ("raw_groups", "key", "groups"),
+];
+
+/// Values a shadowing alias takes: each makes `<alias>.team_id` read 420 on every row.
+const SHADOW_VALUES: &[&str] = &[
+    r#"JSONExtract('{"team_id": 420}', 'Tuple(team_id Int64)')"#,
+    "tuple(420)",
+    "420",
+];
+
+/// Queries whose aliases shadow a guarded table (its alias, its HogQL or ClickHouse name, a
+/// dotted `alias.team_id`, `team_id` itself) in SELECT, ARRAY JOIN, WHERE, a subquery or
+/// beside a join.
+fn shadowing() -> BoxedStrategy<Query> {
+    (
+        proptest::sample::select(GUARDED),
+        proptest::sample::select(SHADOW_VALUES),
+        0usize..10,
+    )
+        .prop_map(|((table, field, ch_name), value, shape)| {
+            let hogql = match shape {
+                0 => format!("select {value} as e, {} from {table} as e", qualify("e.", field)),
+                1 => format!("select {value} as {table}, {field} from {table}"),
+                2 => format!("select {value} as {ch_name}, {field} from {table}"),
+                3 => format!(
+                    "select {} from {table} as e array join [{value}] as e",
+                    qualify("e.", field)
+                ),
+                4 => format!(
+                    "select * from (select {value} as e, {} as f from {table} as e)",
+                    qualify("e.", field)
+                ),
+                5 => format!(
+                    "select {value} as b, a.event, {} from events as a cross join {table} as b",
+                    qualify("b.", field)
+                ),
+                6 => format!(
+                    "select {} from {table} as e where length(tuple({value} as e)) > 0",
+                    qualify("e.", field)
+                ),
+                7 => format!(
+                    "select 420 as `e.team_id`, {} from {table} as e",
+                    qualify("e.", field)
+                ),
+                8 => format!("select {field} from {table} array join [420] as team_id"),
+                _ => format!(
+                    "select {field}, count() from {table} where (420 as team_id) = 420 group by {field}"
+                ),
+            };
+            Query {
+                hogql,
+                strings: vec![],
+            }
+        })
+        .boxed()
+}
+
+/// Queries with a user expression that throws on team 421's rows only (a regex built from
+/// `properties.team`, which is `t421` on every team-421 event, compiled by `match`), in WHERE,
+/// PREWHERE, HAVING (pushed down by ClickHouse) and a join's ON. The guard must filter those
+/// rows first: the query succeeds and returns team 420's rows.
+fn throwing_on_421() -> BoxedStrategy<Query> {
+    let bad = |t: &str| {
+        format!(
+            "match({t}.event, if({t}.properties.team = 't421', concat('(', {t}.properties.team), '.'))"
+        )
+    };
+    let shapes = vec![
+        format!("select event, distinct_id from events as e where {}", bad("e")),
+        format!("select event, distinct_id from events as e prewhere {}", bad("e")),
+        format!(
+            "select event, distinct_id from events as e where e.distinct_id != 'nobody' and {}",
+            bad("e")
+        ),
+        "select properties.team as t, count() from events group by t having match(t, if(t = 't421', '(', '.'))".to_owned(),
+        format!(
+            "select a.event, b.event from events as a join events as b on a.distinct_id = b.distinct_id and {}",
+            bad("b")
+        ),
+        format!(
+            "select a.event, b.event from events as a left join events as b on a.uuid = b.uuid and {}",
+            bad("b")
+        ),
+    ];
+    proptest::sample::select(shapes)
+        .prop_map(|hogql| Query {
+            hogql,
+            strings: vec![],
+        })
+        .boxed()
+}
+
+/// Compiles `q` (PostHog's global settings printed, as the query API does) and runs it on both
+/// databases. `Ok(None)` when the compiler refused it with one of `refusals`; `Ok(Some(rows))`
+/// when both databases return the same rows without team 421's marks.
+fn run_both(
+    rt: &tokio::runtime::Runtime,
+    all: &clickhouse::Client,
+    own: &clickhouse::Client,
+    q: &Query,
+    refusals: &[&str],
+) -> Result<Option<usize>, TestCaseError> {
+    let mut ctx = Context::new(hogql_support::TEAM);
+    let compiled = match compile(&q.hogql, &mut ctx) {
+        Ok(c) => c,
+        Err(e) if refusals.contains(&e.code()) => return Ok(None),
+        Err(e) => {
+            return Err(TestCaseError::fail(format!(
+                "compile error for {}: [{}] {e}",
+                q.hogql,
+                e.code()
+            )));
+        }
+    };
+    let sql = bind_values(&compiled.clickhouse, &compiled.values)
+        .map_err(|e| TestCaseError::fail(format!("binding: {e}")))?;
+    let (a, b) = rt.block_on(async {
+        (
+            hogql_support::execute(all, &sql).await,
+            hogql_support::execute(own, &sql).await,
+        )
+    });
+    let a =
+        a.map_err(|e| TestCaseError::fail(format!("with 421 {}: {e:#}\n  SQL: {sql}", q.hogql)))?;
+    let b = b.map_err(|e| {
+        TestCaseError::fail(format!("without 421 {}: {e:#}\n  SQL: {sql}", q.hogql))
+    })?;
+    let (a, b) = (sorted(&a), sorted(&b));
+    prop_assert_eq!(
+        &a,
+        &b,
+        "rows differ with and without team 421 for {}\n  SQL: {}",
+        q.hogql,
+        sql
+    );
+    for row in &a {
+        prop_assert!(!row.contains("421"), "team 421 data {row} for {}", q.hogql);
+    }
+    Ok(Some(a.len()))
+}
+
+/// Aliases that shadow a guarded table are refused with a code, or (where ClickHouse cannot be
+/// misled) run and return team 420's rows only. Before the fix every shape compiled and the
+/// `JSONExtract(…) AS e … FROM events AS e` ones returned team 421's rows.
+///
+/// Then user expressions that throw on team 421's values run after the guard on a dataset whose
+/// teams share parts (each table is loaded by one INSERT of both teams' rows): the queries
+/// succeed. Before the fix ClickHouse moved the guard behind them (or evaluated ON first) and
+/// failed with `cannot compile re2: (t421`.
+#[test]
+fn shadowing_aliases_and_throwing_expressions_never_reach_team_421() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let all_db = scenarios::unique("hogql_iso_shadow_all");
+    let own_db = scenarios::unique("hogql_iso_shadow_420");
+    let (all, own) = rt.block_on(async {
+        let all = hogql_support::dataset_database(&all_db, &[], None).await?;
+        let own = hogql_support::dataset_database(&own_db, &[], Some(hogql_support::TEAM)).await?;
+        anyhow::Ok((all, own))
+    })?;
+    let counts = Mutex::new((0u32, 0u32)); // refused, executed
+    let mut runner = TestRunner::new(Config {
+        cases: 96,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let shadow = runner.run(&shadowing(), |q| {
+        let outcome = run_both(&rt, &all, &own, &q, &["alias_shadows_table", "query_error"])?;
+        let mut c = counts
+            .lock()
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        match outcome {
+            None => c.0 += 1,
+            Some(_) => c.1 += 1,
+        }
+        Ok(())
+    });
+    let mut runner = TestRunner::new(Config {
+        cases: 24,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let throwing = runner.run(&throwing_on_421(), |q| {
+        let rows = run_both(&rt, &all, &own, &q, &[])?;
+        prop_assert!(rows.is_some_and(|n| n > 0), "no rows for {}", q.hogql);
+        Ok(())
+    });
+    rt.block_on(async {
+        hogql_support::drop_database(&all_db).await?;
+        hogql_support::drop_database(&own_db).await
+    })?;
+    let (refused, executed) = *counts.lock().map_err(|e| anyhow::anyhow!("counts: {e}"))?;
+    eprintln!("shadowing aliases: {refused} refused, {executed} executed");
+    shadow.map_err(|e| anyhow::anyhow!("shadowing aliases: {e}"))?;
+    throwing.map_err(|e| anyhow::anyhow!("throwing user expressions: {e}"))?;
+    anyhow::ensure!(refused > 0, "no shadowing alias was refused");
     Ok(())
 }

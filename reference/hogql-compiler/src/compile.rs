@@ -58,6 +58,9 @@ pub struct Compiled {
     /// The input re-printed as HogQL by the parser's printer (over-parenthesised, not PostHog's
     /// canonical `response.hogql`); `None` when compiling an already lowered query.
     pub hogql: Option<String>,
+    /// Units of compile work spent (see [`Printer::work`]); bounded by the context's
+    /// [`Limits::max_work`](crate::context::Limits).
+    pub work: u64,
 }
 
 /// Stack growth for the compiler's recursion. Lowering, printing and their helpers recurse once
@@ -100,6 +103,88 @@ pub fn compile(src: &str, ctx: &mut Context) -> Result<Compiled, CompileError> {
 
 /// [`compile`] without catching panics (tests use it to see a panic as a panic).
 pub fn compile_here(src: &str, ctx: &mut Context) -> Result<Compiled, CompileError> {
+    compile_timed(src, ctx, &[]).map(|(compiled, _)| compiled)
+}
+
+/// A value for a `{name}` placeholder of the HogQL text (the query API's `values`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlaceholderValue {
+    /// `NULL`.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer constant.
+    Int(i64),
+    /// A float constant.
+    Float(f64),
+    /// A string constant (sent through the values map like any string).
+    Str(String),
+    /// An array literal of the items.
+    Array(Vec<PlaceholderValue>),
+    /// A value of a kind HogQL has no constant for (a JSON object): an
+    /// `invalid_placeholder_value` error at the placeholder.
+    Unsupported,
+}
+
+/// [`compile_bound`]'s result: the SQL, bound and not, and what each step took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bound {
+    /// The ClickHouse SQL with `%(hogql_val_N)s` placeholders.
+    pub clickhouse: String,
+    /// The same SQL with the values bound as literals (one self-contained statement).
+    pub sql: String,
+    /// The values map.
+    pub values: Vec<(String, ParamValue)>,
+    /// The input (after substitution) re-printed as HogQL.
+    pub hogql: Option<String>,
+    /// `(step, duration)` for `parse` (with substitution), `compile` and `bind`.
+    pub timings: Vec<(&'static str, std::time::Duration)>,
+    /// Units of compile work (see [`Compiled::work`]).
+    pub work: u64,
+}
+
+/// The one entry point from HogQL text to a ClickHouse statement, shared by the query API and
+/// the CLI: parse, replace `{name}` placeholders by `placeholders`' values, check the limits
+/// ([`Limits`](crate::context::Limits), nesting), lower, print for `ctx`'s team, bind the
+/// values. Runs on the caller's thread without recursion that is not bounded or grown on demand;
+/// a compiler bug comes back as an `internal compiler error`.
+pub fn compile_bound(
+    src: &str,
+    ctx: &mut Context,
+    placeholders: &[(String, PlaceholderValue)],
+) -> Result<Bound, CompileError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let (compiled, mut timings) = compile_timed(src, ctx, placeholders)?;
+        let started = std::time::Instant::now();
+        let sql = crate::bind_values(&compiled.clickhouse, &compiled.values)
+            .map_err(|e| CompileError::new(e, None))?;
+        timings.push(("bind", started.elapsed()));
+        Ok(Bound {
+            clickhouse: compiled.clickhouse,
+            sql,
+            values: compiled.values,
+            hogql: compiled.hogql,
+            timings,
+            work: compiled.work,
+        })
+    }))
+    .unwrap_or_else(|_| {
+        Err(CompileError::new(
+            Error::Query {
+                message: "internal compiler error".into(),
+            },
+            None,
+        ))
+    })
+}
+
+type Timings = Vec<(&'static str, std::time::Duration)>;
+
+fn compile_timed(
+    src: &str,
+    ctx: &mut Context,
+    placeholders: &[(String, PlaceholderValue)],
+) -> Result<(Compiled, Timings), CompileError> {
     if src.trim().is_empty() {
         return Err(CompileError::new(
             Error::Query {
@@ -108,7 +193,8 @@ pub fn compile_here(src: &str, ctx: &mut Context) -> Result<Compiled, CompileErr
             None,
         ));
     }
-    let node = hogql_parser::parse_select(src).map_err(|e| {
+    let started = std::time::Instant::now();
+    let mut node = hogql_parser::parse_select(src).map_err(|e| {
         let (start, end) = e.offsets();
         // The parser reports character offsets; convert back to bytes for the span.
         let byte = |c: usize| src.char_indices().nth(c).map_or(src.len(), |(b, _)| b) as u32;
@@ -122,6 +208,12 @@ pub fn compile_here(src: &str, ctx: &mut Context) -> Result<Compiled, CompileErr
             }),
         )
     })?;
+    if !placeholders.is_empty() {
+        substitute(&mut node, placeholders)?;
+    }
+    let mut timings = vec![("parse", started.elapsed())];
+    let started = std::time::Instant::now();
+    check_size(&node, ctx)?;
     let depth = lower::tree_depth(&node);
     let query = lower::query_of_depth(&node, depth)?;
     let mut compiled = compile_query(&query, ctx)?;
@@ -133,7 +225,83 @@ pub fn compile_here(src: &str, ctx: &mut Context) -> Result<Compiled, CompileErr
         reserve.max(STACK_SEGMENT),
         || hogql_parser::printer::print(&node),
     ));
-    Ok(compiled)
+    timings.push(("compile", started.elapsed()));
+    Ok((compiled, timings))
+}
+
+/// Replaces every `{name}` placeholder whose name has a value by that value as a constant (an
+/// array literal for an array), walking the tree with an explicit stack (any depth, linear
+/// work). Placeholders without a value stay for the printer, which rejects them with their
+/// position.
+fn substitute(
+    root: &mut hogql_parser::Node,
+    placeholders: &[(String, PlaceholderValue)],
+) -> Result<(), CompileError> {
+    use hogql_parser::{Node, Value};
+    let by_name: std::collections::HashMap<&str, &PlaceholderValue> = placeholders
+        .iter()
+        .map(|(k, v)| (k.as_str(), v))
+        .rev()
+        .collect();
+    let mut todo: Vec<&mut Node> = vec![root];
+    while let Some(node) = todo.pop() {
+        if node.kind == "Placeholder"
+            && let Some(name) = placeholder_name(node)
+            && let Some(value) = by_name.get(name.as_str())
+        {
+            let span = node.span;
+            *node = constant(value, span)
+                .ok_or_else(|| CompileError::new(Error::InvalidPlaceholderValue { name }, span))?;
+            continue;
+        }
+        let mut values: Vec<&mut Value> = node.fields.iter_mut().map(|(_, v)| v).collect();
+        while let Some(value) = values.pop() {
+            match value {
+                Value::Node(child) => todo.push(child),
+                Value::List(items) => values.extend(items.iter_mut()),
+                Value::Map(entries) => values.extend(entries.iter_mut().map(|(_, v)| v)),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `name` of `{name}`: a placeholder whose expression is a one-part field.
+fn placeholder_name(node: &hogql_parser::Node) -> Option<String> {
+    let expr = node.node("expr")?;
+    if expr.kind != "Field" {
+        return None;
+    }
+    match expr.list("chain") {
+        [hogql_parser::Value::Str(name)] => Some(name.clone()),
+        _ => None,
+    }
+}
+
+/// The constant node for a value (an array literal for an array, nested without recursion
+/// beyond the value's own nesting, which the caller's JSON parser already bounded).
+fn constant(
+    value: &PlaceholderValue,
+    span: Option<hogql_parser::Span>,
+) -> Option<hogql_parser::Node> {
+    use hogql_parser::{Node, Value};
+    let literal = |v: Value| Some(Node::new("Constant", span).with("value", v));
+    match value {
+        PlaceholderValue::Null => literal(Value::Null),
+        PlaceholderValue::Bool(b) => literal(Value::Bool(*b)),
+        PlaceholderValue::Int(i) => literal(Value::Int(*i)),
+        PlaceholderValue::Float(f) => literal(Value::Float(*f)),
+        PlaceholderValue::Str(s) => literal(Value::Str(s.clone())),
+        PlaceholderValue::Array(items) => {
+            let exprs = items
+                .iter()
+                .map(|v| grow(|| constant(v, span)))
+                .collect::<Option<Vec<_>>>()?;
+            Some(Node::new("Array", span).with("exprs", Value::nodes(exprs)))
+        }
+        PlaceholderValue::Unsupported => None,
+    }
 }
 
 /// Print an already lowered query.
@@ -151,10 +319,29 @@ pub fn compile_query(query: &Query, ctx: &mut Context) -> Result<Compiled, Compi
         with_columns = shared.clone().with_materialized(ctx.materialized.clone());
         &with_columns
     };
-    let clickhouse = grow(|| Printer::new(ctx, db).print_top(query))?;
+    let (clickhouse, work) = grow(|| {
+        let mut printer = Printer::new(ctx, db);
+        let sql = printer.print_top(query);
+        sql.map(|sql| (sql, printer.work()))
+    })?;
     Ok(Compiled {
         clickhouse,
         values: ctx.values.clone(),
         hogql: None,
+        work,
     })
+}
+
+/// The AST size limit ([`Limits::max_ast_nodes`](crate::context::Limits)), counted without
+/// recursion.
+fn check_size(node: &hogql_parser::Node, ctx: &Context) -> Result<(), CompileError> {
+    let nodes = node.size();
+    let limit = ctx.limits.max_ast_nodes;
+    if nodes > limit {
+        return Err(CompileError::new(
+            Error::QueryTooLarge { nodes, limit },
+            node.span,
+        ));
+    }
+    Ok(())
 }

@@ -392,6 +392,38 @@ pub struct Context {
     pub materialized: MaterializedColumns,
     /// The parameter values, in insertion order (`hogql_val_0`, `hogql_val_1`, …).
     pub values: Vec<(String, ParamValue)>,
+    /// Per-request limits (AST size, compile work).
+    pub limits: Limits,
+}
+
+/// Per-request limits of one compilation. Each breach is an error with its own stable code
+/// (the query API answers them with 400):
+///
+/// | limit | code |
+/// | --- | --- |
+/// | [`Limits::max_ast_nodes`] | `query_too_large` |
+/// | [`Limits::max_work`] | `compile_budget_exceeded` |
+/// | nesting ([`crate::lower::MAX_DEPTH`], the parser's 1000 levels, operator chains included) | `query_error` / `syntax_error` |
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most AST nodes a query may have (a node per constant, field, call, operator, …).
+    pub max_ast_nodes: usize,
+    /// Most units of compile work (one per expression or query printed, counting every
+    /// printing pass): bounds queries whose printing multiplies, such as nested subqueries
+    /// that each read `person.*` and so are printed twice per level.
+    pub max_work: u64,
+}
+
+impl Default for Limits {
+    /// 100 000 nodes (about a megabyte of HogQL) and 500 000 units of work: a query of the
+    /// largest size printed in two passes (lazy joins) stays well under it, while shapes whose
+    /// work multiplies per nesting level stop at about 12 levels.
+    fn default() -> Self {
+        Limits {
+            max_ast_nodes: 100_000,
+            max_work: 500_000,
+        }
+    }
 }
 
 impl Context {
@@ -405,6 +437,7 @@ impl Context {
             global_settings: true,
             materialized: MaterializedColumns::default(),
             values: Vec::new(),
+            limits: Limits::default(),
         }
     }
 

@@ -255,6 +255,41 @@ pub enum Error {
         name: String,
     },
 
+    /// An alias named like a table of the same SELECT (or `table.x`): ClickHouse would resolve
+    /// the table's name, and the team guard with it, to the alias.
+    #[error("Cannot use the alias \"{alias}\": a table in the same SELECT is called \"{table}\"")]
+    AliasShadowsTable {
+        /// The alias as written.
+        alias: String,
+        /// The FROM entry's name (its alias or table name).
+        table: String,
+    },
+
+    /// The query has more AST nodes than [`Limits::max_ast_nodes`](crate::context::Limits).
+    #[error("The query is too large ({nodes} syntax nodes, at most {limit} allowed)")]
+    QueryTooLarge {
+        /// Nodes in the query.
+        nodes: usize,
+        /// The limit.
+        limit: usize,
+    },
+
+    /// Compiling took more work than [`Limits::max_work`](crate::context::Limits).
+    #[error("The query is too expensive to compile (more than {limit} units of work)")]
+    CompileBudgetExceeded {
+        /// The limit.
+        limit: u64,
+    },
+
+    /// A `{name}` placeholder's value is of a kind HogQL has no constant for (an object).
+    #[error(
+        "the value of placeholder {{{name}}} must be a string, number, boolean, null or an array of those"
+    )]
+    InvalidPlaceholderValue {
+        /// The placeholder's name.
+        name: String,
+    },
+
     /// The HogQL text does not parse (the parser's message).
     #[error("{message}")]
     Syntax {
@@ -371,6 +406,10 @@ impl Error {
             Error::TableFunctionNotInClickHouse { .. } => "table_function_not_in_clickhouse",
             Error::UnknownTable { .. } => "unknown_table",
             Error::FieldNotFound { .. } => "field_not_found",
+            Error::AliasShadowsTable { .. } => "alias_shadows_table",
+            Error::QueryTooLarge { .. } => "query_too_large",
+            Error::CompileBudgetExceeded { .. } => "compile_budget_exceeded",
+            Error::InvalidPlaceholderValue { .. } => "invalid_placeholder_value",
             Error::Syntax { .. } => "syntax_error",
             Error::UnresolvedField { .. } => "unresolved_field",
             Error::Query { .. } => "query_error",

@@ -92,7 +92,7 @@ pub mod resolve;
 pub mod schema;
 pub mod session_where;
 
-pub use bind::bind_values;
-pub use compile::{CompileError, Compiled, compile};
-pub use context::{Context, LimitContext, Modifiers};
+pub use bind::{bind_values, bind_values_counted};
+pub use compile::{Bound, CompileError, Compiled, PlaceholderValue, compile, compile_bound};
+pub use context::{Context, LimitContext, Limits, Modifiers};
 pub use error::{CallTerm, Counted, Error, Expected, Result};

@@ -20,7 +20,7 @@ use crate::escape::{Dialect, escape_identifier, escape_string, python_float_repr
 use crate::functions::{self, ArgType, CallShape, FunctionMeta, Resolved, SuffixArg, Target};
 use crate::ir::*;
 use crate::resolve::{
-    LazyField, LazyJoinUse, LazyPlan, Resolution, Scope, ScopeAlias, ScopeTable, Source, SubColumn,
+    LazyField, LazyJoinUse, LazyPlan, Resolution, Scope, ScopeTable, Source, SubColumn,
 };
 use crate::schema::{Database, LazySource, PropertySource, TableKind, ValueType};
 use crate::{Error, functions::CompareOp as FnCompareOp};
@@ -29,6 +29,15 @@ type Result<T> = std::result::Result<T, CompileError>;
 
 /// PostHog's `HogQLGlobalSettings`, in print order.
 pub const GLOBAL_SETTINGS: &str = "readonly=2, max_execution_time=60, allow_experimental_object_type=1, format_csv_allow_double_quotes=0, max_ast_elements=4000000, max_expanded_ast_elements=4000000, max_bytes_before_external_group_by=0, transform_null_in=1, optimize_min_equality_disjunction_chain_length=4294967295, allow_experimental_join_condition=1, use_hive_partitioning=0";
+
+/// Settings that keep the team guard ahead of user expressions (a deviation from PostHog, whose
+/// list ends at [`GLOBAL_SETTINGS`]). ClickHouse moves WHERE conditions into PREWHERE on its
+/// own; by default it reorders them and puts those on primary-key columns (`team_id`) last, so a
+/// user expression ran on other teams' rows of the same part before the guard (and an error
+/// such as `Cannot parse string '…' as Int64` showed their values). With these the moved
+/// conditions keep their printed order, guard first; `and` short-circuits after it.
+pub const GUARD_SETTINGS: &str =
+    "move_primary_key_columns_to_end_of_prewhere=0, allow_reorder_prewhere_conditions=0";
 
 /// Brackets the index of a lazy table's subquery in the FROM text until it is built.
 const LAZY_MARK: char = '\u{1}';
@@ -68,6 +77,54 @@ impl P {
     fn new(sql: String, nullable: bool) -> Self {
         P { sql, nullable }
     }
+}
+
+/// The team guard reads `{table}.team_id`, and ClickHouse resolves a name to an alias before a
+/// table or column of the same name. So an alias (in any clause: SELECT, ARRAY JOIN, WHERE, …)
+/// named like a FROM entry, its ClickHouse name, or `{entry}.x`, would redirect the guard to the
+/// alias's value (`JSONExtract('{"team_id": 2}', …) AS e … FROM events AS e` reads every team's
+/// rows), and so would an alias named `team_id` where the guard's qualifier is dropped. Such
+/// aliases are refused (`alias_shadows_table`, `query_error` for `team_id`), whatever table
+/// kind the entry is.
+fn check_aliases(scope: &Scope<'_>) -> Result<()> {
+    for (alias, span) in &scope.printed_aliases {
+        if RESERVED_ALIASES[..1]
+            .iter()
+            .any(|r| r.eq_ignore_ascii_case(alias))
+        {
+            return Err(query_error(
+                format!("\"{alias}\" cannot be an alias or identifier, as it's a reserved keyword"),
+                *span,
+            ));
+        }
+        let head = alias.split('.').next().unwrap_or(alias);
+        // Only entries printed with a guard at this level: subqueries and lazy tables carry
+        // their guards inside, where this SELECT's aliases are not visible.
+        let guarded = scope
+            .tables
+            .iter()
+            .filter(|t| matches!(t.source, Source::Table(table) if table.team_id_guard));
+        for table in guarded {
+            let Some(sql_ref) = table.sql_ref.as_deref() else {
+                continue;
+            };
+            let clash = [alias.as_str(), head].iter().any(|name| {
+                table.name == *name
+                    || sql_ref.trim_matches('`') == *name
+                    || escape_identifier(name, Dialect::ClickHouse).is_ok_and(|e| e == sql_ref)
+            });
+            if clash {
+                return Err(at(
+                    Error::AliasShadowsTable {
+                        alias: alias.clone(),
+                        table: table.name.clone(),
+                    },
+                    *span,
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn at(error: Error, span: Option<Span>) -> CompileError {
@@ -114,6 +171,11 @@ pub struct Printer<'a, 'db> {
     /// The WHERE of the SELECT whose FROM is being printed (the sessions subquery derives its
     /// `min_timestamp` pre-filter from it).
     outer_where: Option<Expr>,
+    /// The team guard of the first FROM entry of the join chain just printed (a user PREWHERE
+    /// gets it in front).
+    left_guard: Option<String>,
+    /// Units of work so far: one per expression and query printed (see [`Printer::work`]).
+    work: u64,
 }
 
 impl<'a, 'db> Printer<'a, 'db> {
@@ -129,7 +191,29 @@ impl<'a, 'db> Printer<'a, 'db> {
             ctes: Vec::new(),
             non_equi_join: false,
             outer_where: None,
+            left_guard: None,
+            work: 0,
         }
+    }
+
+    /// Units of work done so far: one per expression and per query printed, in every pass. A
+    /// deterministic measure of compile cost (tests check it grows linearly with the query).
+    pub fn work(&self) -> u64 {
+        self.work
+    }
+
+    /// Counts one unit of work; past the context's budget, the compilation fails.
+    fn tick(&mut self, span: Option<Span>) -> Result<()> {
+        self.work += 1;
+        if self.work > self.ctx.limits.max_work {
+            return Err(at(
+                Error::CompileBudgetExceeded {
+                    limit: self.ctx.limits.max_work,
+                },
+                span,
+            ));
+        }
+        Ok(())
     }
 
     /// Print a whole query as the top-level statement (limits, settings).
@@ -138,6 +222,8 @@ impl<'a, 'db> Printer<'a, 'db> {
         if self.ctx.global_settings {
             sql.push_str(" SETTINGS ");
             sql.push_str(GLOBAL_SETTINGS);
+            sql.push_str(", ");
+            sql.push_str(GUARD_SETTINGS);
             if self.non_equi_join {
                 sql.push_str(", enable_analyzer=1");
             }
@@ -146,6 +232,7 @@ impl<'a, 'db> Printer<'a, 'db> {
     }
 
     fn query(&mut self, query: &Query, top: bool) -> Result<(String, Vec<SubColumn>)> {
+        self.tick(None)?;
         grow(|| self.query_scoped(query, top))
     }
 
@@ -263,6 +350,7 @@ impl<'a, 'db> Printer<'a, 'db> {
         let first = self.select_in_scope(q, top);
         let scope = self.scopes.pop().unwrap_or_default();
         let first = first?;
+        check_aliases(&scope)?;
         if scope.lazy_joins.is_empty() && scope.lazy_tables.is_empty() {
             return Ok(first);
         }
@@ -277,8 +365,10 @@ impl<'a, 'db> Printer<'a, 'db> {
             ..Scope::default()
         });
         let second = self.select_in_scope(q, top);
-        self.scopes.pop();
-        second
+        let scope = self.scopes.pop().unwrap_or_default();
+        let second = second?;
+        check_aliases(&scope)?;
+        Ok(second)
     }
 
     fn scope(&mut self) -> &mut Scope<'db> {
@@ -295,9 +385,14 @@ impl<'a, 'db> Printer<'a, 'db> {
         &mut self,
         q: &SelectQuery,
         guards: &mut Vec<String>,
+        left_guard: &mut Option<String>,
     ) -> Result<Vec<(String, String)>> {
         let mut from = match &q.select_from {
-            Some(j) => self.join_chain(j, guards)?,
+            Some(j) => {
+                let chain = self.join_chain(j, guards)?;
+                *left_guard = self.left_guard.take();
+                chain
+            }
             None => Vec::new(),
         };
         // Second pass: the lazy joins go right after what they hang off, parents first.
@@ -325,7 +420,8 @@ impl<'a, 'db> Printer<'a, 'db> {
         // first).
         let mut guards: Vec<String> = Vec::new();
         let saved_where = std::mem::replace(&mut self.outer_where, q.where_.clone());
-        let from = self.select_from(q, &mut guards);
+        let mut left_guard = None;
+        let from = self.select_from(q, &mut guards, &mut left_guard);
         self.outer_where = saved_where;
         let from = from?;
         // Register explicit aliases so every clause can refer to them; an alias under tuple or
@@ -349,25 +445,13 @@ impl<'a, 'db> Printer<'a, 'db> {
                         e.span,
                     ));
                 }
-                let scope = self.scope();
-                if !scope.aliases.iter().any(|a| &a.name == alias) {
-                    scope.aliases.push(ScopeAlias {
-                        name: alias.clone(),
-                        nullable: true,
-                    });
-                }
+                self.scope().add_alias(alias);
             }
         }
         if let Some(aj) = &q.array_join {
             for e in &aj.list {
                 if let ExprKind::Alias { alias, .. } = &e.kind {
-                    let scope = self.scope();
-                    if !scope.aliases.iter().any(|a| &a.name == alias) {
-                        scope.aliases.push(ScopeAlias {
-                            name: alias.clone(),
-                            nullable: true,
-                        });
-                    }
+                    self.scope().add_alias(alias);
                 }
             }
         }
@@ -386,9 +470,17 @@ impl<'a, 'db> Printer<'a, 'db> {
             tail.push_str(&items.join(", "));
         }
         if let Some(pw) = &q.prewhere {
-            let p = self.expr(pw)?;
+            // The first table's guard goes in front of a user PREWHERE (and stays in WHERE):
+            // PREWHERE runs on the rows of every team in the part before WHERE, so a user
+            // expression there would see, and could put into an error message, other teams'
+            // values. ClickHouse evaluates an explicit PREWHERE's `and` in order.
+            let items = match &pw.kind {
+                ExprKind::And(items) => items.as_slice(),
+                _ => std::slice::from_ref(pw),
+            };
+            let p = self.and(left_guard.iter().cloned().collect(), items)?;
             tail.push_str(" PREWHERE ");
-            tail.push_str(&p.sql);
+            tail.push_str(&p);
         }
         // The guard of the later-visited table goes first, then the user's WHERE.
         let conds: Vec<String> = guards.into_iter().rev().collect();
@@ -598,7 +690,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                 } else {
                     inner.sql
                 };
-                if let Some(a) = self.scope().aliases.iter_mut().find(|a| &a.name == alias) {
+                if let Some(a) = self.scope().alias_mut(alias) {
                     a.nullable = inner.nullable;
                 }
                 columns.push(SelectColumn {
@@ -684,17 +776,31 @@ impl<'a, 'db> Printer<'a, 'db> {
     /// implicit alias only the last one keeps it, and none does when an explicit alias of that
     /// name exists (PostHog keeps "the first visible or last hidden" alias per name). Returns
     /// the printed columns and the columns an outer query sees.
-    fn finish_columns(&self, columns: Vec<SelectColumn>) -> Result<(Vec<String>, Vec<SubColumn>)> {
+    fn finish_columns(
+        &mut self,
+        columns: Vec<SelectColumn>,
+    ) -> Result<(Vec<String>, Vec<SubColumn>)> {
+        // Per name, in one pass: the first explicit column, the last implicit one, the first of
+        // any kind; the winner is the first of those that exists.
+        let mut seen: std::collections::HashMap<&str, [Option<usize>; 3]> =
+            std::collections::HashMap::new();
+        for (i, c) in columns.iter().enumerate() {
+            let Some(name) = c.name.as_deref() else {
+                continue;
+            };
+            let slot = seen.entry(name).or_default();
+            match c.kind {
+                ColumnName::Explicit => {
+                    slot[0].get_or_insert(i);
+                }
+                ColumnName::Implicit => slot[1] = Some(i),
+                ColumnName::AliasReference => {}
+            }
+            slot[2].get_or_insert(i);
+        }
         let winner = |name: &str| -> Option<usize> {
-            columns
-                .iter()
-                .position(|c| c.kind == ColumnName::Explicit && c.name.as_deref() == Some(name))
-                .or_else(|| {
-                    columns.iter().rposition(|c| {
-                        c.kind == ColumnName::Implicit && c.name.as_deref() == Some(name)
-                    })
-                })
-                .or_else(|| columns.iter().position(|c| c.name.as_deref() == Some(name)))
+            let slot = seen.get(name)?;
+            slot[0].or(slot[1]).or(slot[2])
         };
         let mut printed = Vec::new();
         let mut visible: Vec<(usize, SubColumn)> = Vec::new();
@@ -705,8 +811,12 @@ impl<'a, 'db> Printer<'a, 'db> {
             };
             let wins = winner(name) == Some(i);
             printed.push(match c.kind {
-                ColumnName::Explicit => format!("{} AS {}", c.body, ident(name, c.span)?),
-                ColumnName::Implicit if wins => format!("{} AS {}", c.body, ident(name, c.span)?),
+                ColumnName::Explicit | ColumnName::Implicit
+                    if c.kind == ColumnName::Explicit || wins =>
+                {
+                    self.scope().printed_aliases.push((name.clone(), c.span));
+                    format!("{} AS {}", c.body, ident(name, c.span)?)
+                }
                 _ => c.body.clone(),
             });
             if wins {
@@ -1079,6 +1189,9 @@ impl<'a, 'db> Printer<'a, 'db> {
                 .and_then(|s| s.tables.last())
                 .map(|t| t.name.clone())
                 .unwrap_or_default();
+            if std::ptr::eq(j, first) {
+                self.left_guard.clone_from(&guard);
+            }
             if let Some(jt) = &j.join_type {
                 out.push_str(jt);
                 out.push(' ');
@@ -1096,10 +1209,6 @@ impl<'a, 'db> Printer<'a, 'db> {
                     }
                 }
             }
-            let is_left = j
-                .join_type
-                .as_deref()
-                .is_some_and(|t| t.to_ascii_uppercase().contains("LEFT"));
             match &j.constraint {
                 Some(c) => {
                     if has_non_equi(&c.expr) {
@@ -1110,10 +1219,13 @@ impl<'a, 'db> Printer<'a, 'db> {
                     self.in_join_constraint = false;
                     let mut printed = printed?.sql;
                     if c.constraint_type == "ON" {
-                        if let (true, Some(g)) = (is_left, &guard) {
+                        // The joined table's guard goes first in ON, for every join type (PostHog
+                        // does so for LEFT joins only and puts an inner join's in WHERE): ClickHouse
+                        // evaluates the ON condition on the right table's rows before WHERE, so
+                        // with the guard in WHERE a user expression in ON saw, and could put into an
+                        // error message, other teams' rows.
+                        if let Some(g) = &guard {
                             printed = fold_and(vec![g.clone(), printed]);
-                        } else if let Some(g) = &guard {
-                            guards.push(g.clone());
                         }
                         out.push_str(" ON ");
                     } else {
@@ -1652,6 +1764,7 @@ impl<'a, 'db> Printer<'a, 'db> {
     }
 
     fn expr(&mut self, e: &Expr) -> Result<P> {
+        self.tick(e.span)?;
         grow(|| self.expr_inner(e))
     }
 
@@ -1665,6 +1778,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             }
             ExprKind::Alias { alias, expr, .. } => {
                 let inner = self.expr(expr)?;
+                self.scope().printed_aliases.push((alias.clone(), span));
                 Ok(P::new(
                     format!("{} AS {}", inner.sql, ident(alias, span)?),
                     inner.nullable,

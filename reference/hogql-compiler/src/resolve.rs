@@ -151,10 +151,40 @@ pub struct Scope<'db> {
     pub lazy_joins: Vec<LazyJoinUse<'db>>,
     /// FROM entries, in order.
     pub tables: Vec<ScopeTable<'db>>,
-    /// Explicit aliases of the SELECT list.
+    /// Explicit aliases of the SELECT list (add them with [`Scope::add_alias`]).
     pub aliases: Vec<ScopeAlias>,
+    /// Index of `aliases` by name, so a SELECT with n aliases resolves in O(n), not O(n²).
+    pub alias_index: std::collections::HashMap<String, usize>,
     /// The alias whose own expression is being printed (it cannot refer to itself).
     pub excluded_alias: Option<String>,
+    /// Every alias printed in this SELECT (any clause, explicit or implicit), with its span:
+    /// checked against the FROM entries once the SELECT is printed, since ClickHouse resolves
+    /// an alias before a table of the same name.
+    pub printed_aliases: Vec<(String, Option<crate::ir::Span>)>,
+}
+
+impl Scope<'_> {
+    /// Adds an alias unless one of that name exists (nullable until its column is printed).
+    pub fn add_alias(&mut self, name: &str) {
+        if !self.alias_index.contains_key(name) {
+            self.alias_index.insert(name.to_owned(), self.aliases.len());
+            self.aliases.push(ScopeAlias {
+                name: name.to_owned(),
+                nullable: true,
+            });
+        }
+    }
+
+    /// The alias called `name`.
+    pub fn alias(&self, name: &str) -> Option<&ScopeAlias> {
+        self.alias_index.get(name).map(|&i| &self.aliases[i])
+    }
+
+    /// The alias called `name`, to update.
+    pub fn alias_mut(&mut self, name: &str) -> Option<&mut ScopeAlias> {
+        let i = *self.alias_index.get(name)?;
+        self.aliases.get_mut(i)
+    }
 }
 
 /// What a field chain resolved to.
@@ -284,7 +314,7 @@ impl<'db> Scope<'db> {
         }
         if chain.len() == 1
             && self.excluded_alias.as_deref() != Some(head)
-            && let Some(alias) = self.aliases.iter().find(|a| &a.name == head)
+            && let Some(alias) = self.alias(head)
         {
             return Ok(Resolution::Alias(alias.clone()));
         }

@@ -45,6 +45,38 @@ pub enum Value {
     Map(Vec<(String, Value)>),
 }
 
+/// Dropping a tree takes its descendants apart with an explicit stack, so a tree of any depth
+/// is freed without recursion (the derived drop would recurse once per level and overflow a
+/// thread's stack on a deep enough tree, whatever the parser's limits).
+impl Drop for Node {
+    fn drop(&mut self) {
+        let nested = |v: &Value| match v {
+            Value::Node(_) => true,
+            Value::List(l) => !l.is_empty(),
+            Value::Map(m) => !m.is_empty(),
+            _ => false,
+        };
+        if !self.fields.iter().any(|(_, v)| nested(v)) {
+            return;
+        }
+        let mut todo: Vec<Value> = std::mem::take(&mut self.fields)
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+        while let Some(value) = todo.pop() {
+            match value {
+                // the child's own drop then finds no fields left
+                Value::Node(mut n) => {
+                    todo.extend(std::mem::take(&mut n.fields).into_iter().map(|(_, v)| v))
+                }
+                Value::List(items) => todo.extend(items),
+                Value::Map(items) => todo.extend(items.into_iter().map(|(_, v)| v)),
+                Value::Str(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_) | Value::Null => {}
+            }
+        }
+    }
+}
+
 impl PartialEq for Node {
     fn eq(&self, other: &Self) -> bool {
         self.kind == other.kind

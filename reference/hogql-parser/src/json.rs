@@ -17,7 +17,12 @@ fn write_pos(out: &mut String, idx: &LineIndex, b: u32) {
     let _ = write!(out, "{{\"column\":{col},\"line\":{line},\"offset\":{off}}}");
 }
 
+/// Grows the stack on demand: the writer recurses once per tree level.
 fn write_node(out: &mut String, n: &Node, idx: Option<&LineIndex>) {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, || write_node_here(out, n, idx));
+}
+
+fn write_node_here(out: &mut String, n: &Node, idx: Option<&LineIndex>) {
     let mut keys: Vec<(&str, Option<&Value>)> = Vec::with_capacity(n.fields.len() + 3);
     keys.push(("node", None));
     let with_span = idx.is_some() && n.span.is_some();

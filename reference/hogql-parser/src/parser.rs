@@ -217,6 +217,11 @@ fn field(chain: Vec<Value>, span: Option<Span>) -> Node {
     Node::new("Field", span).with("chain", Value::List(chain))
 }
 
+/// A `concat(...)` call, which `||` chains extend.
+fn is_concat(n: &Node) -> bool {
+    n.kind == "Call" && n.str("name") == Some("concat")
+}
+
 fn is_field(n: &Node) -> bool {
     n.kind == "Field"
 }
@@ -612,14 +617,32 @@ impl<'a> Parser<'a> {
     }
 
     /// The Pratt loop: postfix and infix operators after an already-parsed `lhs`.
-    fn expr_loop(
+    ///
+    /// Each operator that wraps `lhs` in a new node (`a + b`, `a[1]`, `a::Int`, `f(x)(y)`, …)
+    /// makes the tree one level deeper without any recursion of the parser, so it counts as a
+    /// level of nesting: `1+1+…+1` with more terms than [`MAX_DEPTH`] is "too deeply nested"
+    /// like as many parentheses, and every later walk of the tree (JSON, printing, lowering)
+    /// stays bounded. `and`, `or` and `||` flatten into one node and do not count.
+    fn expr_loop(&mut self, lhs: Node, merge_chain: bool, start: u32, min_bp: u8) -> PResult<Node> {
+        let depth = self.depth;
+        let r = self.expr_loop_inner(lhs, merge_chain, start, min_bp);
+        self.depth = depth;
+        r
+    }
+
+    fn expr_loop_inner(
         &mut self,
         mut lhs: Node,
         mut merge_chain: bool,
         start: u32,
         min_bp: u8,
     ) -> PResult<Node> {
+        let mut wrapped = false;
         loop {
+            if wrapped {
+                self.enter()?;
+                wrapped = false;
+            }
             let t = self.tok;
             // postfix operators bind tightest
             match t.kind {
@@ -627,6 +650,7 @@ impl<'a> Parser<'a> {
                     self.bump()?;
                     lhs = self.array_access(lhs, start, false)?;
                     merge_chain = false;
+                    wrapped = true;
                     continue;
                 }
                 Tok::NullProp => {
@@ -653,6 +677,7 @@ impl<'a> Parser<'a> {
                             .with("property", Value::node(prop));
                     }
                     merge_chain = false;
+                    wrapped = true;
                     continue;
                 }
                 Tok::Dot => {
@@ -661,6 +686,7 @@ impl<'a> Parser<'a> {
                         self.bump()?;
                         lhs = self.tuple_access(lhs, start)?;
                         merge_chain = false;
+                        wrapped = true;
                         continue;
                     }
                     if n.kind == Tok::Star && merge_chain {
@@ -692,6 +718,7 @@ impl<'a> Parser<'a> {
                             lhs = Node::new("ArrayAccess", self.span_from(start))
                                 .with("array", Value::node(lhs))
                                 .with("property", Value::node(prop));
+                            wrapped = true;
                         }
                         continue;
                     }
@@ -713,6 +740,7 @@ impl<'a> Parser<'a> {
                         .with("index", Value::Int(idx))
                         .with("tuple", Value::node(lhs));
                     merge_chain = false;
+                    wrapped = true;
                     continue;
                 }
                 Tok::DoubleColon => {
@@ -729,6 +757,7 @@ impl<'a> Parser<'a> {
                         .with("expr", Value::node(lhs))
                         .with("type_name", Value::Str(self.text(tt).to_ascii_lowercase()));
                     merge_chain = false;
+                    wrapped = true;
                     continue;
                 }
                 Tok::LParen => {
@@ -736,6 +765,7 @@ impl<'a> Parser<'a> {
                     let args = self.call_args()?;
                     lhs = self.expr_call(lhs, args, start);
                     merge_chain = false;
+                    wrapped = true;
                     continue;
                 }
                 _ => {}
@@ -749,6 +779,7 @@ impl<'a> Parser<'a> {
             }
             merge_chain = false;
             lhs = self.infix(lhs, op, lbp, start)?;
+            wrapped = !matches!(op, Infix::And | Infix::Or | Infix::Concat);
             if matches!(op, Infix::As) {
                 break;
             }
@@ -990,24 +1021,30 @@ impl<'a> Parser<'a> {
             Infix::Concat => {
                 self.bump()?;
                 let rhs = self.expr_bp(lbp + 1)?;
+                // A chain `a || b || c` grows the left call's argument list in place, so a
+                // chain of n terms costs O(n), not O(n²) copies of the list.
                 let mut args = Vec::new();
-                for side in [lhs, rhs] {
-                    if side.kind == "Call" && side.str("name") == Some("concat") {
-                        let mut side = side;
-                        match side.take("args") {
-                            Some(Value::List(l)) => {
-                                args.extend(l.into_iter().filter_map(|v| match v {
-                                    Value::Node(n) => Some(*n),
-                                    _ => None,
-                                }))
-                            }
-                            _ => args.push(side),
-                        }
-                    } else {
-                        args.push(side);
-                    }
+                let mut lhs = lhs;
+                if is_concat(&lhs)
+                    && let Some(Value::List(l)) = lhs.get_mut("args")
+                {
+                    args = std::mem::take(l);
+                } else {
+                    args.push(Value::node(lhs));
                 }
-                Ok(call("concat", args, self.span_from(start)))
+                let mut rhs = rhs;
+                if is_concat(&rhs)
+                    && let Some(Value::List(l)) = rhs.get_mut("args")
+                {
+                    // counted: elements moved between lists are the cost that was quadratic
+                    self.add_work(l.len());
+                    args.append(l);
+                } else {
+                    args.push(Value::node(rhs));
+                }
+                Ok(Node::new("Call", self.span_from(start))
+                    .with("args", Value::List(args))
+                    .with("name", Value::Str("concat".into())))
             }
             Infix::Cmp(o) => {
                 self.bump()?;
@@ -1096,16 +1133,25 @@ impl<'a> Parser<'a> {
                 };
                 self.bump()?;
                 let rhs = self.expr_bp(lbp + 1)?;
+                // Flattened in place (the left operand's list is reused), so a chain of n
+                // terms costs O(n) rather than a copy of the list per term.
                 let mut exprs = Vec::new();
-                for side in [lhs, rhs] {
-                    if side.kind == kind {
-                        let mut side = side;
-                        if let Some(Value::List(l)) = side.take("exprs") {
-                            exprs.extend(l);
-                        }
-                    } else {
-                        exprs.push(Value::node(side));
+                let mut lhs = lhs;
+                if lhs.kind == kind {
+                    if let Some(Value::List(l)) = lhs.get_mut("exprs") {
+                        exprs = std::mem::take(l);
                     }
+                } else {
+                    exprs.push(Value::node(lhs));
+                }
+                let mut rhs = rhs;
+                if rhs.kind == kind {
+                    if let Some(Value::List(l)) = rhs.get_mut("exprs") {
+                        self.add_work(l.len());
+                        exprs.append(l);
+                    }
+                } else {
+                    exprs.push(Value::node(rhs));
                 }
                 Ok(Node::new(kind, self.span_from(start)).with("exprs", Value::List(exprs)))
             }
@@ -3187,10 +3233,22 @@ impl<'a> Parser<'a> {
 
     // ---------------------------------------------------------------- FROM / JOIN
 
+    /// A FROM clause. Its joins become a `next_join` list nested one level per join, so each
+    /// join counts as a level of nesting (see [`Parser::expr_loop`]).
     fn join_expr(&mut self) -> PResult<Node> {
+        let depth = self.depth;
+        let r = self.join_expr_inner();
+        self.depth = depth;
+        r
+    }
+
+    fn join_expr_inner(&mut self) -> PResult<Node> {
         let mut first = self.table_expr()?;
         let mut joins: Vec<Node> = Vec::new();
         loop {
+            if !joins.is_empty() {
+                self.enter()?;
+            }
             let s = self.tok.start;
             let jt: String;
             if self.eat(Tok::Comma)? {

@@ -230,7 +230,13 @@ fn paren_child(out: &mut String, n: &Node, key: &str) {
     out.push(')');
 }
 
+/// Grows the stack on demand (the recursion is once per tree level, and the parser bounds the
+/// depth but not to what a small thread's stack holds).
 fn p_node(out: &mut String, n: &Node) {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, || p_node_here(out, n));
+}
+
+fn p_node_here(out: &mut String, n: &Node) {
     match n.kind {
         "Constant" => match (n.get("value"), n.str("value_type")) {
             (Some(Value::Str(s)), Some("number")) => match s.as_str() {

@@ -71,6 +71,22 @@ const LINEAR: &[Family] = &[
             "when a then (case(b) when 1 then 2 end) ".repeat(n)
         )
     }),
+    // flat chains: each term used to copy the whole operand list so far (10k terms: 6.7 s)
+    ("|| chain", |n| {
+        format!("select {}", vec!["'a'"; 50 * n].join(" || "))
+    }),
+    ("or chain", |n| {
+        format!("select {}", vec!["a"; 50 * n].join(" or "))
+    }),
+    ("and chain", |n| {
+        format!("select {}", vec!["a"; 50 * n].join(" and "))
+    }),
+    ("|| of parenthesised chains", |n| {
+        format!("select {}", vec!["('a' || 'b')"; 50 * n].join(" || "))
+    }),
+    ("or of parenthesised ors", |n| {
+        format!("select {}", vec!["(a or b)"; 50 * n].join(" or "))
+    }),
     // many fixed-depth towers side by side: the nested shapes below, repeated horizontally
     ("towers of case(...)+1", |n| {
         let tower = format!("{}x{}", "case(".repeat(8), ")+1".repeat(8));

@@ -156,7 +156,8 @@ pub(crate) fn run(args: HogqlArgs) -> anyhow::Result<i32> {
             };
             let compiled = modifiers.and_then(|m| {
                 ctx.modifiers = m;
-                hogql_compiler::compile(&src, &mut ctx)
+                // The query API's entry point too (it passes the request's `{name}` values).
+                hogql_compiler::compile_bound(&src, &mut ctx, &[])
             });
             match compiled {
                 Ok(out) => {

@@ -1,15 +1,12 @@
-//! HogQL to a ClickHouse statement for one team: parse, substitute the request's `{name}` values,
-//! compile with hogql-compiler, bind the `%(hogql_val_N)s` values. Pure (no I/O).
+//! HogQL to a ClickHouse statement for one team: the request's values converted to
+//! placeholder values, then hogql-compiler's [`compile_bound`] (parse, substitute, limits,
+//! compile, bind), the same entry point the `hogref hogql compile` CLI uses. Pure (no I/O), on
+//! the caller's thread (the compiler bounds or grows every recursion itself).
 
-use std::time::Instant;
-
-use hogql_parser::{Node, Value as AstValue};
+use hogql_compiler::{PlaceholderValue, compile_bound};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
-
-/// Stack for the thread that compiles: parsing, lowering and printing recurse once per nesting level.
-const STACK_BYTES: usize = 256 << 20;
 
 /// A query ready to run.
 #[derive(Debug, Clone)]
@@ -24,7 +21,21 @@ pub struct Prepared {
     pub timings: Vec<(&'static str, f64)>,
 }
 
-/// Compiles `src` for `team_id` in `timezone`, on a helper thread with a large stack.
+/// The compiler context the query API compiles with: `team_id`, the project timezone, the
+/// request's modifiers, the API limit context and PostHog's global settings.
+pub fn context(
+    modifiers: &hogql_compiler::Modifiers,
+    team_id: i64,
+    timezone: &str,
+) -> hogql_compiler::Context {
+    let mut ctx = hogql_compiler::Context::new(team_id);
+    ctx.timezone = timezone.to_owned();
+    ctx.modifiers = modifiers.clone();
+    ctx.limit_context = hogql_compiler::LimitContext::Api;
+    ctx
+}
+
+/// Compiles `src` for `team_id` in `timezone` with the request's `{name}` values.
 pub fn prepare(
     src: &str,
     values: &Map<String, Value>,
@@ -32,29 +43,6 @@ pub fn prepare(
     team_id: i64,
     timezone: &str,
 ) -> Result<Prepared> {
-    std::thread::scope(|scope| {
-        let worker = std::thread::Builder::new()
-            .name("query-prepare".into())
-            .stack_size(STACK_BYTES)
-            .spawn_scoped(scope, || {
-                prepare_here(src, values, modifiers, team_id, timezone)
-            })
-            .map_err(|e| Error::Internal(format!("could not start the compiler thread: {e}")))?;
-        worker
-            .join()
-            .unwrap_or_else(|_| Err(Error::Internal("the compiler panicked".into())))
-    })
-}
-
-/// [`prepare`] on the caller's thread.
-pub fn prepare_here(
-    src: &str,
-    values: &Map<String, Value>,
-    modifiers: &hogql_compiler::Modifiers,
-    team_id: i64,
-    timezone: &str,
-) -> Result<Prepared> {
-    let mut timings = Vec::new();
     if src.trim().is_empty() {
         return Err(Error::HogQL {
             code: "empty_query",
@@ -63,25 +51,12 @@ pub fn prepare_here(
             end: None,
         });
     }
-    let started = Instant::now();
-    let mut node = hogql_parser::parse_select(src).map_err(|e| {
-        let (start, end) = e.offsets();
-        Error::HogQL {
-            code: "syntax_error",
-            message: e.message().to_owned(),
-            start: Some(start),
-            end: Some(end),
-        }
-    })?;
-    substitute(&mut node, values, src)?;
-    timings.push(("./parse", started.elapsed().as_secs_f64()));
-
-    let started = Instant::now();
-    let mut ctx = hogql_compiler::Context::new(team_id);
-    ctx.timezone = timezone.to_owned();
-    ctx.modifiers = modifiers.clone();
-    ctx.limit_context = hogql_compiler::LimitContext::Api;
-    let compile_error = |e: hogql_compiler::CompileError| {
+    let placeholders: Vec<(String, PlaceholderValue)> = values
+        .iter()
+        .map(|(k, v)| (k.clone(), placeholder_value(v)))
+        .collect();
+    let mut ctx = context(modifiers, team_id, timezone);
+    let bound = compile_bound(src, &mut ctx, &placeholders).map_err(|e| {
         let (start, end) = e.char_offsets(src).unzip();
         Error::HogQL {
             code: e.code(),
@@ -89,99 +64,42 @@ pub fn prepare_here(
             start,
             end,
         }
-    };
-    let query = hogql_compiler::lower::query(&node).map_err(compile_error)?;
-    let compiled =
-        hogql_compiler::compile::compile_query(&query, &mut ctx).map_err(compile_error)?;
-    timings.push(("./compile", started.elapsed().as_secs_f64()));
-
-    let started = Instant::now();
-    let sql = hogql_compiler::bind_values(&compiled.clickhouse, &compiled.values)
-        .map_err(|e| Error::Internal(format!("binding values: {e}")))?;
-    timings.push(("./bind", started.elapsed().as_secs_f64()));
+    })?;
     Ok(Prepared {
-        clickhouse: compiled.clickhouse,
-        sql,
-        hogql: Some(hogql_parser::printer::print(&node)),
-        timings,
+        clickhouse: bound.clickhouse,
+        sql: bound.sql,
+        hogql: bound.hogql,
+        timings: bound
+            .timings
+            .iter()
+            .map(|(step, d)| {
+                let step = match *step {
+                    "parse" => "./parse",
+                    "compile" => "./compile",
+                    _ => "./bind",
+                };
+                (step, d.as_secs_f64())
+            })
+            .collect(),
     })
 }
 
-/// Replaces every `{name}` placeholder whose name is in `values` by the value as a constant (arrays
-/// become array literals). Placeholders without a value are left for the compiler, which rejects them
-/// with their position.
-fn substitute(node: &mut Node, values: &Map<String, Value>, src: &str) -> Result<()> {
-    if node.kind == "Placeholder"
-        && let Some(name) = placeholder_name(node)
-        && let Some(value) = values.get(&name)
-    {
-        let span = node.span;
-        *node = constant(value, span).ok_or_else(|| {
-            let index = hogql_parser::LineIndex::new(src);
-            let offsets = span.map(|s| {
-                (
-                    index.char_offset(s.start as usize),
-                    index.char_offset(s.end as usize),
-                )
-            });
-            Error::HogQL {
-                code: "invalid_placeholder_value",
-                message: format!("the value of placeholder {{{name}}} must be a string, number, boolean, null or an array of those"),
-                start: offsets.map(|o| o.0),
-                end: offsets.map(|o| o.1),
-            }
-        })?;
-        return Ok(());
-    }
-    for (_, field) in &mut node.fields {
-        substitute_value(field, values, src)?;
-    }
-    Ok(())
-}
-
-fn substitute_value(value: &mut AstValue, values: &Map<String, Value>, src: &str) -> Result<()> {
+/// A request value as a placeholder value. serde_json bounds the nesting of what it parsed
+/// (128 levels), so this recursion is bounded.
+fn placeholder_value(value: &Value) -> PlaceholderValue {
     match value {
-        AstValue::Node(child) => substitute(child, values, src),
-        AstValue::List(items) => items
-            .iter_mut()
-            .try_for_each(|v| substitute_value(v, values, src)),
-        AstValue::Map(entries) => entries
-            .iter_mut()
-            .try_for_each(|(_, v)| substitute_value(v, values, src)),
-        _ => Ok(()),
-    }
-}
-
-/// `name` of `{name}`: a placeholder whose expression is a one-part field.
-fn placeholder_name(node: &Node) -> Option<String> {
-    let expr = node.node("expr")?;
-    if expr.kind != "Field" {
-        return None;
-    }
-    match expr.list("chain") {
-        [AstValue::Str(name)] => Some(name.clone()),
-        _ => None,
-    }
-}
-
-fn constant(value: &Value, span: Option<hogql_parser::Span>) -> Option<Node> {
-    let literal = |v: AstValue| Some(Node::new("Constant", span).with("value", v));
-    match value {
-        Value::Null => literal(AstValue::Null),
-        Value::Bool(b) => literal(AstValue::Bool(*b)),
-        Value::Number(n) => match n.as_i64() {
-            Some(i) => literal(AstValue::Int(i)),
-            None => literal(AstValue::Float(n.as_f64()?)),
+        Value::Null => PlaceholderValue::Null,
+        Value::Bool(b) => PlaceholderValue::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => PlaceholderValue::Int(i),
+            (None, Some(f)) => PlaceholderValue::Float(f),
+            (None, None) => PlaceholderValue::Unsupported,
         },
-        Value::String(s) => literal(AstValue::Str(s.clone())),
+        Value::String(s) => PlaceholderValue::Str(s.clone()),
         Value::Array(items) => {
-            let exprs = items
-                .iter()
-                .map(|v| constant(v, span))
-                .collect::<Option<Vec<_>>>()?;
-            Some(Node::new("Array", span).with("exprs", AstValue::nodes(exprs)))
+            PlaceholderValue::Array(items.iter().map(placeholder_value).collect())
         }
-        Value::Object(_) => None,
+        Value::Object(_) => PlaceholderValue::Unsupported,
     }
 }
 
@@ -194,6 +112,33 @@ mod tests {
             panic!("values must be an object")
         };
         prepare(src, &values, &Default::default(), 7, "UTC")
+    }
+
+    /// The CLI (`hogref hogql compile --limit-context api`) and the query API print the same SQL:
+    /// both go through `compile_bound` with the same context.
+    #[test]
+    fn the_cli_and_the_query_api_print_the_same_sql() {
+        let src =
+            "select event, count() from events where properties.$browser = 'Chrome' group by event";
+        let p = run(src, serde_json::json!({})).unwrap();
+        let mut ctx = hogql_compiler::Context::new(7);
+        ctx.limit_context = hogql_compiler::LimitContext::Api;
+        let cli = hogql_compiler::compile_bound(src, &mut ctx, &[]).unwrap();
+        assert_eq!(p.clickhouse, cli.clickhouse);
+        assert_eq!(p.sql, cli.sql);
+        assert_eq!(p.hogql, cli.hogql);
+    }
+
+    #[test]
+    fn limit_breaches_are_coded_400s() {
+        let deep = format!("select {}", vec!["1"; 5_000].join("+"));
+        let err = run(&deep, serde_json::json!({})).unwrap_err();
+        assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST);
+        assert_eq!(err.code(), "syntax_error");
+        let wide = format!("select {}", vec!["1"; 120_000].join(", "));
+        let err = run(&wide, serde_json::json!({})).unwrap_err();
+        assert_eq!(err.status(), axum::http::StatusCode::BAD_REQUEST);
+        assert_eq!(err.code(), "query_too_large");
     }
 
     #[test]
