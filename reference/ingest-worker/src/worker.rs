@@ -23,7 +23,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Header, Message as _, OwnedHeaders, OwnedMessage};
+use rdkafka::message::{Header, Headers as _, Message as _, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -52,6 +52,8 @@ pub const PERSON_TOPIC: &str = "clickhouse_person";
 pub const DISTINCT_ID_TOPIC: &str = "clickhouse_person_distinct_id";
 /// Group rows for `kafka_groups`.
 pub const GROUPS_TOPIC: &str = "clickhouse_groups";
+/// Messages the worker cannot process (unparseable), unchanged, with `dlq-*` headers saying why.
+pub const DLQ_TOPIC: &str = "events_plugin_ingestion_dlq";
 
 /// How the worker connects and batches.
 #[derive(Debug, Clone)]
@@ -108,12 +110,13 @@ impl WorkerConfig {
 }
 
 /// The topics the worker reads and writes (base names).
-pub const WORKER_TOPICS: [&str; 5] = [
+pub const WORKER_TOPICS: [&str; 6] = [
     INPUT_TOPIC,
     EVENTS_TOPIC,
     PERSON_TOPIC,
     DISTINCT_ID_TOPIC,
     GROUPS_TOPIC,
+    DLQ_TOPIC,
 ];
 
 /// Creates the worker's topics that the broker lacks (brokers like tansu do not auto-create topics).
@@ -156,8 +159,10 @@ pub async fn create_topics(hosts: &str, names: &[String], partitions: i32) -> Re
 pub struct Stats {
     /// Events whose rows were produced and acknowledged.
     pub ingested: AtomicU64,
-    /// Messages dropped (unparseable, unknown token).
+    /// Messages dropped (unknown token, group key too long), as PostHog drops them.
     pub dropped: AtomicU64,
+    /// Messages sent to the dead-letter topic (unparseable).
+    pub dead_lettered: AtomicU64,
     /// Batches whose offsets were committed.
     pub committed_batches: AtomicU64,
     /// Offset commits that failed (retried with the next commit; a crash before it redelivers).
@@ -173,21 +178,22 @@ pub struct Stats {
     pub postgres_transactions: AtomicU64,
 }
 
-/// One row to produce.
+/// One message to produce.
 #[derive(Debug)]
 struct Outgoing {
     topic: String,
-    key: String,
-    payload: String,
-    product_track: Option<&'static str>,
+    key: Vec<u8>,
+    payload: Vec<u8>,
+    headers: Vec<(String, Vec<u8>)>,
 }
 
-/// What the PostgreSQL side of a batch decided: the rows to produce, and counters.
+/// What the PostgreSQL side of a batch decided: the messages to produce, and counters.
 #[derive(Debug, Default)]
 struct Built {
     rows: Vec<Outgoing>,
     ingested: u64,
     dropped: u64,
+    dead_lettered: u64,
     group_rows: u64,
 }
 
@@ -195,10 +201,42 @@ impl Built {
     fn push(&mut self, topic: &str, key: String, payload: String, track: Option<&'static str>) {
         self.rows.push(Outgoing {
             topic: topic.to_string(),
-            key,
-            payload,
-            product_track: track,
+            key: key.into_bytes(),
+            payload: payload.into_bytes(),
+            headers: track
+                .map(|t| vec![("productTrack".to_string(), t.as_bytes().to_vec())])
+                .unwrap_or_default(),
         });
+    }
+
+    /// Sends `message` unchanged (key, value, headers) to the dead-letter topic, with headers that
+    /// say why and where it came from.
+    fn dead_letter(&mut self, dlq_topic: &str, message: &OwnedMessage, step: &str, reason: &str) {
+        let mut headers: Vec<(String, Vec<u8>)> = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (key, value) in [
+            ("dlq-reason", reason.to_string()),
+            ("dlq-step", step.to_string()),
+            ("dlq-timestamp", chrono::Utc::now().to_rfc3339()),
+            ("dlq-topic", message.topic().to_string()),
+            ("dlq-partition", message.partition().to_string()),
+            ("dlq-offset", message.offset().to_string()),
+        ] {
+            headers.push((key.to_string(), value.into_bytes()));
+        }
+        self.rows.push(Outgoing {
+            topic: dlq_topic.to_string(),
+            key: message.key().unwrap_or_default().to_vec(),
+            payload: message.payload().unwrap_or_default().to_vec(),
+            headers,
+        });
+        self.dead_lettered += 1;
     }
 }
 
@@ -323,7 +361,14 @@ impl Worker {
             if *shutdown.borrow() {
                 return Ok(());
             }
-            match self.assign_from_committed() {
+            // The dead-letter topic is the worker's own: make sure it exists (brokers like tansu do
+            // not create topics on first use, and a delivery to a missing one fails the batch).
+            let dlq = vec![self.config.topic(DLQ_TOPIC)];
+            let prepared = match create_topics(&self.config.kafka_hosts, &dlq, 1).await {
+                Ok(()) => self.assign_from_committed(),
+                Err(e) => Err(e),
+            };
+            match prepared {
                 Ok(()) => break,
                 Err(e) => {
                     eprintln!("ingest: assigning partitions failed (retrying): {e}");
@@ -533,8 +578,8 @@ impl Worker {
     fn send(
         &self,
         topic: &str,
-        key: &str,
-        payload: &str,
+        key: &[u8],
+        payload: &[u8],
         headers: Option<OwnedHeaders>,
     ) -> Result<DeliveryFuture> {
         let mut record = FutureRecord::to(topic).key(key).payload(payload);
@@ -569,11 +614,15 @@ impl Worker {
         };
         let mut pending: Vec<(String, DeliveryFuture)> = Vec::with_capacity(built.rows.len());
         for row in &built.rows {
-            let headers = row.product_track.map(|track| {
-                OwnedHeaders::new().insert(Header {
-                    key: "productTrack",
-                    value: Some(track),
-                })
+            let headers = (!row.headers.is_empty()).then(|| {
+                row.headers
+                    .iter()
+                    .fold(OwnedHeaders::new(), |all, (key, value)| {
+                        all.insert(Header {
+                            key,
+                            value: Some(value),
+                        })
+                    })
             });
             let future = self.send(&row.topic, &row.key, &row.payload, headers)?;
             pending.push((row.topic.clone(), future));
@@ -596,6 +645,9 @@ impl Worker {
             .dropped
             .fetch_add(built.dropped, Ordering::Relaxed);
         self.stats
+            .dead_lettered
+            .fetch_add(built.dead_lettered, Ordering::Relaxed);
+        self.stats
             .group_rows
             .fetch_add(built.group_rows, Ordering::Relaxed);
         Ok(())
@@ -609,6 +661,7 @@ impl Worker {
         let person_topic = self.config.topic(PERSON_TOPIC);
         let distinct_id_topic = self.config.topic(DISTINCT_ID_TOPIC);
         let groups_topic = self.config.topic(GROUPS_TOPIC);
+        let dlq_topic = self.config.topic(DLQ_TOPIC);
         let mut built = Built::default();
 
         let mut parsed: Vec<(String, IncomingEvent)> = Vec::with_capacity(batch.len());
@@ -622,8 +675,8 @@ impl Worker {
             match parse_message(message.payload().unwrap_or_default()) {
                 Ok(event) => parsed.push((where_, event)),
                 Err(e) => {
-                    eprintln!("ingest: dropping {where_}: {e}");
-                    built.dropped += 1;
+                    eprintln!("ingest: dead-lettering {where_}: {e}");
+                    built.dead_letter(&dlq_topic, message, "parse", &e.to_string());
                 }
             }
         }
