@@ -88,6 +88,18 @@ pub struct Person {
 
 type PersonTuple = (i64, Uuid, Json<Value>, DateTime<Utc>, bool, i64);
 
+/// `(team, distinct id)` and the [`PersonTuple`] of its person.
+type PreloadRow = (
+    i64,
+    String,
+    i64,
+    Uuid,
+    Json<Value>,
+    DateTime<Utc>,
+    bool,
+    i64,
+);
+
 fn person_from(t: PersonTuple) -> Person {
     Person {
         id: t.0,
@@ -210,7 +222,7 @@ impl PersonBatch {
             return Ok(());
         }
         self.statements += 1;
-        let rows: Vec<(i64, String, i64, Uuid, Json<Value>, DateTime<Utc>, bool, i64)> =
+        let rows: Vec<PreloadRow> =
             sqlx::query_as(
                 "SELECT d.team_id, d.distinct_id, p.id, p.uuid, p.properties, p.created_at, p.is_identified, p.version \
                  FROM person_distinct_id d JOIN person p ON p.id = d.person_id \
@@ -241,7 +253,7 @@ impl PersonBatch {
     async fn person_of(&mut self, team_id: i64, distinct_id: &str) -> Result<Option<Person>> {
         let key = (team_id, distinct_id.to_string());
         if !self.distinct_ids.contains_key(&key) {
-            self.preload(&[key.clone()]).await?;
+            self.preload(std::slice::from_ref(&key)).await?;
         }
         match self.distinct_ids.get(&key) {
             Some(Some(id)) => Ok(self.persons.get(id).cloned()),

@@ -353,7 +353,8 @@ impl Worker {
     }
 
     /// Runs until `shutdown` turns `true`. A batch in progress at shutdown is not committed (it is
-    /// redelivered). Broker and PostgreSQL outages are waited out: the failed batch is read again.
+    /// redelivered). Broker and PostgreSQL outages are waited out: the failed batch is read again. A
+    /// partition share that holds no partition of the input topic is an error ([`Error::Config`]).
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<()> {
         let mut backoff = Duration::from_millis(200);
         // Assign the partitions at their committed offsets, waiting for the broker if needed.
@@ -370,6 +371,8 @@ impl Worker {
             };
             match prepared {
                 Ok(()) => break,
+                // A share with no partition (more workers than partitions) will not fix itself.
+                Err(e @ Error::Config(_)) => return Err(e),
                 Err(e) => {
                     eprintln!("ingest: assigning partitions failed (retrying): {e}");
                     if sleep_or_stop(&mut shutdown, backoff).await {
