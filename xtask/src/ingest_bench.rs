@@ -1,5 +1,11 @@
-//! `cargo xtask bench ingest`: capture throughput (events/s, request p50/p99, every event acknowledged by the
-//! broker) and capture-to-queryable latency at a sustained rate, on a real stack.
+//! `cargo xtask bench ingest`: the broker's own ceiling (a plain producer with capture's message shape),
+//! capture throughput (events/s, request p50/p99, every event acknowledged by the broker) as a ratio of
+//! that ceiling, and capture-to-queryable latency at sustained rates, on a real stack.
+//!
+//! Without a stack in the environment it runs once per tansu storage engine of `--storage` (default
+//! `sqlite,memory`): each run is this command again with `--storage ENGINE` and
+//! `HOGREF_TANSU_STORAGE=ENGINE`, on a private stack of its own, and the summary lines of every run are
+//! printed together at the end.
 //!
 //! Builds the `ingest_bench` binary of the `benches` crate (release, feature `services`) and runs it against
 //! the stack named by `CLICKHOUSE_URL`, `KAFKA_HOSTS` and `DATABASE_URL` when they are set, else against a
@@ -29,9 +35,9 @@ pub(crate) struct IngestArgs {
     /// Ingest, capture phase: events per request, comma-separated (1 uses `/e`, more `/batch`).
     #[arg(long, default_value = "1,100")]
     batch: String,
-    /// Ingest, end to end: events per second, sustained.
-    #[arg(long, default_value_t = 10_000.0)]
-    rate: f64,
+    /// Ingest, end to end: events per second, sustained, comma-separated (one run each).
+    #[arg(long, default_value = "1000,10000")]
+    rate: String,
     /// Ingest, end to end: seconds of sustained load.
     #[arg(long, default_value_t = 20.0)]
     e2e_seconds: f64,
@@ -41,9 +47,74 @@ pub(crate) struct IngestArgs {
     /// Ingest: record a profile with `perf record` and print the top threads and functions.
     #[arg(long)]
     profile: bool,
+    /// Ingest: tansu storage engines, comma-separated; one private stack each (`HOGREF_TANSU_STORAGE`).
+    /// Ignored when the environment names a stack.
+    #[arg(long, default_value = "sqlite,memory")]
+    storage: String,
+}
+
+/// Runs this command again once per storage engine, each on its own stack, then prints every run's
+/// summary lines (those the bench binary starts with `summary:`) side by side.
+fn run_per_storage(engines: &[&str]) -> anyhow::Result<()> {
+    use std::io::BufRead as _;
+    let exe = std::env::current_exe().context("locating the xtask binary")?;
+    // The arguments after `xtask`, without `--storage` and its value.
+    let mut passed: Vec<String> = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--storage" {
+            args.next();
+        } else if !a.starts_with("--storage=") {
+            passed.push(a);
+        }
+    }
+    let mut summary: Vec<String> = Vec::new();
+    let mut failed = Vec::new();
+    for engine in engines {
+        eprintln!("bench ingest: tansu storage `{engine}`: a run on a stack of its own");
+        let mut child = Command::new(&exe)
+            .args(&passed)
+            .args(["--storage", engine])
+            .env("HOGREF_TANSU_STORAGE", engine)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .with_context(|| format!("running {}", exe.display()))?;
+        if let Some(out) = child.stdout.take() {
+            for line in std::io::BufReader::new(out).lines() {
+                let line = line?;
+                println!("{line}");
+                if let Some(rest) = line.strip_prefix("summary:") {
+                    summary.push(format!("storage={engine:<7}{rest}"));
+                }
+            }
+        }
+        if !child.wait()?.success() {
+            failed.push(*engine);
+        }
+    }
+    println!("\n== bench ingest: summary per tansu storage engine ==");
+    for line in &summary {
+        println!("  {line}");
+    }
+    if !failed.is_empty() {
+        bail!("the runs with storage {} failed", failed.join(", "));
+    }
+    Ok(())
 }
 
 pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<()> {
+    let have_env = ["CLICKHOUSE_URL", "KAFKA_HOSTS", "DATABASE_URL"]
+        .iter()
+        .all(|v| std::env::var(v).is_ok_and(|s| !s.trim().is_empty()));
+    let engines: Vec<&str> = args
+        .storage
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    if !have_env && engines.len() > 1 {
+        return run_per_storage(&engines);
+    }
     let root = workspace_root();
     let target = cargo_target_dir();
     eprintln!(
@@ -71,16 +142,16 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<()> {
     }
     let exe = target.join("release").join("ingest_bench");
 
-    let have_env = ["CLICKHOUSE_URL", "KAFKA_HOSTS", "DATABASE_URL"]
-        .iter()
-        .all(|v| std::env::var(v).is_ok_and(|s| !s.trim().is_empty()));
     let mut stack = None;
     let mut envs: Vec<(String, String)> = Vec::new();
     if have_env {
         eprintln!("bench ingest: using the stack of CLICKHOUSE_URL, KAFKA_HOSTS, DATABASE_URL");
     } else {
         let name = format!("bench-ingest-{}", std::process::id());
-        eprintln!("bench ingest: no stack in the environment; bringing stack `{name}` up");
+        eprintln!(
+            "bench ingest: no stack in the environment; bringing stack `{name}` up (tansu storage: {})",
+            std::env::var("HOGREF_TANSU_STORAGE").unwrap_or_else(|_| "the stack's default".into())
+        );
         crate::test_cmd::install_ctrlc(&name);
         let s = stack_cmd::up(&StackTarget {
             provider: None,
@@ -132,7 +203,7 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<()> {
         .args(["--seconds", &args.seconds.to_string()])
         .args(["--connections", &args.connections.to_string()])
         .args(["--batch", &args.batch])
-        .args(["--rate", &args.rate.to_string()])
+        .args(["--rate", &args.rate])
         .args(["--e2e-seconds", &args.e2e_seconds.to_string()])
         .args(["--e2e-batch", &args.e2e_batch.to_string()]);
     let status = cmd

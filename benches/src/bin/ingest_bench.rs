@@ -47,7 +47,7 @@ struct Args {
     seconds: f64,
     connections: usize,
     batches: Vec<usize>,
-    rate: f64,
+    rates: Vec<f64>,
     e2e_seconds: f64,
     e2e_batch: usize,
     partitions: i32,
@@ -60,7 +60,7 @@ fn parse_args() -> anyhow::Result<Args> {
         seconds: 10.0,
         connections: 32,
         batches: vec![1, 100],
-        rate: 10_000.0,
+        rates: vec![1_000.0, 10_000.0],
         e2e_seconds: 20.0,
         e2e_batch: 50,
         partitions: 3,
@@ -79,7 +79,12 @@ fn parse_args() -> anyhow::Result<Args> {
                     .map(|b| b.trim().parse::<usize>())
                     .collect::<Result<_, _>>()?
             }
-            "--rate" => a.rate = value()?.parse()?,
+            "--rate" => {
+                a.rates = value()?
+                    .split(',')
+                    .map(|r| r.trim().parse::<f64>())
+                    .collect::<Result<_, _>>()?
+            }
             "--e2e-seconds" => a.e2e_seconds = value()?.parse()?,
             "--e2e-batch" => a.e2e_batch = value()?.parse()?,
             "--partitions" => a.partitions = value()?.parse()?,
@@ -92,8 +97,11 @@ fn parse_args() -> anyhow::Result<Args> {
         "--phase is all, capture or e2e"
     );
     anyhow::ensure!(
-        a.connections > 0 && a.e2e_batch > 0 && a.batches.iter().all(|b| *b > 0),
-        "connections and batch sizes must be positive"
+        a.connections > 0
+            && a.e2e_batch > 0
+            && a.batches.iter().all(|b| *b > 0)
+            && a.rates.iter().all(|r| *r > 0.0),
+        "connections, batch sizes and rates must be positive"
     );
     Ok(a)
 }
@@ -144,8 +152,9 @@ fn run() -> anyhow::Result<()> {
     let capture_rt = runtime("capture", cores)?;
     let loadgen_rt = runtime("loadgen", cores)?;
     println!(
-        "ingest bench: {cores} cores, load average {}, run {name}",
-        load_average()
+        "ingest bench: {cores} cores, load average {}, run {name}, tansu storage {}",
+        load_average(),
+        std::env::var("HOGREF_TANSU_STORAGE").unwrap_or_else(|_| "(the stack's default)".into())
     );
     if matches!(args.phase.as_str(), "all" | "capture") {
         let prefix = format!("{name}_cap_");
@@ -163,16 +172,62 @@ fn run() -> anyhow::Result<()> {
             1,
             Duration::from_secs(1),
         ))?;
+        // The broker's own ceiling: a plain producer, configured as capture's, sending the messages
+        // capture builds from the same request body, `batch` per "request", acks awaited per request.
+        let mut ceilings = Vec::new();
+        println!(
+            "\n== broker ceiling: plain rdkafka producer (capture's settings and message shape), {} concurrent senders, {} s per batch size ==",
+            args.connections, args.seconds
+        );
+        println!(
+            "{:>6} {:>10} {:>12} {:>10} {:>10}",
+            "batch", "events", "events/s", "p50 ms", "p99 ms"
+        );
+        for &batch in &args.batches {
+            let r = loadgen_rt.block_on(broker_ceiling(
+                &kafka_hosts,
+                &format!("{prefix}events_plugin_ingestion"),
+                args.connections,
+                batch,
+                Duration::from_secs_f64(args.seconds),
+            ))?;
+            let rate = r.ok as f64 / r.elapsed.as_secs_f64();
+            println!(
+                "{:>6} {:>10} {:>12.0} {:>10.2} {:>10.2}",
+                batch,
+                r.ok,
+                rate,
+                r.quantile(0.50),
+                r.quantile(0.99)
+            );
+            if r.failed > 0 {
+                println!("        {} failed; first: {}", r.failed, r.first_failure);
+            }
+            ceilings.push((batch, rate));
+        }
         println!(
             "\n== capture: closed loop, {} connections, {} s per batch size, every 200 acknowledged by the broker ==",
             args.connections, args.seconds
         );
         println!(
-            "{:>6} {:>10} {:>10} {:>12} {:>10} {:>10} {:>10} {:>8}",
-            "batch", "requests", "events", "events/s", "p50 ms", "p99 ms", "max ms", "non-200"
+            "{:>6} {:>10} {:>10} {:>12} {:>10} {:>10} {:>10} {:>8} {:>9}",
+            "batch",
+            "requests",
+            "events",
+            "events/s",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "non-200",
+            "/ceiling"
         );
         let mut cpu = Vec::new();
+        let mut summaries = Vec::new();
         for &batch in &args.batches {
+            let ceiling = ceilings
+                .iter()
+                .find(|(b, _)| *b == batch)
+                .map_or(f64::NAN, |(_, r)| *r);
             let before = Cpu::now();
             let r = loadgen_rt.block_on(closed_loop(
                 addr,
@@ -181,17 +236,24 @@ fn run() -> anyhow::Result<()> {
                 batch,
                 Duration::from_secs_f64(args.seconds),
             ))?;
+            let rate = (r.ok * batch as u64) as f64 / r.elapsed.as_secs_f64();
             println!(
-                "{:>6} {:>10} {:>10} {:>12.0} {:>10.2} {:>10.2} {:>10.2} {:>8}",
+                "{:>6} {:>10} {:>10} {:>12.0} {:>10.2} {:>10.2} {:>10.2} {:>8} {:>9.2}",
                 batch,
                 r.ok,
                 r.ok * batch as u64,
-                (r.ok * batch as u64) as f64 / r.elapsed.as_secs_f64(),
+                rate,
                 r.quantile(0.50),
                 r.quantile(0.99),
                 r.quantile(1.0),
-                r.failed
+                r.failed,
+                rate / ceiling
             );
+            summaries.push(format!(
+                "summary: capture batch={batch:<4} broker ceiling {ceiling:>9.0} ev/s  capture {rate:>9.0} ev/s  ratio {:.2}  (request p50 {:.2} ms)",
+                rate / ceiling,
+                r.quantile(0.50)
+            ));
             if r.failed > 0 {
                 println!("        first failure: {}", r.first_failure);
             }
@@ -201,9 +263,21 @@ fn run() -> anyhow::Result<()> {
         for (batch, before, after) in &cpu {
             after.report(before, &format!("the capture run with batch {batch}"));
         }
+        for line in summaries {
+            println!("{line}");
+        }
     }
     if matches!(args.phase.as_str(), "all" | "e2e") {
-        end_to_end(&args, &name, &kafka_hosts, &capture_rt, &loadgen_rt)?;
+        for (i, rate) in args.rates.iter().enumerate() {
+            end_to_end(
+                &args,
+                *rate,
+                &format!("{name}_{i}"),
+                &kafka_hosts,
+                &capture_rt,
+                &loadgen_rt,
+            )?;
+        }
     }
     // The runtimes hold producers and the worker; drop them without waiting on idle tasks.
     capture_rt.shutdown_timeout(Duration::from_secs(2));
@@ -392,8 +466,125 @@ async fn closed_loop(
     Ok(total)
 }
 
+/// The broker's ceiling for capture's traffic: `senders` tasks each queue the `batch` messages capture
+/// builds for one request (same topic, key, value and headers; a producer configured as capture's)
+/// and wait for every acknowledgement, back to back for `duration`. `ok` counts acknowledged events.
+async fn broker_ceiling(
+    kafka_hosts: &str,
+    topic: &str,
+    senders: usize,
+    batch: usize,
+    duration: Duration,
+) -> anyhow::Result<LoadResult> {
+    use rdkafka::ClientConfig;
+    use rdkafka::message::{Header, OwnedHeaders};
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+
+    let (path, payload) = body("phc_bench_capture_token", batch, 0, 1000, "");
+    let request = event_model::HttpRequest {
+        endpoint: if path == "/e/" {
+            event_model::Endpoint::E
+        } else {
+            event_model::Endpoint::Batch
+        },
+        query: "",
+        content_type: Some("application/json"),
+        content_encoding: None,
+        body: payload.as_bytes(),
+    };
+    let context = event_model::CaptureContext {
+        now: chrono::Utc::now(),
+        client_ip: "127.0.0.1",
+    };
+    let mut counter = 0u64;
+    let mut random = || {
+        counter += 1;
+        let mut r = [0u8; 10];
+        r[..8].copy_from_slice(&counter.to_le_bytes());
+        r
+    };
+    let captured = event_model::capture(
+        &request,
+        &event_model::Limits::default(),
+        &context,
+        &mut random,
+    )
+    .map_err(|e| anyhow::anyhow!("capture's core rejected the bench body: {e}"))?;
+    let messages = Arc::new(captured.messages);
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", kafka_hosts)
+        .set("linger.ms", "2")
+        .set("queue.buffering.max.kbytes", "409600")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("message.timeout.ms", "20000")
+        .set("acks", "all")
+        .set("message.send.max.retries", "2")
+        .set("partitioner", "murmur2_random")
+        .set("socket.timeout.ms", "10000")
+        .create()?;
+    let start = Instant::now();
+    let deadline = start + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..senders {
+        let producer = producer.clone();
+        let messages = messages.clone();
+        let topic = topic.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut out = LoadResult::default();
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                let mut pending = Vec::with_capacity(messages.len());
+                for m in messages.iter() {
+                    let mut headers = OwnedHeaders::new_with_capacity(m.headers.len());
+                    for (name, value) in &m.headers {
+                        headers = headers.insert(Header {
+                            key: name,
+                            value: Some(value.as_str()),
+                        });
+                    }
+                    let record = FutureRecord::to(&topic)
+                        .key(m.key.as_str())
+                        .payload(m.value.as_str())
+                        .headers(headers);
+                    match producer.send_result(record) {
+                        Ok(delivery) => pending.push(delivery),
+                        Err((e, _)) => anyhow::bail!("queueing a message: {e}"),
+                    }
+                }
+                let mut failed = false;
+                for delivery in pending {
+                    match delivery.await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err((e, _))) => {
+                            failed = true;
+                            if out.first_failure.is_empty() {
+                                out.first_failure = e.to_string();
+                            }
+                        }
+                        Err(_) => failed = true,
+                    }
+                }
+                out.latencies_us.push(t0.elapsed().as_micros() as u64);
+                if failed {
+                    out.failed += 1;
+                } else {
+                    out.ok += messages.len() as u64;
+                }
+            }
+            anyhow::Ok(out)
+        }));
+    }
+    let mut total = LoadResult::default();
+    for t in tasks {
+        total.merge(t.await??);
+    }
+    total.elapsed = start.elapsed();
+    Ok(total)
+}
+
 fn end_to_end(
     args: &Args,
+    rate: f64,
     name: &str,
     kafka_hosts: &str,
     capture_rt: &tokio::runtime::Runtime,
@@ -472,7 +663,7 @@ fn end_to_end(
     );
     println!(
         "open loop: {} events/s in requests of {} events for {} s, {} distinct ids, {} partitions, worker batch {}",
-        args.rate,
+        rate,
         args.e2e_batch,
         args.e2e_seconds,
         args.distinct_ids,
@@ -481,7 +672,7 @@ fn end_to_end(
     );
 
     let cpu_before = Cpu::now();
-    let sent = loadgen_rt.block_on(open_loop(addr, &team.api_token, args))?;
+    let sent = loadgen_rt.block_on(open_loop(addr, &team.api_token, rate, args))?;
     let expected = sent.ok * args.e2e_batch as u64;
     println!(
         "sent {} requests ({} events acknowledged, {} non-200) in {:.1}s; request latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; late sends (request started > 10 ms after its slot): {}",
@@ -539,6 +730,15 @@ fn end_to_end(
         stats.ingested.load(Ordering::Relaxed),
         stats.dropped.load(Ordering::Relaxed)
     );
+    let ingested = stats.ingested.load(Ordering::Relaxed).max(1);
+    println!(
+        "worker: {} PostgreSQL transactions, {} statements ({:.3} per event), {} committed batches ({:.0} events per batch)",
+        stats.postgres_transactions.load(Ordering::Relaxed),
+        stats.postgres_statements.load(Ordering::Relaxed),
+        stats.postgres_statements.load(Ordering::Relaxed) as f64 / ingested as f64,
+        stats.committed_batches.load(Ordering::Relaxed),
+        ingested as f64 / stats.committed_batches.load(Ordering::Relaxed).max(1) as f64
+    );
     Cpu::now().report(
         &cpu_before,
         "the end-to-end run, from the first send until ClickHouse held every event",
@@ -576,6 +776,15 @@ fn end_to_end(
         );
     }
     println!("(load average {})", load_average());
+    println!(
+        "summary: e2e {rate:>6.0} ev/s  queryable p50 {:>7.1} ms  p95 {:>7.1} ms  (emitted by the worker p95 {:.1} ms; {}/{} events; {:.2} PostgreSQL statements per event)",
+        q("queryable", 0),
+        q("queryable", 1),
+        q("emitted", 1),
+        unique,
+        expected,
+        stats.postgres_statements.load(Ordering::Relaxed) as f64 / ingested as f64
+    );
 
     stop.send_replace(true);
     let _ = worker_rt
@@ -609,10 +818,11 @@ static LATE: AtomicU64 = AtomicU64::new(0);
 async fn open_loop(
     addr: std::net::SocketAddr,
     token: &str,
+    rate: f64,
     args: &Args,
 ) -> anyhow::Result<LoadResult> {
-    let requests = ((args.rate * args.e2e_seconds) / args.e2e_batch as f64).round() as u64;
-    let interval = Duration::from_secs_f64(args.e2e_batch as f64 / args.rate);
+    let requests = ((rate * args.e2e_seconds) / args.e2e_batch as f64).round() as u64;
+    let interval = Duration::from_secs_f64(args.e2e_batch as f64 / rate);
     let start = Instant::now();
     let start_unix = unix_micros();
     let next = Arc::new(AtomicU64::new(0));

@@ -240,7 +240,7 @@ pub fn build(
             ip,
             data: event.to_data_json(),
             now: now_text.clone(),
-            sent_at: sent_at_fixed.as_ref().map(timestamp::format_rfc3339_offset),
+            sent_at: sent_at_fixed.as_ref().map(timestamp::format_sent_at),
             token: token.clone(),
             event: event.event.clone(),
             timestamp: timestamp::format_rfc3339(&computed),

@@ -61,6 +61,26 @@ pub fn format_rfc3339_offset(ts: &DateTime<FixedOffset>) -> String {
     ts.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
+/// `sent_at` as PostHog's capture writes it: RFC 3339 with the client's offset (`Z` for UTC) and a
+/// fraction of seconds without its trailing zeros (`.32Z`, not `.320Z`; none when it is zero), which
+/// is how its Rust capture prints an `OffsetDateTime`.
+pub fn format_sent_at(ts: &DateTime<FixedOffset>) -> String {
+    let whole = ts.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let nanos = ts.timestamp_subsec_nanos();
+    if nanos == 0 {
+        return whole;
+    }
+    let digits = format!("{nanos:09}");
+    let fraction = digits.trim_end_matches('0');
+    // `whole` is `YYYY-MM-DDTHH:MM:SS` followed by `Z` or `±HH:MM`: the fraction goes between.
+    let split = whole
+        .char_indices()
+        .skip(19)
+        .find(|(_, c)| matches!(c, 'Z' | '+' | '-'))
+        .map_or(whole.len(), |(i, _)| i);
+    format!("{}.{fraction}{}", &whole[..split], &whole[split..])
+}
+
 /// Parses a client date leniently; `None` if nothing fits.
 pub fn parse(text: &str) -> Option<DateTime<Utc>> {
     parse_with_offset(text).map(|d| d.with_timezone(&Utc))
@@ -221,6 +241,40 @@ mod tests {
             false,
             "1970-01-01T00:00:00Z",
         );
+    }
+
+    #[test]
+    fn sent_at_drops_trailing_zeros_of_the_fraction() {
+        let cases = [
+            (
+                "2023-09-15T09:15:02.325000+00:00",
+                "2023-09-15T09:15:02.325Z",
+            ),
+            ("2023-09-15T09:15:02.320Z", "2023-09-15T09:15:02.32Z"),
+            ("2023-09-15T09:15:02.300Z", "2023-09-15T09:15:02.3Z"),
+            ("2023-09-15T09:15:02.000Z", "2023-09-15T09:15:02Z"),
+            ("2023-09-15T09:15:02Z", "2023-09-15T09:15:02Z"),
+            (
+                "2023-09-15T09:15:02.123456789Z",
+                "2023-09-15T09:15:02.123456789Z",
+            ),
+            (
+                "2023-09-15T09:15:02.1234560Z",
+                "2023-09-15T09:15:02.123456Z",
+            ),
+            (
+                "2023-09-15T11:15:02.500+02:00",
+                "2023-09-15T11:15:02.5+02:00",
+            ),
+            (
+                "2023-09-15T04:15:02.050-05:00",
+                "2023-09-15T04:15:02.05-05:00",
+            ),
+        ];
+        for (input, expected) in cases {
+            let parsed = parse_with_offset(input).unwrap();
+            assert_eq!(format_sent_at(&parsed), expected, "{input}");
+        }
     }
 
     #[test]

@@ -230,12 +230,14 @@ async fn serve(args: ServeArgs, settings: settings::Settings) -> anyhow::Result<
         let mut config = ingest_worker::WorkerConfig::from_env()?;
         config.kafka_hosts = kafka_hosts.clone();
         config.kafka_prefix = kafka_prefix.clone();
-        let worker = ingest_worker::Worker::new(config.clone(), pool.clone())?;
+        let (index, count) = ingest_worker::WorkerConfig::partition_share_from_env()?;
+        let worker = ingest_worker::Worker::new(config.clone(), pool.clone())?
+            .with_partition_share(index, count)?;
         log(
             Level::Info,
             "serve",
             "worker consuming",
-            json!({"topic": format!("{}events_plugin_ingestion", config.kafka_prefix), "group": config.group_id, "kafka": config.kafka_hosts}),
+            json!({"topic": format!("{}events_plugin_ingestion", config.kafka_prefix), "group": config.group_id, "kafka": config.kafka_hosts, "worker_index": index, "worker_count": count}),
         );
         worker_task = Some(tokio::spawn(worker.run(stopped.clone())));
     }

@@ -232,8 +232,8 @@ pub struct EventRow {
     pub historical_migration: bool,
 }
 
-/// Builds the event row; `created_at` is the emit time. `$elements_chain` moves out of the properties
-/// into `elements_chain` (the legacy `$elements` array is not serialised yet and stays in properties).
+/// Builds the event row; `created_at` is the emit time. `$elements_chain` and `$elements` leave the
+/// properties for the `elements_chain` column (see [`crate::elements::take_elements_chain`]).
 pub fn event_row(
     event: &IncomingEvent,
     team_id: i64,
@@ -242,11 +242,7 @@ pub fn event_row(
     created_at: DateTime<Utc>,
 ) -> EventRow {
     let mut properties = event.properties.clone();
-    let elements_chain = match properties.shift_remove("$elements_chain") {
-        Some(Value::String(s)) => s,
-        Some(other) => other.to_string(),
-        None => String::new(),
-    };
+    let elements_chain = crate::elements::take_elements_chain(&mut properties);
     EventRow {
         uuid: event.uuid,
         event: event.event.clone(),

@@ -6,9 +6,10 @@
 //! collapse in ClickHouse (`sharded_events` is a ReplacingMergeTree whose key includes the uuid).
 //!
 //! The rules are pure modules with unit tests: [`person_id`], [`properties`], [`lift`], [`merge`],
-//! [`groups`], [`event_row`].
+//! [`groups`], [`elements`], [`event_row`].
 //! [`store`] is the PostgreSQL side, [`worker`] the Kafka loop.
 
+pub mod elements;
 pub mod error;
 pub mod event_row;
 pub mod groups;

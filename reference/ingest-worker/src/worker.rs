@@ -1,15 +1,18 @@
-//! The Kafka loop: read a batch from `events_plugin_ingestion`, process it event by event (team by
-//! token, persons and groups in PostgreSQL, the event row), produce every row, wait for all
-//! acknowledgements, and only then commit the batch's offsets. A crash or a failed commit redelivers
-//! the batch (at-least-once); ClickHouse's ReplacingMergeTree on `sharded_events` collapses the
-//! duplicate uuids.
+//! The Kafka loop: read a batch from `events_plugin_ingestion`, run its PostgreSQL side in one
+//! transaction (teams in one query, the batch's persons read and locked in one query, then only the
+//! writes; see [`crate::store::PersonBatch`]), produce every row once that transaction committed, wait
+//! for all acknowledgements, and only then commit the batch's offsets. A crash or a failed commit
+//! redelivers the batch (at-least-once); ClickHouse's ReplacingMergeTree on `sharded_events` collapses
+//! the duplicate uuids. A batch that loses a race with a concurrent writer (another worker) is rolled
+//! back and run again before anything is produced.
 //!
 //! Partitions are assigned by the worker itself, not by a group coordinator: it reads the topic's
-//! partitions from the broker's metadata and starts each at the offset committed under its group id
-//! (the beginning when none). The group id is only a place for committed offsets, so a restart, or a
-//! broker restart, needs no rebalance (tansu's coordinator mishandles rebalances, infra pitfall 8).
-//! A failed batch (a delivery that failed, PostgreSQL down) is not skipped: the worker waits, rewinds
-//! every partition to the end of the last batch that succeeded, and reads it again.
+//! partitions from the broker's metadata, keeps its share of them (partition `p` belongs to worker
+//! `p % count`; see [`Worker::with_partition_share`]) and starts each at the offset committed under
+//! its group id (the beginning when none). The group id is only a place for committed offsets, so a
+//! restart, or a broker restart, needs no rebalance (tansu's coordinator mishandles rebalances, infra
+//! pitfall 8). A failed batch (a delivery that failed, PostgreSQL down) is not skipped: the worker
+//! waits, rewinds every partition to the end of the last batch that succeeded, and reads it again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -20,7 +23,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer as _, StreamConsumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Header, Message as _, OwnedHeaders, OwnedMessage};
+use rdkafka::message::{Header, Headers as _, Message as _, OwnedHeaders, OwnedMessage};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -28,12 +31,16 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
+use crate::event_row::IncomingEvent;
 use crate::event_row::{event_row, parse_message, product_track};
 use crate::groups::{
-    GroupRow, MAX_GROUP_KEY_CHARS, WARN_GROUP_KEY_TOO_LONG, add_group_columns, group_identify,
-    group_types, strip_group_columns,
+    MAX_GROUP_KEY_CHARS, WARN_GROUP_KEY_TOO_LONG, add_group_columns, group_identify, group_types,
+    strip_group_columns,
 };
-use crate::store::{Team, group_type_index, process_person, team_by_token, upsert_group};
+use crate::store::{
+    PersonBatch, RACE_ATTEMPTS, Team, distinct_ids_of, group_type_index, is_retryable,
+    process_person_in, teams_by_tokens, upsert_group_in,
+};
 
 /// Topic the worker consumes (base name).
 pub const INPUT_TOPIC: &str = "events_plugin_ingestion";
@@ -45,6 +52,8 @@ pub const PERSON_TOPIC: &str = "clickhouse_person";
 pub const DISTINCT_ID_TOPIC: &str = "clickhouse_person_distinct_id";
 /// Group rows for `kafka_groups`.
 pub const GROUPS_TOPIC: &str = "clickhouse_groups";
+/// Messages the worker cannot process (unparseable), unchanged, with `dlq-*` headers saying why.
+pub const DLQ_TOPIC: &str = "events_plugin_ingestion_dlq";
 
 /// How the worker connects and batches.
 #[derive(Debug, Clone)]
@@ -78,18 +87,36 @@ impl WorkerConfig {
         })
     }
 
+    /// `INGESTION_WORKER_INDEX` and `INGESTION_WORKER_COUNT` (defaults 0 and 1): this worker's share of
+    /// the input topic's partitions (see [`Worker::with_partition_share`]).
+    pub fn partition_share_from_env() -> Result<(u32, u32)> {
+        let get = |k: &str, default: u32| -> Result<u32> {
+            match std::env::var(k).ok().filter(|v| !v.trim().is_empty()) {
+                None => Ok(default),
+                Some(v) => v.trim().parse().map_err(|_| {
+                    Error::Config(format!("{k} is not a non-negative integer: {v:?}"))
+                }),
+            }
+        };
+        Ok((
+            get("INGESTION_WORKER_INDEX", 0)?,
+            get("INGESTION_WORKER_COUNT", 1)?,
+        ))
+    }
+
     fn topic(&self, base: &str) -> String {
         format!("{}{base}", self.kafka_prefix)
     }
 }
 
 /// The topics the worker reads and writes (base names).
-pub const WORKER_TOPICS: [&str; 5] = [
+pub const WORKER_TOPICS: [&str; 6] = [
     INPUT_TOPIC,
     EVENTS_TOPIC,
     PERSON_TOPIC,
     DISTINCT_ID_TOPIC,
     GROUPS_TOPIC,
+    DLQ_TOPIC,
 ];
 
 /// Creates the worker's topics that the broker lacks (brokers like tansu do not auto-create topics).
@@ -132,8 +159,10 @@ pub async fn create_topics(hosts: &str, names: &[String], partitions: i32) -> Re
 pub struct Stats {
     /// Events whose rows were produced and acknowledged.
     pub ingested: AtomicU64,
-    /// Messages dropped (unparseable, unknown token).
+    /// Messages dropped (unknown token, group key too long), as PostHog drops them.
     pub dropped: AtomicU64,
+    /// Messages sent to the dead-letter topic (unparseable).
+    pub dead_lettered: AtomicU64,
     /// Batches whose offsets were committed.
     pub committed_batches: AtomicU64,
     /// Offset commits that failed (retried with the next commit; a crash before it redelivers).
@@ -142,6 +171,73 @@ pub struct Stats {
     pub retried_batches: AtomicU64,
     /// `clickhouse_groups` rows produced.
     pub group_rows: AtomicU64,
+    /// PostgreSQL statements run by batches (team lookups, person reads and writes, commits): the
+    /// work ingestion costs the database.
+    pub postgres_statements: AtomicU64,
+    /// PostgreSQL transactions committed by batches (one per batch that reached PostgreSQL).
+    pub postgres_transactions: AtomicU64,
+}
+
+/// One message to produce.
+#[derive(Debug)]
+struct Outgoing {
+    topic: String,
+    key: Vec<u8>,
+    payload: Vec<u8>,
+    headers: Vec<(String, Vec<u8>)>,
+}
+
+/// What the PostgreSQL side of a batch decided: the messages to produce, and counters.
+#[derive(Debug, Default)]
+struct Built {
+    rows: Vec<Outgoing>,
+    ingested: u64,
+    dropped: u64,
+    dead_lettered: u64,
+    group_rows: u64,
+}
+
+impl Built {
+    fn push(&mut self, topic: &str, key: String, payload: String, track: Option<&'static str>) {
+        self.rows.push(Outgoing {
+            topic: topic.to_string(),
+            key: key.into_bytes(),
+            payload: payload.into_bytes(),
+            headers: track
+                .map(|t| vec![("productTrack".to_string(), t.as_bytes().to_vec())])
+                .unwrap_or_default(),
+        });
+    }
+
+    /// Sends `message` unchanged (key, value, headers) to the dead-letter topic, with headers that
+    /// say why and where it came from.
+    fn dead_letter(&mut self, dlq_topic: &str, message: &OwnedMessage, step: &str, reason: &str) {
+        let mut headers: Vec<(String, Vec<u8>)> = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (key, value) in [
+            ("dlq-reason", reason.to_string()),
+            ("dlq-step", step.to_string()),
+            ("dlq-timestamp", chrono::Utc::now().to_rfc3339()),
+            ("dlq-topic", message.topic().to_string()),
+            ("dlq-partition", message.partition().to_string()),
+            ("dlq-offset", message.offset().to_string()),
+        ] {
+            headers.push((key.to_string(), value.into_bytes()));
+        }
+        self.rows.push(Outgoing {
+            topic: dlq_topic.to_string(),
+            key: message.key().unwrap_or_default().to_vec(),
+            payload: message.payload().unwrap_or_default().to_vec(),
+            headers,
+        });
+        self.dead_lettered += 1;
+    }
 }
 
 /// The ingestion worker.
@@ -156,6 +252,8 @@ pub struct Worker {
     positions: BTreeMap<i32, i64>,
     /// `positions` moved since the last successful commit.
     uncommitted: bool,
+    /// This worker's index among `share.1` workers that split the input topic's partitions.
+    share: (u32, u32),
     ready: watch::Sender<bool>,
     stats: Arc<Stats>,
 }
@@ -171,6 +269,8 @@ impl std::fmt::Debug for Worker {
 const TEAM_HIT_TTL: Duration = Duration::from_secs(60);
 const TEAM_MISS_TTL: Duration = Duration::from_secs(5);
 const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
+/// The consumer's `fetch.wait.max.ms`: how long the broker may hold a fetch that found nothing.
+pub const FETCH_WAIT_MS: &str = "10";
 
 /// What went wrong with one batch: retry it (after rewinding) unless shutting down.
 enum BatchError {
@@ -192,6 +292,9 @@ impl Worker {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
+            // librdkafka waits up to 500 ms for a fetch to fill; tansu holds a fetch that long even
+            // when a message arrives meanwhile, which cost ~380 ms per hop.
+            .set("fetch.wait.max.ms", FETCH_WAIT_MS)
             .set("socket.timeout.ms", "10000")
             .set("reconnect.backoff.ms", "100")
             .set("reconnect.backoff.max.ms", "1000")
@@ -218,9 +321,24 @@ impl Worker {
             group_types: HashMap::new(),
             positions: BTreeMap::new(),
             uncommitted: false,
+            share: (0, 1),
             ready,
             stats: Arc::new(Stats::default()),
         })
+    }
+
+    /// Makes this worker one of `count` that split the input topic's partitions statically: it reads
+    /// partition `p` only when `p % count == index`. Every worker of the share uses the same group id
+    /// (committed offsets are per partition, so a restarted worker resumes where its predecessor
+    /// committed). An index outside `0..count` is a configuration error.
+    pub fn with_partition_share(mut self, index: u32, count: u32) -> Result<Worker> {
+        if count == 0 || index >= count {
+            return Err(Error::Config(format!(
+                "worker index {index} is not below the worker count {count}"
+            )));
+        }
+        self.share = (index, count);
+        Ok(self)
     }
 
     /// Becomes `true` once the worker assigned itself the input topic's partitions at their
@@ -235,7 +353,8 @@ impl Worker {
     }
 
     /// Runs until `shutdown` turns `true`. A batch in progress at shutdown is not committed (it is
-    /// redelivered). Broker and PostgreSQL outages are waited out: the failed batch is read again.
+    /// redelivered). Broker and PostgreSQL outages are waited out: the failed batch is read again. A
+    /// partition share that holds no partition of the input topic is an error ([`Error::Config`]).
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<()> {
         let mut backoff = Duration::from_millis(200);
         // Assign the partitions at their committed offsets, waiting for the broker if needed.
@@ -243,8 +362,17 @@ impl Worker {
             if *shutdown.borrow() {
                 return Ok(());
             }
-            match self.assign_from_committed() {
+            // The dead-letter topic is the worker's own: make sure it exists (brokers like tansu do
+            // not create topics on first use, and a delivery to a missing one fails the batch).
+            let dlq = vec![self.config.topic(DLQ_TOPIC)];
+            let prepared = match create_topics(&self.config.kafka_hosts, &dlq, 1).await {
+                Ok(()) => self.assign_from_committed(),
+                Err(e) => Err(e),
+            };
+            match prepared {
                 Ok(()) => break,
+                // A share with no partition (more workers than partitions) will not fix itself.
+                Err(e @ Error::Config(_)) => return Err(e),
                 Err(e) => {
                     eprintln!("ingest: assigning partitions failed (retrying): {e}");
                     if sleep_or_stop(&mut shutdown, backoff).await {
@@ -324,7 +452,7 @@ impl Worker {
         Ok(())
     }
 
-    /// The input topic's partitions, from the broker's metadata.
+    /// This worker's share of the input topic's partitions, from the broker's metadata.
     fn partitions(&self) -> Result<Vec<i32>> {
         let topic = self.config.topic(INPUT_TOPIC);
         let metadata = self
@@ -342,7 +470,17 @@ impl Worker {
                 "topic {topic} has no partitions (does it exist?)"
             )));
         }
-        Ok(partitions)
+        let (index, count) = self.share;
+        let mine: Vec<i32> = partitions
+            .into_iter()
+            .filter(|p| u32::try_from(*p).is_ok_and(|p| p % count == index))
+            .collect();
+        if mine.is_empty() {
+            return Err(Error::Config(format!(
+                "worker {index} of {count} has no partition of {topic}: it has fewer partitions than workers"
+            )));
+        }
+        Ok(mine)
     }
 
     /// Assigns every partition of the input topic at its committed offset (the beginning when the
@@ -396,21 +534,35 @@ impl Worker {
         self.assign_at_positions(&current)
     }
 
-    async fn team(&mut self, token: &str) -> Result<Option<Team>> {
-        if let Some((at, team)) = self.teams.get(token) {
-            let ttl = if team.is_some() {
-                TEAM_HIT_TTL
-            } else {
-                TEAM_MISS_TTL
-            };
-            if at.elapsed() < ttl {
-                return Ok(team.clone());
+    /// The teams of `tokens`, from the cache or, for those missing or stale, one query.
+    async fn teams(&mut self, tokens: &[&str]) -> Result<()> {
+        let mut wanted: Vec<String> = Vec::new();
+        for token in tokens {
+            let fresh = self.teams.get(*token).is_some_and(|(at, team)| {
+                let ttl = if team.is_some() {
+                    TEAM_HIT_TTL
+                } else {
+                    TEAM_MISS_TTL
+                };
+                at.elapsed() < ttl
+            });
+            if !fresh && !wanted.iter().any(|w| w == token) {
+                wanted.push((*token).to_string());
             }
         }
-        let team = team_by_token(&self.pool, token).await?;
-        self.teams
-            .insert(token.to_string(), (Instant::now(), team.clone()));
-        Ok(team)
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        self.stats
+            .postgres_statements
+            .fetch_add(1, Ordering::Relaxed);
+        let found = teams_by_tokens(&self.pool, &wanted).await?;
+        let now = Instant::now();
+        for token in wanted {
+            let team = found.iter().find(|t| t.api_token == token).cloned();
+            self.teams.insert(token, (now, team));
+        }
+        Ok(())
     }
 
     /// The index of a group type in the team's project (cached once known).
@@ -429,8 +581,8 @@ impl Worker {
     fn send(
         &self,
         topic: &str,
-        key: &str,
-        payload: &str,
+        key: &[u8],
+        payload: &[u8],
         headers: Option<OwnedHeaders>,
     ) -> Result<DeliveryFuture> {
         let mut record = FutureRecord::to(topic).key(key).payload(payload);
@@ -449,15 +601,73 @@ impl Worker {
         }
     }
 
+    /// Processes `batch` in one PostgreSQL transaction (run again, a few times, when it lost a race
+    /// with a concurrent writer), then produces every row and waits for every acknowledgement.
     async fn process_batch(&mut self, batch: &[OwnedMessage]) -> Result<(), BatchError> {
+        let mut attempt = 0;
+        let built = loop {
+            attempt += 1;
+            match self.build_rows(batch).await {
+                Err(e) if attempt < RACE_ATTEMPTS && is_retryable(&e) => {
+                    eprintln!("ingest: batch lost a race with a concurrent writer, again: {e}");
+                }
+                Err(e) => return Err(e.into()),
+                Ok(built) => break built,
+            }
+        };
+        let mut pending: Vec<(String, DeliveryFuture)> = Vec::with_capacity(built.rows.len());
+        for row in &built.rows {
+            let headers = (!row.headers.is_empty()).then(|| {
+                row.headers
+                    .iter()
+                    .fold(OwnedHeaders::new(), |all, (key, value)| {
+                        all.insert(Header {
+                            key,
+                            value: Some(value),
+                        })
+                    })
+            });
+            let future = self.send(&row.topic, &row.key, &row.payload, headers)?;
+            pending.push((row.topic.clone(), future));
+        }
+        for (topic, future) in pending {
+            match future.await {
+                Ok(Ok(_)) => {}
+                Ok(Err((e, _))) => {
+                    return Err(Error::Kafka(format!("delivery to {topic} failed: {e}")).into());
+                }
+                Err(_) => {
+                    return Err(Error::Kafka(format!("delivery to {topic} was cancelled")).into());
+                }
+            }
+        }
+        self.stats
+            .ingested
+            .fetch_add(built.ingested, Ordering::Relaxed);
+        self.stats
+            .dropped
+            .fetch_add(built.dropped, Ordering::Relaxed);
+        self.stats
+            .dead_lettered
+            .fetch_add(built.dead_lettered, Ordering::Relaxed);
+        self.stats
+            .group_rows
+            .fetch_add(built.group_rows, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Runs the PostgreSQL side of `batch` in one transaction (teams in one query, the batch's
+    /// persons read and locked in one query, then only the writes) and returns the rows to produce.
+    /// Nothing is produced before the transaction committed.
+    async fn build_rows(&mut self, batch: &[OwnedMessage]) -> Result<Built> {
         let events_topic = self.config.topic(EVENTS_TOPIC);
         let person_topic = self.config.topic(PERSON_TOPIC);
         let distinct_id_topic = self.config.topic(DISTINCT_ID_TOPIC);
         let groups_topic = self.config.topic(GROUPS_TOPIC);
-        let mut pending: Vec<(String, DeliveryFuture)> = Vec::new();
-        let mut ingested = 0;
-        let mut dropped = 0;
-        let mut group_rows = 0;
+        let dlq_topic = self.config.topic(DLQ_TOPIC);
+        let mut built = Built::default();
+
+        let mut parsed: Vec<(String, IncomingEvent)> = Vec::with_capacity(batch.len());
         for message in batch {
             let where_ = format!(
                 "{}[{}]@{}",
@@ -465,22 +675,38 @@ impl Worker {
                 message.partition(),
                 message.offset()
             );
-            let mut event = match parse_message(message.payload().unwrap_or_default()) {
-                Ok(event) => event,
+            match parse_message(message.payload().unwrap_or_default()) {
+                Ok(event) => parsed.push((where_, event)),
                 Err(e) => {
-                    eprintln!("ingest: dropping {where_}: {e}");
-                    dropped += 1;
-                    continue;
+                    eprintln!("ingest: dead-lettering {where_}: {e}");
+                    built.dead_letter(&dlq_topic, message, "parse", &e.to_string());
                 }
-            };
-            let Some(team) = self.team(&event.token).await? else {
+            }
+        }
+        let tokens: Vec<&str> = parsed.iter().map(|(_, e)| e.token.as_str()).collect();
+        self.teams(&tokens).await?;
+
+        let mut persons = PersonBatch::begin(&self.pool).await?;
+        let mut pairs = Vec::new();
+        for (_, event) in &parsed {
+            if let Some((_, Some(team))) = self.teams.get(&event.token) {
+                for id in distinct_ids_of(event) {
+                    pairs.push((team.id, id));
+                }
+            }
+        }
+        persons.preload(&pairs).await?;
+
+        for (where_, mut event) in parsed {
+            let Some((_, Some(team))) = self.teams.get(&event.token) else {
                 eprintln!(
                     "ingest: dropping {where_}: invalid_token (no team has token {:?})",
                     event.token
                 );
-                dropped += 1;
+                built.dropped += 1;
                 continue;
             };
+            let team = team.clone();
             let identify = group_identify(&event.event, &event.properties);
             if let Some(g) = &identify
                 && g.group_key.chars().count() > MAX_GROUP_KEY_CHARS
@@ -489,10 +715,10 @@ impl Worker {
                     "ingest: ingestion warning team={} type={WARN_GROUP_KEY_TOO_LONG} event={}: dropped",
                     team.id, event.uuid
                 );
-                dropped += 1;
+                built.dropped += 1;
                 continue;
             }
-            let outcome = process_person(&self.pool, &team, &mut event).await?;
+            let outcome = process_person_in(&mut persons, &team, &mut event).await?;
             for warning in &outcome.warnings {
                 eprintln!(
                     "ingest: ingestion warning team={} type={warning} event={} distinct_id={:?}",
@@ -500,17 +726,14 @@ impl Worker {
                 );
             }
             for row in &outcome.persons {
-                let value = serde_json::to_string(row)
+                let payload = serde_json::to_string(row)
                     .map_err(|e| Error::Kafka(format!("serialising a person row: {e}")))?;
-                let future = self.send(&person_topic, &row.id.to_string(), &value, None)?;
-                pending.push((person_topic.clone(), future));
+                built.push(&person_topic, row.id.to_string(), payload, None);
             }
             for row in &outcome.distinct_ids {
-                let value = serde_json::to_string(row)
+                let payload = serde_json::to_string(row)
                     .map_err(|e| Error::Kafka(format!("serialising a distinct id row: {e}")))?;
-                let future =
-                    self.send(&distinct_id_topic, &row.person_id.to_string(), &value, None)?;
-                pending.push((distinct_id_topic.clone(), future));
+                built.push(&distinct_id_topic, row.person_id.to_string(), payload, None);
             }
 
             // Groups, for events that process persons only (as PostHog does).
@@ -527,8 +750,8 @@ impl Worker {
                 add_group_columns(&mut event.properties, &resolved);
                 if let Some(g) = identify
                     && let Some(index) = self.group_index(&team, &g.group_type).await?
-                    && let Some(row) = upsert_group(
-                        &self.pool,
+                    && let Some(row) = upsert_group_in(
+                        &mut persons,
                         &team,
                         index,
                         &g.group_key,
@@ -537,9 +760,11 @@ impl Worker {
                     )
                     .await?
                 {
-                    let future = self.send_group(&groups_topic, &row)?;
-                    pending.push((groups_topic.clone(), future));
-                    group_rows += 1;
+                    let payload = serde_json::to_string(&row)
+                        .map_err(|e| Error::Kafka(format!("serialising a group row: {e}")))?;
+                    let key = format!("{}:{}:{}", row.team_id, row.group_type_index, row.group_key);
+                    built.push(&groups_topic, key, payload, None);
+                    built.group_rows += 1;
                 }
             }
 
@@ -550,41 +775,25 @@ impl Worker {
                 &outcome.person,
                 chrono::Utc::now(),
             );
-            let value = serde_json::to_string(&row)
+            let payload = serde_json::to_string(&row)
                 .map_err(|e| Error::Kafka(format!("serialising an event row: {e}")))?;
-            let headers = OwnedHeaders::new().insert(Header {
-                key: "productTrack",
-                value: Some(product_track(&row.event)),
-            });
-            let future = self.send(&events_topic, &row.uuid.to_string(), &value, Some(headers))?;
-            pending.push((events_topic.clone(), future));
-            ingested += 1;
+            built.push(
+                &events_topic,
+                row.uuid.to_string(),
+                payload,
+                Some(product_track(&row.event)),
+            );
+            built.ingested += 1;
         }
-        for (topic, future) in pending {
-            match future.await {
-                Ok(Ok(_)) => {}
-                Ok(Err((e, _))) => {
-                    return Err(Error::Kafka(format!("delivery to {topic} failed: {e}")).into());
-                }
-                Err(_) => {
-                    return Err(Error::Kafka(format!("delivery to {topic} was cancelled")).into());
-                }
-            }
-        }
-        self.stats.ingested.fetch_add(ingested, Ordering::Relaxed);
-        self.stats.dropped.fetch_add(dropped, Ordering::Relaxed);
+        let statements = persons.statements;
+        persons.commit().await?;
         self.stats
-            .group_rows
-            .fetch_add(group_rows, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// Produces a group row, keyed by its group so that one group's versions stay in order.
-    fn send_group(&self, topic: &str, row: &GroupRow) -> Result<DeliveryFuture> {
-        let value = serde_json::to_string(row)
-            .map_err(|e| Error::Kafka(format!("serialising a group row: {e}")))?;
-        let key = format!("{}:{}:{}", row.team_id, row.group_type_index, row.group_key);
-        self.send(topic, &key, &value, None)
+            .postgres_statements
+            .fetch_add(statements + 1, Ordering::Relaxed);
+        self.stats
+            .postgres_transactions
+            .fetch_add(1, Ordering::Relaxed);
+        Ok(built)
     }
 
     /// Commits the positions of every partition that moved. A failed commit (broker restarting) is
