@@ -150,7 +150,7 @@ async fn refusals_before_authentication_are_json() {
 fn chunked(bytes: Vec<u8>) -> Body {
     let chunks: Vec<axum::body::Bytes> = bytes
         .chunks(100)
-        .map(|c| axum::body::Bytes::copy_from_slice(c))
+        .map(axum::body::Bytes::copy_from_slice)
         .collect();
     Body::new(Chunks(chunks.into_iter()))
 }
