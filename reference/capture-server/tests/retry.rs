@@ -99,9 +99,8 @@ async fn run(stack: &mut stack::Stack) -> anyhow::Result<()> {
     let prefix = "retry_".to_owned();
     let (input, output): (Vec<&str>, Vec<&str>) =
         TOPICS.iter().partition(|t| !t.starts_with("clickhouse_"));
-    let names = |list: &[&str]| -> Vec<String> {
-        list.iter().map(|t| format!("{prefix}{t}")).collect()
-    };
+    let names =
+        |list: &[&str]| -> Vec<String> { list.iter().map(|t| format!("{prefix}{t}")).collect() };
     ingest_worker::create_topics(&kafka_hosts, &names(&input), 2).await?;
     ingest_worker::create_topics(&kafka_hosts, &names(&output), 1).await?;
 
