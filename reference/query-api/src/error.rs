@@ -198,3 +198,35 @@ impl IntoResponse for Error {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttled_and_unavailable_answers_say_when_to_retry() {
+        let response = Error::TooManyConcurrentQueries { limit: 3 }.into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+        let response =
+            Error::ClickHouseUnavailable("connection refused 10.0.0.7".into()).into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+        assert!(Error::PayloadTooLarge { limit: 1 }.retry_after().is_none());
+    }
+
+    #[test]
+    fn internal_detail_stays_in_the_log() {
+        for error in [
+            Error::ClickHouseUnavailable("http 502: 10.0.0.7 'secret'".into()),
+            Error::Internal("thread panicked at src/x.rs 'secret'".into()),
+            Error::Postgres(sqlx::Error::Protocol("host 10.0.0.7 'secret'".into())),
+        ] {
+            let body = error.body().to_string();
+            assert!(
+                !body.contains("secret") && !body.contains("10.0.0.7"),
+                "{body}"
+            );
+            assert!(error.to_string().contains("secret"));
+        }
+    }
+}
