@@ -80,11 +80,15 @@ pub fn send(
     }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
+    // A server may answer (e.g. 413) and close before the whole body is sent: the answer it wrote is
+    // still read, and only when there is none does the write error count.
+    let written = stream.write_all(body);
     let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .with_context(|| format!("reading the answer of {method} {uri}"))?;
+    let read = stream.read_to_end(&mut raw);
+    if raw.is_empty() {
+        written?;
+        read.with_context(|| format!("reading the answer of {method} {uri}"))?;
+    }
     parse_response(&raw).with_context(|| format!("answer of {method} {uri}"))
 }
 

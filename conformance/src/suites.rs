@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::target::{Entry, Target};
 use crate::{Case, Outcome};
 
+mod attacks;
 mod capture;
 mod hogql_exec;
 mod hogql_parse;
@@ -35,6 +36,8 @@ pub fn all() -> Vec<Box<dyn Suite>> {
         Box::new(capture::Capture),
         Box::new(ingestion::Ingestion),
         Box::new(query_api::QueryApi),
+        // Last: an attack the target does not survive must not fail the other suites' cases.
+        Box::new(attacks::Attacks::default()),
     ]
 }
 

@@ -4,10 +4,20 @@ chDB cannot open ClickHouse's own listeners, so this program speaks the part of 
 interface that the Rust `clickhouse` crate and curl use, and hands every statement to one long-lived
 chDB connection. The engine does the SQL; this file only translates HTTP.
 
-Usage: python chdb_http.py --path DIR [--host 127.0.0.1] [--port 0]
+Usage: python chdb_http.py --path DIR [--host 127.0.0.1] [--port 0] [--user default] [--password '']
 Prints `READY <host>:<port> chdb <version>` on stdout once it serves requests.
 Dependencies: the standard library, `chdb` (PyPI chdb-core) and, for `decompress=1`, `lz4`.
+
+Even as a test stack it behaves as a locked-down server would: every request must carry the
+configured user and password (as ClickHouse reads them: `X-ClickHouse-User`/`X-ClickHouse-Key`,
+HTTP basic auth, or `user`/`password` URL parameters); URL parameters used as settings must be plain
+setting names and last for their request only; table functions and engines that read the machine or
+the network (`file()`, `url()`, `s3()`, `remote()`, ...) are refused, since chDB runs in-process with
+this program's rights; bodies are capped before and after decompression.
 """
+
+import base64
+import hmac
 
 import argparse
 import gzip
@@ -88,6 +98,18 @@ TRAILING_FORMAT = re.compile(r"\bFORMAT\s+([A-Za-z0-9_]+)\s*;?\s*$", re.I)
 ERROR_CODE = re.compile(r"Code:\s*(\d+)\.")
 ERROR_NAME = re.compile(r"\(([A-Z][A-Z0-9_]+)\)\s*$")
 SET_OR_USE = re.compile(r"^\s*(SET|USE)\s", re.I)
+SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+# Table functions, scalar functions and engines that read files, run programs or reach other hosts.
+MACHINE_READERS = re.compile(
+    r"\b(file|filecluster|url|urlcluster|s3|s3cluster|gcs|hdfs|hdfscluster|remote|remotesecure|cluster|"
+    r"clusterallreplicas|executable|executablepool|jdbc|odbc|mysql|postgresql|sqlite|mongodb|redis|"
+    r"azureblobstorage|azureblobstoragecluster|iceberg|icebergs3|icebergazure|iceberghdfs|iceberglocal|"
+    r"deltalake|deltalakelocal|hudi|arrowflight|ytsaurus|paimon)\s*\(",
+    re.I,
+)
+
+# Largest request body, before and after decompression (the stack's own inserts are far smaller).
+MAX_BODY_BYTES = 256 << 20
 
 # Threads for Kafka-engine consumers (one per Kafka table and consumer); ClickHouse server's default.
 MESSAGE_BROKER_THREADS = 16
@@ -253,6 +275,88 @@ def quote_value(value):
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def too_large():
+    return QueryError(
+        "Code: 36. DB::Exception: The request body is larger than %d bytes (chdb-http limit). (BAD_ARGUMENTS)"
+        % MAX_BODY_BYTES
+    )
+
+
+def inflate(data, wbits):
+    """gzip/deflate, stopping at MAX_BODY_BYTES of output (a small bomb cannot fill the memory)."""
+    try:
+        inflater = zlib.decompressobj(wbits)
+        out = inflater.decompress(data, MAX_BODY_BYTES + 1)
+    except zlib.error as exc:
+        raise QueryError("Code: 354. DB::Exception: inflate failed: %s. (ZLIB_INFLATE_FAILED)" % exc) from None
+    if len(out) > MAX_BODY_BYTES or inflater.unconsumed_tail:
+        raise too_large()
+    return out
+
+
+def strip_literals(sql):
+    """`sql` without comments and string literals, quoted identifiers unquoted (for MACHINE_READERS)."""
+    out = []
+    i, n = 0, len(sql)
+    while i < n:
+        c = sql[i]
+        if c == "'" or (c == "$" and sql.startswith("$$", i)):
+            end = "$$" if c == "$" else "'"
+            i += len(end)
+            while i < n and not sql.startswith(end, i):
+                i += 2 if sql[i] == "\\" and end == "'" else 1
+            i += len(end)
+            out.append("''")
+        elif c in "`\"":
+            i += 1
+            while i < n and sql[i] != c:
+                if sql[i] == "\\":
+                    i += 1
+                if i < n:
+                    out.append(sql[i])
+                i += 1
+            i += 1
+        elif sql.startswith("--", i) or c == "#":
+            while i < n and sql[i] != "\n":
+                i += 1
+            out.append(" ")
+        elif sql.startswith("/*", i):
+            depth = 0
+            while i < n:
+                if sql.startswith("/*", i):
+                    depth, i = depth + 1, i + 2
+                elif sql.startswith("*/", i):
+                    depth, i = depth - 1, i + 2
+                    if depth == 0:
+                        break
+                else:
+                    i += 1
+            out.append(" ")
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def refuse_machine_readers(sql):
+    found = MACHINE_READERS.search(strip_literals(sql))
+    if found:
+        raise QueryError(
+            "Code: 497. DB::Exception: %s() reads files, programs or other hosts; chdb-http refuses it. (ACCESS_DENIED)"
+            % found.group(1)
+        )
+
+
+def checked_settings(pairs):
+    """URL parameters used as settings: each name must be a plain setting name (it is spliced into SET)."""
+    for key, _value in pairs:
+        if not SETTING_NAME.match(key):
+            raise QueryError(
+                "Code: 115. DB::Exception: Unknown setting '%s'. (UNKNOWN_SETTING)" % key[:64].encode("unicode_escape").decode()
+            )
+    return pairs
+
+
 def decompress_native(data):
     """Decodes ClickHouse's compressed block stream (what `decompress=1` clients send)."""
     out = []
@@ -266,6 +370,8 @@ def decompress_native(data):
         payload = data[pos + 25:pos + 16 + compressed]
         if len(payload) != compressed - 9:
             raise QueryError("Code: 271. DB::Exception: Cannot decompress: truncated block. (CANNOT_DECOMPRESS)")
+        if size > MAX_BODY_BYTES or sum(len(b) for b in out) + size > MAX_BODY_BYTES:
+            raise too_large()
         if method == 0x82:
             import lz4.block
 
@@ -305,6 +411,35 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "chdb-http"
     engine = None
+    user = "default"
+    password = ""
+
+    def _check_credentials(self, args):
+        """The configured user and password, from headers, basic auth or URL parameters (as ClickHouse)."""
+        user = self.headers.get("X-ClickHouse-User")
+        password = self.headers.get("X-ClickHouse-Key")
+        auth = self.headers.get("Authorization", "")
+        if auth[:6].lower() == "basic ":
+            try:
+                decoded = base64.b64decode(auth[6:].strip(), validate=True).decode("utf-8")
+            except Exception:
+                decoded = ""
+            basic_user, _, basic_password = decoded.partition(":")
+            user = user if user is not None else basic_user
+            password = password if password is not None else basic_password
+        if user is None:
+            user = args.get("user")
+        if password is None:
+            password = args.get("password")
+        user = user or "default"
+        password = password or ""
+        same_user = hmac.compare_digest(user.encode(), self.user.encode())
+        same_password = hmac.compare_digest(password.encode(), self.password.encode())
+        if not (same_user and same_password):
+            raise QueryError(
+                "Code: 516. DB::Exception: %s: Authentication failed: password is incorrect, or there is no user with such name. (AUTHENTICATION_FAILED)"
+                % user[:64].encode("unicode_escape").decode()
+            )
 
     def log_message(self, fmt, *args):  # quiet: one line per error only
         pass
@@ -321,6 +456,7 @@ class Handler(BaseHTTPRequestHandler):
     def _read_body(self):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             parts = []
+            total = 0
             while True:
                 line = self.rfile.readline().strip()
                 size = int(line.split(b";")[0], 16)
@@ -330,15 +466,20 @@ class Handler(BaseHTTPRequestHandler):
                     break
                 parts.append(self.rfile.read(size))
                 self.rfile.readline()
+                total += size
+                if total > MAX_BODY_BYTES:
+                    raise too_large()
             body = b"".join(parts)
         else:
             length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                raise too_large()
             body = self.rfile.read(length) if length else b""
         encoding = self.headers.get("Content-Encoding", "").lower()
         if encoding == "gzip":
-            body = gzip.decompress(body)
+            body = inflate(body, zlib.MAX_WBITS | 16)
         elif encoding == "deflate":
-            body = zlib.decompress(body)
+            body = inflate(body, zlib.MAX_WBITS)
         elif encoding not in ("", "identity"):
             raise QueryError(
                 "Code: 89. DB::Exception: Unknown Content-Encoding %s. (UNKNOWN_COMPRESSION_METHOD)" % encoding
@@ -360,6 +501,8 @@ class Handler(BaseHTTPRequestHandler):
         params = parse_qsl(url.query, keep_blank_values=True)
         query_id = dict(params).get("query_id") or str(uuid.uuid4())
         try:
+            if url.path in ("/", "/query"):
+                self._check_credentials(dict(params))
             body = b"" if readonly else self._read_body()
             if url.path not in ("/", "/query"):
                 if url.path in ("/ping", "/replicas_status"):
@@ -372,6 +515,9 @@ class Handler(BaseHTTPRequestHandler):
             args = dict(params)
             if "query" not in args and not body:
                 return self._reply(200, b"Ok.\n", [("Content-Type", "text/plain; charset=UTF-8")])
+            if "user" in args or "password" in args:
+                # Credentials sent inside a multipart body are checked like URL parameters.
+                self._check_credentials(args)
             if args.get("decompress") == "1" and body:
                 body = decompress_native(body)
             self._execute(args, params, body, query_id, started)
@@ -384,9 +530,9 @@ class Handler(BaseHTTPRequestHandler):
         database = args.get("database") or ""
         fmt_default = args.get("default_format") or "TabSeparated"
         query_params = {k[6:]: v for k, v in params if k.startswith("param_")}
-        settings = [
+        settings = checked_settings([
             (k, v) for k, v in params if k not in HTTP_ONLY_PARAMS and not k.startswith("param_")
-        ]
+        ])
         head = args.get("query", "")
         insert = INSERT_FORMAT.match(head) if head else None
         if insert:
@@ -400,12 +546,14 @@ class Handler(BaseHTTPRequestHandler):
             data = b""
         if insert:
             target, fmt = insert.group(1), insert.group(2)
+            refuse_machine_readers(target)
             written = self.engine.insert(target, fmt, (data[i:i + (1 << 20)] for i in range(0, len(data), 1 << 20)), settings, database)
             summary = {"written_bytes": written}
             return self._ok(b"", fmt_default, query_id, started, summary)
         sql = head + ("\n" + body.decode("utf-8") if body else "") if head else body.decode("utf-8")
         if not sql.strip():
             raise QueryError("Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)")
+        refuse_machine_readers(sql)
         if SET_OR_USE.match(sql) and ";" not in sql.strip().rstrip(";"):
             # No sessions: a lone SET/USE has no lasting effect, as in ClickHouse without session_id.
             return self._ok(b"", fmt_default, query_id, started, {})
@@ -458,10 +606,14 @@ def main():
     parser.add_argument("--path", required=True, help="chDB data directory (one process per directory)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--user", default=os.environ.get("CHDB_HTTP_USER", "default"))
+    parser.add_argument("--password", default=os.environ.get("CHDB_HTTP_PASSWORD", ""))
     opts = parser.parse_args()
     os.makedirs(opts.path, exist_ok=True)
     engine = Engine(opts.path)
     Handler.engine = engine
+    Handler.user = opts.user
+    Handler.password = opts.password
     server = ThreadingHTTPServer((opts.host, opts.port), Handler)
     server.daemon_threads = True
 

@@ -51,7 +51,7 @@ pub(crate) struct ConformanceArgs {
 }
 
 /// The HTTP suites: they need a running server.
-const HTTP_SUITES: &[&str] = &["capture", "ingestion", "query-api"];
+const HTTP_SUITES: &[&str] = &["capture", "ingestion", "query-api", "attacks"];
 
 /// The reference server and its stack, stopped when dropped.
 struct Services {
@@ -98,7 +98,8 @@ pub(crate) fn run(args: ConformanceArgs) -> anyhow::Result<()> {
     let total = Instant::now();
     let gaps = KnownGaps::load(&root)?;
     let mut all = suites::all();
-    all.sort_by_key(|s| s.name());
+    // By name, but `attacks` last: an attack the target does not survive must not fail other suites.
+    all.sort_by_key(|s| (s.name() == "attacks", s.name()));
     let options = RunOptions {
         filter: args.filter.clone(),
     };
@@ -122,7 +123,13 @@ pub(crate) fn run(args: ConformanceArgs) -> anyhow::Result<()> {
                         format!("{}: expected a JSON array of teams", path.display())
                     })?)
                 }
-                None if !wants_suites(&root, &all, &options, &["ingestion", "query-api"])? => {
+                None if !wants_suites(
+                    &root,
+                    &all,
+                    &options,
+                    &["ingestion", "query-api", "attacks"],
+                )? =>
+                {
                     TeamSource::Fixed(Vec::new())
                 }
                 None => {

@@ -2,6 +2,16 @@
 //! `/batch`, each with and without a trailing `/`), decoded and validated by `event-model`, produced
 //! through a [`Sink`] (Kafka in production). A request is answered 200 only after every one of its
 //! events was acknowledged; one bad event rejects the whole request before anything is produced.
+//!
+//! **Retries are safe.** A broker failure in the middle of a batch answers 503 after part of it may
+//! already be stored; Kafka offers no way to take it back. Rather than make produce transactional
+//! (PostHog's capture is not either), a retry of the same request produces the same events with the
+//! same uuids, and ClickHouse collapses duplicates by uuid (`ReplacingMergeTree`, read with `FINAL`).
+//! Client uuids are kept as sent; a missing one is a UUIDv7 whose time is the client's timestamp and
+//! whose random bits are a SHA-256 of the request (path, query, body) and the event's place in it
+//! ([`AppState::stable_uuids`]). The trade-off: two byte-identical requests whose events carry no
+//! uuid are one request, not two (SDKs send a uuid or a millisecond timestamp per event, so only
+//! retries are byte-identical in practice).
 
 mod error;
 mod metrics;
@@ -31,8 +41,11 @@ pub struct AppState {
     pub limits: Limits,
     /// The receive time of a request (a fixed clock in tests).
     pub clock: Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>,
-    /// Random bits for generated UUIDv7s (seeded in tests).
+    /// Random bits for generated UUIDv7s when [`AppState::stable_uuids`] is off (seeded in tests).
     pub random: Arc<dyn Fn() -> [u8; 10] + Send + Sync>,
+    /// Generated uuids derive from the request's bytes, so a retried request repeats them (on by
+    /// default; off, [`AppState::random`] gives the bits).
+    pub stable_uuids: bool,
     pub metrics: Arc<Metrics>,
 }
 
@@ -73,6 +86,7 @@ impl AppState {
             limits: Limits::default(),
             clock: Arc::new(chrono::Utc::now),
             random: Arc::new(rand::random::<[u8; 10]>),
+            stable_uuids: true,
             metrics: Arc::new(Metrics::default()),
         }
     }

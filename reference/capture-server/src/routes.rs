@@ -12,6 +12,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get};
 use event_model::{CaptureContext, Endpoint, HttpRequest};
+use sha2::{Digest as _, Sha256};
 
 use crate::error::{Error, LoggedError};
 use crate::{AppState, Result};
@@ -128,7 +129,14 @@ async fn capture(state: &AppState, endpoint: Endpoint, request: Request) -> Resu
         client_ip: &ip,
     };
     let random = state.random.clone();
-    let captured = event_model::capture(&http, &limits, &context, &mut || random())?;
+    let mut stable = state
+        .stable_uuids
+        .then(|| StableBits::new(parts.uri.path(), http.query, &body));
+    let mut bits = || match &mut stable {
+        Some(stable) => stable.next(),
+        None => random(),
+    };
+    let captured = event_model::capture(&http, &limits, &context, &mut bits)?;
     let n_events = captured.messages.len();
     state.sink.send(captured.messages).await?;
     state.metrics.record_ok(n_events);
@@ -136,6 +144,38 @@ async fn capture(state: &AppState, endpoint: Endpoint, request: Request) -> Resu
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     Ok(ok_body())
+}
+
+/// The random bits of generated uuids for one request: SHA-256 of the request's path, query and body,
+/// then of that digest and a counter per generated uuid. A retry of the same bytes gets the same bits.
+struct StableBits {
+    request: [u8; 32],
+    n: u64,
+}
+
+impl StableBits {
+    fn new(path: &str, query: &str, body: &[u8]) -> StableBits {
+        let mut hash = Sha256::new();
+        for part in [path.as_bytes(), query.as_bytes(), body] {
+            hash.update((part.len() as u64).to_le_bytes());
+            hash.update(part);
+        }
+        StableBits {
+            request: hash.finalize().into(),
+            n: 0,
+        }
+    }
+
+    fn next(&mut self) -> [u8; 10] {
+        let digest = Sha256::new()
+            .chain_update(self.request)
+            .chain_update(self.n.to_le_bytes())
+            .finalize();
+        self.n += 1;
+        let mut bits = [0u8; 10];
+        bits.copy_from_slice(&digest[..10]);
+        bits
+    }
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes> {

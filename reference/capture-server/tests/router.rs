@@ -183,3 +183,50 @@ async fn a_stalled_body_answers_408() {
     assert_eq!(error["code"], "body_read_timeout");
     assert!(sink.messages().is_empty());
 }
+
+/// The uuids of the messages a sink received, in order.
+fn uuids(sink: &MemorySink) -> Vec<String> {
+    sink.messages()
+        .iter()
+        .map(|m| m.event.uuid.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_retried_request_repeats_its_generated_uuids() {
+    // A batch that failed half way (503) is sent again byte for byte: its events without a uuid get
+    // the same uuids as the first time, so ClickHouse collapses the copies; client uuids are kept.
+    let body = r#"{"api_key":"phc_t","sent_at":"2025-01-02T12:00:00Z","batch":[
+        {"event":"a","distinct_id":"d","timestamp":"2025-01-02T11:00:00Z"},
+        {"event":"a","distinct_id":"d","timestamp":"2025-01-02T11:00:00Z"},
+        {"event":"b","distinct_id":"d","uuid":"0192f0e6-0000-7000-8000-000000000462"},
+        {"event":"c","distinct_id":"d"}]}"#;
+    let first = Arc::new(MemorySink::default());
+    let second = Arc::new(MemorySink::default());
+    let mut later = AppState::new(second.clone());
+    // The retry arrives later: the receive time is not part of the ids.
+    later.clock = Arc::new(|| chrono::Utc::now() + chrono::Duration::minutes(5));
+    let (status, _) = send(AppState::new(first.clone()), "/batch/", body.into()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = send(later, "/batch/", body.into()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (a, b) = (uuids(&first), uuids(&second));
+    assert_eq!(a, b);
+    assert_eq!(a[2], "0192f0e6-0000-7000-8000-000000000462");
+    // Events of one request never share an id, even when identical.
+    assert_ne!(a[0], a[1]);
+    for uuid in &a {
+        assert_eq!(uuid::Uuid::parse_str(uuid).unwrap().get_version_num(), 7);
+    }
+
+    // Another body (one byte differs) gets other ids.
+    let other = Arc::new(MemorySink::default());
+    let (status, _) = send(
+        AppState::new(other.clone()),
+        "/batch/",
+        body.replace("\"c\"", "\"C\"").into(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(uuids(&other)[0], a[0]);
+}

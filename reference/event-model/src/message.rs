@@ -1,4 +1,5 @@
-//! From parsed events to Kafka messages: token and distinct_id rules, UUIDv7 for missing uuids, the
+//! From parsed events to Kafka messages: token and distinct_id rules, UUIDv7 for missing uuids (time
+//! from the client's timestamp, so that equal requests can get equal ids), the
 //! computed timestamp, the `CapturedEvent` JSON value, the partition key and the headers.
 
 use chrono::{DateTime, Utc};
@@ -219,9 +220,17 @@ pub fn build(
             ignore_sent_at,
             now: context.now,
         });
-        let uuid = event
-            .uuid
-            .unwrap_or_else(|| uuid_v7(computed.timestamp_millis(), random()));
+        // A generated uuid takes its time from what the client sent (the event's own timestamp,
+        // else the batch's sent_at), not from the receive time, so that a retried request whose
+        // random bits the caller derives from its bytes gets the same uuids (see capture-server).
+        let uuid_ms = event
+            .timestamp
+            .as_deref()
+            .and_then(timestamp::parse)
+            .or(sent_at_utc)
+            .unwrap_or(context.now)
+            .timestamp_millis();
+        let uuid = event.uuid.unwrap_or_else(|| uuid_v7(uuid_ms, random()));
         let topic = if event.event == "$exception" {
             Topic::Exceptions
         } else if payload.historical_migration {
@@ -396,6 +405,18 @@ mod tests {
         assert_eq!(m.event.now, "2025-01-02T12:00:00Z");
         let uuid = uuid::Uuid::parse_str(&m.event.uuid).unwrap();
         assert_eq!(uuid.get_version_num(), 7);
+        // The id's time is the client's timestamp, not the receive time (equal retries, equal ids).
+        let ms = u64::from_be_bytes([
+            0,
+            0,
+            uuid.as_bytes()[0],
+            uuid.as_bytes()[1],
+            uuid.as_bytes()[2],
+            uuid.as_bytes()[3],
+            uuid.as_bytes()[4],
+            uuid.as_bytes()[5],
+        ]);
+        assert_eq!(ms, 1_735_815_600_000);
         let names: Vec<&str> = m.headers.iter().map(|(k, _)| *k).collect();
         assert_eq!(
             names,

@@ -72,8 +72,47 @@ enum MigrationsCommand {
     },
 }
 
+/// Largest file `migrations` reads (a migration, a topology, a rule config), in bytes: a path such
+/// as `/dev/zero` would otherwise be read until memory runs out.
+const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// The text of `path`, refused past [`MAX_FILE_BYTES`] (reads at most one byte more).
+fn read_capped(path: &str) -> anyhow::Result<String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).with_context(|| format!("reading {path}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {path}"))?;
+    anyhow::ensure!(
+        bytes.len() as u64 <= MAX_FILE_BYTES,
+        "{path}: file is larger than {MAX_FILE_BYTES} bytes"
+    );
+    String::from_utf8(bytes).with_context(|| format!("{path}: not UTF-8"))
+}
+
+/// A migration file or directory, with every file it reads capped by [`read_capped`].
+fn read_sources(path: &str) -> anyhow::Result<SourceSet> {
+    if !std::path::Path::new(path).is_dir() {
+        return Ok(SourceSet::File {
+            path: path.to_string(),
+            text: read_capped(path)?,
+        });
+    }
+    for entry in std::fs::read_dir(path).with_context(|| format!("reading {path}"))? {
+        let entry = entry.with_context(|| format!("reading {path}"))?;
+        let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        anyhow::ensure!(
+            len <= MAX_FILE_BYTES,
+            "{}: file is larger than {MAX_FILE_BYTES} bytes",
+            entry.path().display()
+        );
+    }
+    Ok(SourceSet::read(path)?)
+}
+
 fn load(path: &str) -> anyhow::Result<Vec<Migration>> {
-    let set = SourceSet::read(path)?;
+    let set = read_sources(path)?;
     let (migrations, diagnostics) = set.migrations();
     if let Some(first) = diagnostics.first() {
         anyhow::bail!(
@@ -97,7 +136,7 @@ fn topology(
     let env = Env::from_process();
     match path {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+            let text = read_capped(path)?;
             let mut topology = Topology::from_toml(path, &text, &env)?;
             if let Some(database) = database {
                 topology.database = database;
@@ -132,16 +171,15 @@ pub(crate) fn run(args: MigrationsArgs) -> anyhow::Result<i32> {
         } => {
             let config = match config {
                 Some(path) => {
-                    let text = std::fs::read_to_string(&path)
-                        .with_context(|| format!("reading {path}"))?;
+                    let text = read_capped(&path)?;
                     Config::from_toml(&path, &text)?
                 }
                 None => Config::built_in(&dialect)?,
             };
             let sets = paths
                 .iter()
-                .map(|p| SourceSet::read(p))
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(|p| read_sources(p))
+                .collect::<anyhow::Result<Vec<_>>>()?;
             let report = migration_checker::check(&sets, &config);
             match format {
                 OutputFormat::Text => print!("{}", report.render_text()),
@@ -173,7 +211,7 @@ pub(crate) fn run(args: MigrationsArgs) -> anyhow::Result<i32> {
         } => {
             let migrations = load(&path)?;
             let config = Config::built_in(&dialect)?;
-            let report = migration_checker::check(&[SourceSet::read(&path)?], &config);
+            let report = migration_checker::check(&[read_sources(&path)?], &config);
             if !report.diagnostics.is_empty() {
                 eprint!("{}", report.render_text());
                 anyhow::bail!("refusing to apply: the checker found problems");
@@ -190,5 +228,23 @@ pub(crate) fn run(args: MigrationsArgs) -> anyhow::Result<i32> {
             );
             Ok(0)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endless_files_are_refused_not_read_into_memory() {
+        for path in ["/dev/zero", "/dev/urandom"] {
+            let error = read_sources(path).expect_err(path).to_string();
+            assert!(error.contains("larger than"), "{path}: {error}");
+        }
+        let sources = read_sources(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../migrations/clickhouse"
+        ));
+        assert!(sources.is_ok(), "{sources:?}");
     }
 }

@@ -277,6 +277,7 @@ async fn serve(args: ServeArgs, settings: settings::Settings) -> anyhow::Result<
                 clickhouse: Arc::new(clickhouse),
                 cache: Some(Arc::new(cache)),
                 metrics: Arc::new(query_api::Metrics::default()),
+                limits: Arc::new(query_api::Limits::default()),
             })
         }
         _ => None,

@@ -8,11 +8,17 @@
 //!
 //! Errors answer with PostHog's error body (`type`, `code`, `detail`, `attr`), plus `start`/`end`
 //! character offsets for HogQL errors (400). A missing or unknown key is 401; a key of another team is 403.
+//! A ClickHouse error answers with a code and a fixed message from [`clickhouse_errors`], never with
+//! ClickHouse's text (it may hold other teams' values). [`limits`] caps the body (413), its arrival
+//! time (408) and each team's running queries (429 with `Retry-After`); ClickHouse calls have a
+//! deadline (504). A panic while answering is a 500 without detail; the server keeps serving.
 
 pub mod auth;
 pub mod cache;
 pub mod clickhouse;
+pub mod clickhouse_errors;
 mod error;
+pub mod limits;
 pub mod log;
 pub mod metrics;
 pub mod prepare;
@@ -22,8 +28,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -32,6 +38,7 @@ use serde_json::{Value, json};
 pub use crate::cache::Cache;
 pub use crate::clickhouse::ClickHouse;
 pub use crate::error::{Error, Result};
+pub use crate::limits::Limits;
 pub use crate::metrics::Metrics;
 use crate::request::Refresh;
 
@@ -49,6 +56,8 @@ pub struct AppState {
     pub cache: Option<Arc<Cache>>,
     /// Counters for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// Body size and time, per-team concurrency (`Limits::default()` in production).
+    pub limits: Arc<Limits>,
 }
 
 /// The query routes only (`/api/projects/{team_id}/query`, with and without a trailing `/`), for a
@@ -83,11 +92,24 @@ pub fn app(state: AppState) -> Router {
 async fn query(
     State(state): State<AppState>,
     Path(team_id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Response {
     let started = Instant::now();
-    let outcome = answer(&state, &team_id, &headers, &body).await;
+    // Its own task, so that a panic anywhere below is an answer (500) and not a dropped connection;
+    // the team's slot is given back when the task unwinds.
+    let task = {
+        let (state, team_id) = (state.clone(), team_id.clone());
+        tokio::spawn(async move {
+            let (parts, body) = request.into_parts();
+            let body = read_body(&state.limits, &parts.headers, body).await?;
+            answer(&state, &team_id, &parts.headers, &body).await
+        })
+    };
+    let outcome = match task.await {
+        Ok(outcome) => outcome,
+        Err(e) if e.is_panic() => Err(Error::Internal("a request handler panicked".into())),
+        Err(e) => Err(Error::Internal(e.to_string())),
+    };
     let (response, status, code) = match outcome {
         Ok(body) => (
             (StatusCode::OK, axum::Json(body)).into_response(),
@@ -119,6 +141,54 @@ async fn query(
         json!({"team_id": team_id, "status": status, "seconds": started.elapsed().as_secs_f64()}),
     );
     response
+}
+
+/// The body, within the size limit (a declared `Content-Length` over it is refused before reading) and
+/// the arrival deadline.
+async fn read_body(limits: &Limits, headers: &HeaderMap, body: Body) -> Result<Vec<u8>> {
+    let limit = limits.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().parse::<u64>());
+    match declared {
+        Some(Ok(n)) if n > limit as u64 => return Err(Error::PayloadTooLarge { limit }),
+        // Digits beyond u64 are larger than any limit.
+        Some(Err(_)) => return Err(Error::PayloadTooLarge { limit }),
+        _ => {}
+    }
+    let seconds = limits.body_read_timeout.as_secs();
+    let read = tokio::time::timeout(limits.body_read_timeout, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| Error::BodyReadTimeout { seconds })?;
+    match read {
+        Ok(bytes) => Ok(bytes.to_vec()),
+        Err(error) => {
+            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+            while let Some(e) = source {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    return Err(Error::PayloadTooLarge { limit });
+                }
+                source = e.source();
+            }
+            Err(Error::BadRequest(format!(
+                "could not read the request body: {error}"
+            )))
+        }
+    }
+}
+
+/// Everything a query request does that needs no service: the body read as a request, then compiled
+/// for `team_id` in `timezone`. The fuzz target and the property tests drive this.
+pub fn prepare_body(body: &[u8], team_id: i64, timezone: &str) -> Result<prepare::Prepared> {
+    let request = request::parse(body)?;
+    prepare::prepare(
+        &request.query,
+        &request.values,
+        &request.modifiers,
+        team_id,
+        timezone,
+    )
 }
 
 async fn answer(
@@ -185,6 +255,12 @@ async fn answer(
     }
 
     state.metrics.record_cache_miss();
+    let _slot = state
+        .limits
+        .try_acquire(team_id)
+        .ok_or(Error::TooManyConcurrentQueries {
+            limit: state.limits.max_concurrent_per_team,
+        })?;
     let prepared = {
         let request = request.clone();
         let timezone = timezone.clone();
