@@ -20,6 +20,7 @@ const PURE_CRATES: &[&str] = &[
     "event-model",
     "migration-checker",
     "settings",
+    "insights",
 ];
 const IO_CRATES: &[&str] = &[
     "tokio",
