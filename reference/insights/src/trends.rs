@@ -246,9 +246,11 @@ impl Trends {
         for (p, period) in self.periods.iter().enumerate() {
             for (s, series) in self.series.iter().enumerate() {
                 let part = p * self.series.len() + s;
+                // As text in the project timezone: the query API's ClickHouse format shows
+                // DateTimes as ISO 8601 in UTC, which would lose the project's wall clock.
                 let bucket = match self.display {
-                    Display::Total => "toDateTime('1970-01-01 00:00:00')".to_owned(),
-                    _ => period.interval.start_of("timestamp"),
+                    Display::Total => "''".to_owned(),
+                    _ => format!("toString({})", period.interval.start_of("timestamp")),
                 };
                 let breakdown = self
                     .breakdown

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod cache;
 pub mod clickhouse;
 mod error;
+pub mod insights;
 pub mod log;
 pub mod metrics;
 pub mod prepare;
@@ -142,10 +143,13 @@ async fn answer(
     if key_team != team_id {
         return Err(Error::Forbidden { team_id });
     }
-    let request = request::parse(body)?;
     let timezone = auth::team_timezone(&state.pool, team_id)
         .await?
         .ok_or(Error::Forbidden { team_id })?;
+    if let Some(insight) = insights::parse(body)? {
+        return insights::answer(state, team_id, &timezone, insight, started).await;
+    }
+    let request = request::parse(body)?;
     let cache_key = cache::cache_key(team_id, &request);
 
     if request.refresh != Refresh::ForceBlocking
