@@ -609,6 +609,11 @@ pub enum Compare {
 impl Compare {
     pub(crate) fn read(obj: &Obj<'_>) -> Result<Option<Compare>> {
         obj.deny_unknown(&["compare", "compare_to"])?;
+        Compare::read_legacy(obj)
+    }
+
+    /// `compare`/`compare_to` inside another object (the older `stickinessFilter.compare`).
+    pub(crate) fn read_legacy(obj: &Obj<'_>) -> Result<Option<Compare>> {
         if !obj.bool("compare")?.unwrap_or(false) {
             return Ok(None);
         }

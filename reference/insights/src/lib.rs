@@ -13,6 +13,7 @@ mod error;
 pub mod formula;
 mod hogql;
 mod json;
+pub mod stickiness;
 pub mod trends;
 
 use chrono::NaiveDateTime;
@@ -30,12 +31,11 @@ pub struct Context {
 }
 
 /// The insight kinds this crate answers.
-pub const KINDS: &[&str] = &["TrendsQuery"];
+pub const KINDS: &[&str] = &["TrendsQuery", "StickinessQuery"];
 
 /// Kinds PostHog has that this crate recognises but does not answer yet.
 pub const PLANNED_KINDS: &[&str] = &[
     "LifecycleQuery",
-    "StickinessQuery",
     "RetentionQuery",
     "FunnelsQuery",
     "PathsQuery",
@@ -54,6 +54,7 @@ pub struct Plan {
 #[derive(Debug, Clone)]
 enum Shape {
     Trends(Box<trends::Trends>),
+    Stickiness(Box<stickiness::Stickiness>),
 }
 
 /// Whether `kind` is an insight kind this crate knows (answered or recognised).
@@ -76,6 +77,14 @@ pub fn plan(query: &Value, ctx: &Context) -> Result<Plan> {
                 shape: Shape::Trends(Box::new(trends)),
             })
         }
+        "StickinessQuery" => {
+            let stickiness = stickiness::Stickiness::read(query, ctx)?;
+            Ok(Plan {
+                kind: "StickinessQuery",
+                hogql: stickiness.hogql(),
+                shape: Shape::Stickiness(Box::new(stickiness)),
+            })
+        }
         other if PLANNED_KINDS.contains(&other) => {
             Err(Error::unsupported("query.kind", format!("`{other}`")))
         }
@@ -92,6 +101,7 @@ impl Plan {
     pub fn shape(&self, rows: &[Value]) -> Result<Map<String, Value>> {
         match &self.shape {
             Shape::Trends(t) => t.shape(rows),
+            Shape::Stickiness(s) => s.shape(rows),
         }
     }
 }

@@ -552,7 +552,7 @@ fn breakdown_label(value: &str) -> String {
     }
 }
 
-fn action(series: &Series, order: usize) -> Value {
+pub(crate) fn action(series: &Series, order: usize) -> Value {
     json!({
         "id": series.event,
         "type": "events",

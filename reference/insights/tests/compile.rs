@@ -135,3 +135,22 @@ fn trends_refusals_name_the_field() {
         "query.kind",
     );
 }
+
+#[test]
+fn stickiness_variants_compile() {
+    for interval in ["hour", "day", "week", "month"] {
+        check_compiles(json!({"kind": "StickinessQuery",
+            "series": [{"kind": "EventsNode", "event": "$pageview"}, {"kind": "EventsNode", "event": null, "math": "unique_group", "math_group_type_index": 0}],
+            "interval": interval, "dateRange": {"date_from": "2020-01-11", "date_to": "2020-01-12"},
+            "properties": [{"key": "$browser", "value": "Chrome", "operator": "exact", "type": "event"}],
+            "stickinessFilter": {"compare": true}}));
+    }
+    check_refused(
+        json!({"kind": "StickinessQuery", "series": [{"kind": "EventsNode", "event": "a", "math": "sum", "math_property": "x"}]}),
+        "query.series[0].math",
+    );
+    check_refused(
+        json!({"kind": "StickinessQuery", "series": [{"kind": "EventsNode", "event": "a"}], "stickinessFilter": {"computedAs": "cumulative"}}),
+        "query.stickinessFilter.computedAs",
+    );
+}
