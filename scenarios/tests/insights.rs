@@ -111,10 +111,29 @@ impl Harness {
         for (i, person) in data["persons"].as_array().into_iter().flatten().enumerate() {
             let id = format!("{team:08x}-0000-4000-a000-{i:012x}");
             let properties = person["properties"].to_string();
-            persons.push(
-                json!({"id": id, "created_at": "2020-01-01 00:00:00", "team_id": team,
-                "properties": properties, "is_identified": 0, "is_deleted": 0, "version": 0}),
-            );
+            // Created at `created_at`, else at its first event (PostHog's tests freeze time there).
+            let dids: Vec<&str> = person["distinct_ids"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let created_at = person["created_at"]
+                .as_str()
+                .or_else(|| {
+                    data["events"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|e| e["distinct_id"].as_str().is_some_and(|d| dids.contains(&d)))
+                        .filter_map(|e| e["timestamp"].as_str())
+                        .min()
+                })
+                .unwrap_or("2020-01-01T00:00:00Z")
+                .trim_end_matches('Z')
+                .replace('T', " ");
+            persons.push(json!({"id": id, "created_at": created_at, "team_id": team,
+                "properties": properties, "is_identified": 0, "is_deleted": 0, "version": 0}));
             for did in person["distinct_ids"].as_array().into_iter().flatten() {
                 let did = did.as_str().context("distinct id")?;
                 pdis.push(json!({"team_id": team, "distinct_id": did, "person_id": id, "is_deleted": 0, "version": 0}));

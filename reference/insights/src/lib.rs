@@ -13,6 +13,7 @@ mod error;
 pub mod formula;
 mod hogql;
 mod json;
+pub mod lifecycle;
 pub mod stickiness;
 pub mod trends;
 
@@ -31,15 +32,10 @@ pub struct Context {
 }
 
 /// The insight kinds this crate answers.
-pub const KINDS: &[&str] = &["TrendsQuery", "StickinessQuery"];
+pub const KINDS: &[&str] = &["TrendsQuery", "StickinessQuery", "LifecycleQuery"];
 
 /// Kinds PostHog has that this crate recognises but does not answer yet.
-pub const PLANNED_KINDS: &[&str] = &[
-    "LifecycleQuery",
-    "RetentionQuery",
-    "FunnelsQuery",
-    "PathsQuery",
-];
+pub const PLANNED_KINDS: &[&str] = &["RetentionQuery", "FunnelsQuery", "PathsQuery"];
 
 /// A query ready to compile and run, and how to shape its rows.
 #[derive(Debug, Clone)]
@@ -55,6 +51,7 @@ pub struct Plan {
 enum Shape {
     Trends(Box<trends::Trends>),
     Stickiness(Box<stickiness::Stickiness>),
+    Lifecycle(Box<lifecycle::Lifecycle>),
 }
 
 /// Whether `kind` is an insight kind this crate knows (answered or recognised).
@@ -85,6 +82,14 @@ pub fn plan(query: &Value, ctx: &Context) -> Result<Plan> {
                 shape: Shape::Stickiness(Box::new(stickiness)),
             })
         }
+        "LifecycleQuery" => {
+            let lifecycle = lifecycle::Lifecycle::read(query, ctx)?;
+            Ok(Plan {
+                kind: "LifecycleQuery",
+                hogql: lifecycle.hogql(),
+                shape: Shape::Lifecycle(Box::new(lifecycle)),
+            })
+        }
         other if PLANNED_KINDS.contains(&other) => {
             Err(Error::unsupported("query.kind", format!("`{other}`")))
         }
@@ -102,6 +107,7 @@ impl Plan {
         match &self.shape {
             Shape::Trends(t) => t.shape(rows),
             Shape::Stickiness(s) => s.shape(rows),
+            Shape::Lifecycle(l) => l.shape(rows),
         }
     }
 }

@@ -154,3 +154,21 @@ fn stickiness_variants_compile() {
         "query.stickinessFilter.computedAs",
     );
 }
+
+#[test]
+fn lifecycle_variants_compile() {
+    for interval in ["hour", "day", "week", "month"] {
+        check_compiles(json!({"kind": "LifecycleQuery",
+            "series": [{"kind": "EventsNode", "event": "$pageview"}],
+            "interval": interval, "dateRange": {"date_from": "2020-01-11", "date_to": "2020-01-12"},
+            "properties": [{"key": "name", "value": "p1", "operator": "exact", "type": "person"}]}));
+    }
+    check_refused(
+        json!({"kind": "LifecycleQuery", "series": [{"kind": "EventsNode", "event": "a"}, {"kind": "EventsNode", "event": "b"}]}),
+        "query.series",
+    );
+    check_refused(
+        json!({"kind": "LifecycleQuery", "series": [{"kind": "EventsNode", "event": "a"}], "aggregation_group_type_index": 0}),
+        "query.aggregation_group_type_index",
+    );
+}
