@@ -11,6 +11,7 @@ pub mod common;
 pub mod dates;
 mod error;
 pub mod formula;
+pub mod funnels;
 mod hogql;
 mod json;
 pub mod lifecycle;
@@ -32,7 +33,12 @@ pub struct Context {
 }
 
 /// The insight kinds this crate answers.
-pub const KINDS: &[&str] = &["TrendsQuery", "StickinessQuery", "LifecycleQuery"];
+pub const KINDS: &[&str] = &[
+    "TrendsQuery",
+    "StickinessQuery",
+    "LifecycleQuery",
+    "FunnelsQuery",
+];
 
 /// Kinds PostHog has that this crate recognises but does not answer yet.
 pub const PLANNED_KINDS: &[&str] = &["RetentionQuery", "FunnelsQuery", "PathsQuery"];
@@ -52,6 +58,7 @@ enum Shape {
     Trends(Box<trends::Trends>),
     Stickiness(Box<stickiness::Stickiness>),
     Lifecycle(Box<lifecycle::Lifecycle>),
+    Funnels(Box<funnels::Funnels>),
 }
 
 /// Whether `kind` is an insight kind this crate knows (answered or recognised).
@@ -90,6 +97,14 @@ pub fn plan(query: &Value, ctx: &Context) -> Result<Plan> {
                 shape: Shape::Lifecycle(Box::new(lifecycle)),
             })
         }
+        "FunnelsQuery" => {
+            let funnels = funnels::Funnels::read(query, ctx)?;
+            Ok(Plan {
+                kind: "FunnelsQuery",
+                hogql: funnels.hogql(),
+                shape: Shape::Funnels(Box::new(funnels)),
+            })
+        }
         other if PLANNED_KINDS.contains(&other) => {
             Err(Error::unsupported("query.kind", format!("`{other}`")))
         }
@@ -108,6 +123,7 @@ impl Plan {
             Shape::Trends(t) => t.shape(rows),
             Shape::Stickiness(s) => s.shape(rows),
             Shape::Lifecycle(l) => l.shape(rows),
+            Shape::Funnels(f) => f.shape(rows),
         }
     }
 }

@@ -131,7 +131,7 @@ fn trends_refusals_name_the_field() {
         "query.dateRange.date_from",
     );
     check_refused(
-        json!({"kind": "FunnelsQuery", "series": [ev]}),
+        json!({"kind": "RetentionQuery", "retentionFilter": {}}),
         "query.kind",
     );
 }
@@ -170,5 +170,28 @@ fn lifecycle_variants_compile() {
     check_refused(
         json!({"kind": "LifecycleQuery", "series": [{"kind": "EventsNode", "event": "a"}], "aggregation_group_type_index": 0}),
         "query.aggregation_group_type_index",
+    );
+}
+
+#[test]
+fn funnel_variants_compile() {
+    let step = |e: &str| json!({"kind": "EventsNode", "event": e});
+    check_compiles(
+        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b"), step("a"), step("c"), step("d")],
+        "dateRange": {"date_from": "2020-01-01", "date_to": "2020-01-14"},
+        "funnelsFilter": {"funnelWindowInterval": 7, "funnelWindowIntervalUnit": "day", "funnelOrderType": "ordered", "funnelVizType": "steps"},
+        "properties": [{"key": "$browser", "value": "Chrome", "operator": "exact", "type": "event"}]}),
+    );
+    check_refused(
+        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b")], "funnelsFilter": {"funnelOrderType": "strict"}}),
+        "query.funnelsFilter.funnelOrderType",
+    );
+    check_refused(
+        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b")], "funnelsFilter": {"exclusions": [{"kind": "EventsNode", "event": "x", "funnelFromStep": 0, "funnelToStep": 1}]}}),
+        "query.funnelsFilter.exclusions",
+    );
+    check_refused(
+        json!({"kind": "FunnelsQuery", "series": [step("a")]}),
+        "query.series",
     );
 }
