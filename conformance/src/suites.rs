@@ -10,6 +10,7 @@ mod hogql_exec;
 mod hogql_parse;
 mod hogql_print;
 mod ingestion;
+mod insights;
 mod migrations;
 mod query_api;
 
@@ -35,6 +36,7 @@ pub fn all() -> Vec<Box<dyn Suite>> {
         Box::new(capture::Capture),
         Box::new(ingestion::Ingestion),
         Box::new(query_api::QueryApi),
+        Box::new(insights::Insights),
     ]
 }
 
