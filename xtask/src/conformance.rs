@@ -51,7 +51,7 @@ pub(crate) struct ConformanceArgs {
 }
 
 /// The HTTP suites: they need a running server.
-const HTTP_SUITES: &[&str] = &["capture", "ingestion", "query-api"];
+const HTTP_SUITES: &[&str] = &["capture", "ingestion", "query-api", "insights"];
 
 /// The reference server and its stack, stopped when dropped.
 struct Services {
@@ -122,7 +122,13 @@ pub(crate) fn run(args: ConformanceArgs) -> anyhow::Result<()> {
                         format!("{}: expected a JSON array of teams", path.display())
                     })?)
                 }
-                None if !wants_suites(&root, &all, &options, &["ingestion", "query-api"])? => {
+                None if !wants_suites(
+                    &root,
+                    &all,
+                    &options,
+                    &["ingestion", "query-api", "insights"],
+                )? =>
+                {
                     TeamSource::Fixed(Vec::new())
                 }
                 None => {

@@ -180,20 +180,29 @@ fn run_case(target: &dyn Target, case: &Case) -> anyhow::Result<Option<String>> 
     }
 
     let authorization = format!("Bearer {}", team.personal_api_key);
+    // Every event, every person and every distinct id must be visible before the insight runs.
+    let n_persons = data["persons"].as_array().map_or(0, Vec::len);
+    let n_distinct_ids: usize = data["persons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| p["distinct_ids"].as_array().map_or(0, Vec::len))
+        .sum();
     let count = serde_json::to_vec(&json!({
-        "query": {"kind": "HogQLQuery", "query": "select count() from events"},
+        "query": {"kind": "HogQLQuery", "query": "select (select count() from events), (select count() from persons), (select count() from person_distinct_ids)"},
         "refresh": true,
     }))?;
+    let want = json!([n_events, n_persons, n_distinct_ids]);
     let deadline = Instant::now() + WAIT;
     loop {
         let (status, answer) = query(&http.query_url, team.id, Some(&authorization), &count)?;
-        let seen = answer["results"][0][0].as_u64();
-        if status == 200 && seen == Some(n_events as u64) {
+        let seen = &answer["results"][0];
+        if status == 200 && *seen == want {
             break;
         }
         if Instant::now() >= deadline {
             return Ok(Some(format!(
-                "waited {}s for the query API to show the {n_events} captured events (status {status}, count {seen:?})",
+                "waited {}s for the query API to show the captured events, persons and distinct ids {want} (status {status}, seen {seen})",
                 WAIT.as_secs()
             )));
         }
