@@ -11,6 +11,7 @@ mod hogql_exec;
 mod hogql_parse;
 mod hogql_print;
 mod ingestion;
+mod insights;
 mod migrations;
 mod query_api;
 
@@ -36,6 +37,7 @@ pub fn all() -> Vec<Box<dyn Suite>> {
         Box::new(capture::Capture),
         Box::new(ingestion::Ingestion),
         Box::new(query_api::QueryApi),
+        Box::new(insights::Insights),
         // Last: an attack the target does not survive must not fail the other suites' cases.
         Box::new(attacks::Attacks::default()),
     ]

@@ -51,7 +51,7 @@ pub(crate) struct ConformanceArgs {
 }
 
 /// The HTTP suites: they need a running server.
-const HTTP_SUITES: &[&str] = &["capture", "ingestion", "query-api", "attacks"];
+const HTTP_SUITES: &[&str] = &["capture", "ingestion", "query-api", "insights", "attacks"];
 
 /// The reference server and its stack, stopped when dropped.
 struct Services {
@@ -127,7 +127,7 @@ pub(crate) fn run(args: ConformanceArgs) -> anyhow::Result<()> {
                     &root,
                     &all,
                     &options,
-                    &["ingestion", "query-api", "attacks"],
+                    &["ingestion", "query-api", "insights", "attacks"],
                 )? =>
                 {
                     TeamSource::Fixed(Vec::new())

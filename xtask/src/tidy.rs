@@ -22,6 +22,7 @@ const PURE_CRATES: &[&str] = &[
     "migration-checker",
     "settings",
     "hogvm",
+    "insights",
 ];
 const IO_CRATES: &[&str] = &[
     "tokio",

@@ -18,6 +18,7 @@ pub mod cache;
 pub mod clickhouse;
 pub mod clickhouse_errors;
 mod error;
+pub mod insights;
 pub mod limits;
 pub mod log;
 pub mod metrics;
@@ -212,10 +213,13 @@ async fn answer(
     if key_team != team_id {
         return Err(Error::Forbidden { team_id });
     }
-    let request = request::parse(body)?;
     let timezone = auth::team_timezone(&state.pool, team_id)
         .await?
         .ok_or(Error::Forbidden { team_id })?;
+    if let Some(insight) = insights::parse(body)? {
+        return insights::answer(state, team_id, &timezone, insight, started).await;
+    }
+    let request = request::parse(body)?;
     let cache_key = cache::cache_key(team_id, &request);
 
     if request.refresh != Refresh::ForceBlocking

@@ -91,7 +91,7 @@ pub fn parse(body: &[u8]) -> Result<QueryRequest> {
     })
 }
 
-fn refresh_mode(value: &Value) -> Result<Refresh> {
+pub(crate) fn refresh_mode(value: &Value) -> Result<Refresh> {
     Ok(match value {
         Value::Null | Value::Bool(false) => Refresh::Blocking,
         Value::Bool(true) => Refresh::ForceBlocking,

@@ -1,0 +1,287 @@
+//! `insights`: PostHog's insight queries through the target's capture and query APIs, one case per
+//! file under `fixtures/insights/<kind>/` (a dataset from `fixtures/insights/datasets/`, a query,
+//! PostHog's numbers and the PostHog test they come from).
+//!
+//! Each case gets a fresh team; the dataset's events are sent to `/batch/` with the team's token (a
+//! person's properties ride on its first event as `$set`), the suite waits (60 s at most) until the
+//! query API shows every event and person, then sends the insight query with `refresh` and compares
+//! every key of the expected results with the answer (numbers within 1e-6, relative).
+//! `fixtures/insights/known-gaps.toml` lists the cases expected to fail; a listed case that passes
+//! fails the run. Lifecycle cases are skipped here: their "new" status depends on each person's
+//! `created_at`, which ingestion sets to the time the event arrives, not the test's frozen time
+//! (`scenarios/tests/insights.rs` loads them directly). With pre-made teams (`--teams`), which keep
+//! earlier runs' events, every case is skipped.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+
+use crate::http::send;
+use crate::target::{Target, TeamSource};
+use crate::{Case, Outcome};
+
+use super::query_api::query;
+use super::{Suite, files_with_suffix, relative};
+
+/// How long the events may take to show up in the query API.
+const WAIT: Duration = Duration::from_secs(60);
+
+/// The suite.
+#[derive(Debug)]
+pub(super) struct Insights;
+
+impl Suite for Insights {
+    fn name(&self) -> &'static str {
+        "insights"
+    }
+
+    fn unavailable(&self, target: &dyn Target) -> Option<String> {
+        (target.http().is_none() || !target.supports("ingestion"))
+            .then(|| "the target exposes no capture and query HTTP APIs".to_string())
+    }
+
+    fn cases(&self, root: &Path) -> anyhow::Result<Vec<Case>> {
+        let mut cases = Vec::new();
+        for kind in ["trends", "stickiness", "lifecycle", "retention", "funnels"] {
+            for path in files_with_suffix(&root.join("fixtures/insights").join(kind), ".json") {
+                cases.push(Case {
+                    suite: "insights",
+                    id: relative(root, &path),
+                    path,
+                });
+            }
+        }
+        Ok(cases)
+    }
+
+    fn run(&self, target: &dyn Target, case: &Case) -> Outcome {
+        let Some(http) = target.http() else {
+            return Outcome::Skipped("the target has no HTTP API".into());
+        };
+        if matches!(http.teams, TeamSource::Fixed(_)) {
+            return Outcome::Skipped(
+                "insight cases need a fresh team each (pre-made teams keep other runs' events)"
+                    .into(),
+            );
+        }
+        if case.id.contains("/lifecycle/") {
+            return Outcome::Skipped(
+                "lifecycle depends on persons' created_at, which ingestion sets to the arrival time".into(),
+            );
+        }
+        let gap = match known_gap(case) {
+            Ok(gap) => gap,
+            Err(e) => return Outcome::Failed(format!("{e:#}")),
+        };
+        let outcome = run_case(target, case);
+        match (outcome, gap) {
+            (Ok(None), None) => Outcome::Passed,
+            (Ok(None), Some(reason)) => Outcome::UnexpectedPass(format!(
+                "listed in fixtures/insights/known-gaps.toml ({reason}) but passes"
+            )),
+            (Ok(Some(_)) | Err(_), Some(reason)) => Outcome::KnownGap(reason),
+            (Ok(Some(problem)), None) => Outcome::Failed(problem),
+            (Err(e), None) => Outcome::Failed(format!("{e:#}")),
+        }
+    }
+}
+
+/// The reason a case is listed in `fixtures/insights/known-gaps.toml`, if it is.
+fn known_gap(case: &Case) -> anyhow::Result<Option<String>> {
+    let Some(root) = case
+        .path
+        .ancestors()
+        .find(|p| p.ends_with("fixtures/insights"))
+    else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(root.join("known-gaps.toml"))?;
+    let table: toml::Table = toml::from_str(&text)?;
+    let name = case
+        .path
+        .strip_prefix(root)
+        .unwrap_or(&case.path)
+        .with_extension("")
+        .to_string_lossy()
+        .into_owned();
+    Ok(table
+        .get("gap")
+        .and_then(|g| g.as_array())
+        .into_iter()
+        .flatten()
+        .find(|g| g.get("case").and_then(|c| c.as_str()) == Some(name.as_str()))
+        .map(|g| {
+            g.get("reason")
+                .and_then(|r| r.as_str())
+                .unwrap_or("")
+                .to_owned()
+        }))
+}
+
+fn run_case(target: &dyn Target, case: &Case) -> anyhow::Result<Option<String>> {
+    let http = target
+        .http()
+        .ok_or_else(|| anyhow::anyhow!("the target has no HTTP API"))?;
+    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(&case.path)?)?;
+    let dataset = fixture["dataset"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("the case names no `dataset`"))?;
+    let dataset_path = case
+        .path
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("datasets").join(format!("{dataset}.json")))
+        .ok_or_else(|| anyhow::anyhow!("no datasets folder beside the case"))?;
+    let data: Value = serde_json::from_str(&std::fs::read_to_string(&dataset_path)?)?;
+    let name = case
+        .path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let team = http.new_team(&format!("conformance-insights-{name}"))?;
+
+    // Person properties ride on each person's first event as `$set`.
+    let mut person_props: Map<String, Value> = Map::new();
+    for person in data["persons"].as_array().into_iter().flatten() {
+        for did in person["distinct_ids"].as_array().into_iter().flatten() {
+            if let Some(did) = did.as_str() {
+                person_props.insert(did.to_owned(), person["properties"].clone());
+            }
+        }
+    }
+    let mut batch = Vec::new();
+    for event in data["events"].as_array().into_iter().flatten() {
+        let mut properties = event["properties"].as_object().cloned().unwrap_or_default();
+        if let Some(props) = event["distinct_id"]
+            .as_str()
+            .and_then(|d| person_props.remove(d))
+            && props.as_object().is_some_and(|p| !p.is_empty())
+        {
+            properties.insert("$set".into(), props);
+        }
+        batch.push(json!({
+            "event": event["event"],
+            "distinct_id": event["distinct_id"],
+            "timestamp": event["timestamp"],
+            "properties": properties,
+        }));
+    }
+    let n_events = batch.len();
+    let body = serde_json::to_vec(&json!({"api_key": team.api_token, "batch": batch}))?;
+    let headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+    let response = send(&http.capture_url, "POST", "/batch/", &headers, &body)?;
+    if response.status != 200 {
+        return Ok(Some(format!(
+            "capture: status {}, body {}",
+            response.status,
+            response.text()
+        )));
+    }
+
+    let authorization = format!("Bearer {}", team.personal_api_key);
+    // Every event, every person and every distinct id must be visible before the insight runs.
+    let n_persons = data["persons"].as_array().map_or(0, Vec::len);
+    let n_distinct_ids: usize = data["persons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| p["distinct_ids"].as_array().map_or(0, Vec::len))
+        .sum();
+    let count = serde_json::to_vec(&json!({
+        "query": {"kind": "HogQLQuery", "query": "select (select count() from events), (select count() from persons), (select count() from person_distinct_ids)"},
+        "refresh": true,
+    }))?;
+    let want = json!([n_events, n_persons, n_distinct_ids]);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, answer) = query(&http.query_url, team.id, Some(&authorization), &count)?;
+        let seen = &answer["results"][0];
+        if status == 200 && *seen == want {
+            break;
+        }
+        if Instant::now() >= deadline {
+            return Ok(Some(format!(
+                "waited {}s for the query API to show the captured events, persons and distinct ids {want} (status {status}, seen {seen})",
+                WAIT.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    let body =
+        serde_json::to_vec(&json!({"query": fixture["query"], "refresh": "force_blocking"}))?;
+    let (status, answer) = query(&http.query_url, team.id, Some(&authorization), &body)?;
+    if status != 200 {
+        return Ok(Some(format!("status {status}: {answer}")));
+    }
+    let results = answer["results"].as_array().cloned().unwrap_or_default();
+    let mut problems = Vec::new();
+    let expect = &fixture["expect"];
+    if let Some(n) = expect["length"].as_u64()
+        && results.len() as u64 != n
+    {
+        problems.push(format!("expected {n} results, got {}", results.len()));
+    }
+    for (i, e) in expect["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        matches(
+            e,
+            results.get(i).unwrap_or(&Value::Null),
+            &format!("results[{i}]"),
+            &mut problems,
+        );
+    }
+    Ok((!problems.is_empty()).then(|| {
+        format!(
+            "{} ({}):\n  {}",
+            case.id,
+            fixture["source"],
+            problems.join("\n  ")
+        )
+    }))
+}
+
+/// Every key of `expected` equals the same key of `actual` (numbers within 1e-6, relative).
+fn matches(expected: &Value, actual: &Value, path: &str, problems: &mut Vec<String>) {
+    match (expected, actual) {
+        (Value::Number(e), Value::Number(a)) => {
+            let (e, a) = (
+                e.as_f64().unwrap_or(f64::NAN),
+                a.as_f64().unwrap_or(f64::NAN),
+            );
+            if (e - a).abs() > 1e-6 * e.abs().max(1.0) {
+                problems.push(format!("{path}: expected {e}, got {a}"));
+            }
+        }
+        (Value::Array(e), Value::Array(a)) => {
+            if e.len() != a.len() {
+                problems.push(format!(
+                    "{path}: expected {} items, got {}",
+                    e.len(),
+                    a.len()
+                ));
+                return;
+            }
+            for (i, (e, a)) in e.iter().zip(a).enumerate() {
+                matches(e, a, &format!("{path}[{i}]"), problems);
+            }
+        }
+        (Value::Object(e), Value::Object(a)) => {
+            for (k, e) in e {
+                matches(
+                    e,
+                    a.get(k).unwrap_or(&Value::Null),
+                    &format!("{path}.{k}"),
+                    problems,
+                );
+            }
+        }
+        (e, a) if e == a => {}
+        (e, a) => problems.push(format!("{path}: expected {e}, got {a}")),
+    }
+}

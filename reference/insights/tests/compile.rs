@@ -1,0 +1,197 @@
+//! Every planned query compiles with hogql-compiler for a team, with the team guard, and bad
+//! requests are refused naming their field. Pure: no services.
+
+use chrono::NaiveDateTime;
+use serde_json::{Value, json};
+
+fn ctx() -> insights::Context {
+    insights::Context {
+        timezone: "UTC".into(),
+        now: NaiveDateTime::parse_from_str("2020-01-20 10:00:00", "%Y-%m-%d %H:%M:%S").unwrap(),
+    }
+}
+
+#[track_caller]
+fn check_compiles(query: Value) -> String {
+    let plan = insights::plan(&query, &ctx()).unwrap_or_else(|e| panic!("{query}: {e}"));
+    let mut context = hogql_compiler::Context::new(7);
+    context.timezone = "Europe/Berlin".into();
+    let compiled = hogql_compiler::compile(&plan.hogql, &mut context)
+        .unwrap_or_else(|e| panic!("{}\n-> {e}", plan.hogql));
+    assert!(
+        compiled.clickhouse.contains("equals(events.team_id, 7)"),
+        "{}",
+        compiled.clickhouse
+    );
+    compiled.clickhouse
+}
+
+#[track_caller]
+fn check_refused(query: Value, field: &str) {
+    let err = insights::plan(&query, &ctx()).expect_err("planned");
+    assert_eq!(err.field(), Some(field), "{err}");
+}
+
+#[test]
+fn trends_variants_compile() {
+    let ev = |event: &str| json!({"kind": "EventsNode", "event": event});
+    let range = json!({"date_from": "2020-01-09", "date_to": "2020-01-19"});
+    check_compiles(json!({"kind": "TrendsQuery", "series": [ev("$pageview")], "dateRange": range}));
+    for math in ["dau", "unique_session", "total"] {
+        check_compiles(
+            json!({"kind": "TrendsQuery", "series": [{"kind": "EventsNode", "event": "$pageview", "math": math}], "dateRange": range}),
+        );
+    }
+    for math in ["sum", "avg", "min", "max", "median", "p90", "p95", "p99"] {
+        check_compiles(
+            json!({"kind": "TrendsQuery", "series": [{"kind": "EventsNode", "event": "$pageview", "math": math, "math_property": "prop"}], "dateRange": range}),
+        );
+    }
+    check_compiles(
+        json!({"kind": "TrendsQuery", "series": [{"kind": "EventsNode", "event": null, "math": "unique_group", "math_group_type_index": 0}], "dateRange": range}),
+    );
+    for interval in ["hour", "day", "week", "month"] {
+        check_compiles(
+            json!({"kind": "TrendsQuery", "series": [ev("a")], "interval": interval, "dateRange": {"date_from": "-14d"}}),
+        );
+    }
+    check_compiles(json!({
+        "kind": "TrendsQuery",
+        "series": [ev("$pageview"), ev("$pageleave")],
+        "dateRange": range,
+        "breakdownFilter": {"breakdown": "$browser", "breakdown_type": "event", "breakdown_limit": 2},
+        "compareFilter": {"compare": true, "compare_to": "-1w"},
+        "trendsFilter": {"formulas": ["A+2*B"], "display": "ActionsLineGraph"},
+        "properties": [
+            {"key": "$browser", "value": ["Chrome", "Safari"], "operator": "exact", "type": "event"},
+            {"key": "name", "value": "p", "operator": "icontains", "type": "person"},
+            {"key": "prop", "value": 10, "operator": "gt", "type": "event"},
+            {"key": "industry", "value": "finance", "operator": "exact", "type": "group", "group_type_index": 0},
+            {"key": "it's `odd`", "operator": "is_set", "type": "event"}
+        ]
+    }));
+    for kind in ["person", "group", "session"] {
+        check_compiles(
+            json!({"kind": "TrendsQuery", "series": [ev("a")], "dateRange": range, "breakdownFilter": {"breakdown": if kind == "session" { "$session_duration" } else { "name" }, "breakdown_type": kind, "breakdown_group_type_index": 0}}),
+        );
+    }
+    check_compiles(
+        json!({"kind": "TrendsQuery", "series": [ev("a")], "dateRange": range, "trendsFilter": {"display": "BoldNumber"}}),
+    );
+    check_compiles(
+        json!({"kind": "TrendsQuery", "series": [ev("a")], "dateRange": range, "properties": {"type": "AND", "values": [{"type": "OR", "values": [{"key": "a", "value": "b", "operator": "exact", "type": "event"}, {"key": "a", "value": "c", "operator": "regex", "type": "event"}]}]}}),
+    );
+}
+
+#[test]
+fn trends_refusals_name_the_field() {
+    let ev = json!({"kind": "EventsNode", "event": "a"});
+    check_refused(
+        json!({"kind": "TrendsQuery", "series": [ev], "nope": 1}),
+        "query.nope",
+    );
+    check_refused(
+        json!({"kind": "TrendsQuery", "series": [{"kind": "EventsNode", "event": "a", "math": "weekly_active"}]}),
+        "query.series[0].math",
+    );
+    check_refused(
+        json!({"kind": "TrendsQuery", "series": [{"kind": "EventsNode", "event": "a", "math": "sum"}]}),
+        "query.series[0].math_property",
+    );
+    check_refused(
+        json!({"kind": "TrendsQuery", "series": [ev], "filterTestAccounts": true}),
+        "query.filterTestAccounts",
+    );
+    check_refused(
+        json!({"kind": "TrendsQuery", "series": [ev], "samplingFactor": 0.1}),
+        "query.samplingFactor",
+    );
+    check_refused(
+        json!({"kind": "TrendsQuery", "series": [ev], "interval": "fortnight"}),
+        "query.interval",
+    );
+    check_refused(
+        json!({"kind": "TrendsQuery", "series": [ev], "dateRange": {"date_from": "all"}}),
+        "query.dateRange.date_from",
+    );
+    check_refused(
+        json!({"kind": "TrendsQuery", "series": [ev], "properties": [{"key": "id", "value": 3, "type": "cohort"}]}),
+        "query.properties[0].type",
+    );
+    check_refused(
+        json!({"kind": "TrendsQuery", "series": [ev], "trendsFilter": {"formula": "A+B"}}),
+        "query.trendsFilter.formula",
+    );
+    check_refused(
+        json!({"kind": "TrendsQuery", "series": [ev], "breakdownFilter": {"breakdowns": [{"property": "a"}]}}),
+        "query.breakdownFilter.breakdowns",
+    );
+    check_refused(
+        json!({"kind": "TrendsQuery", "series": [ev], "dateRange": {"date_from": "1900-01-01", "date_to": "2020-01-01"}, "interval": "hour"}),
+        "query.dateRange.date_from",
+    );
+    check_refused(
+        json!({"kind": "RetentionQuery", "retentionFilter": {}}),
+        "query.kind",
+    );
+}
+
+#[test]
+fn stickiness_variants_compile() {
+    for interval in ["hour", "day", "week", "month"] {
+        check_compiles(json!({"kind": "StickinessQuery",
+            "series": [{"kind": "EventsNode", "event": "$pageview"}, {"kind": "EventsNode", "event": null, "math": "unique_group", "math_group_type_index": 0}],
+            "interval": interval, "dateRange": {"date_from": "2020-01-11", "date_to": "2020-01-12"},
+            "properties": [{"key": "$browser", "value": "Chrome", "operator": "exact", "type": "event"}],
+            "stickinessFilter": {"compare": true}}));
+    }
+    check_refused(
+        json!({"kind": "StickinessQuery", "series": [{"kind": "EventsNode", "event": "a", "math": "sum", "math_property": "x"}]}),
+        "query.series[0].math",
+    );
+    check_refused(
+        json!({"kind": "StickinessQuery", "series": [{"kind": "EventsNode", "event": "a"}], "stickinessFilter": {"computedAs": "cumulative"}}),
+        "query.stickinessFilter.computedAs",
+    );
+}
+
+#[test]
+fn lifecycle_variants_compile() {
+    for interval in ["hour", "day", "week", "month"] {
+        check_compiles(json!({"kind": "LifecycleQuery",
+            "series": [{"kind": "EventsNode", "event": "$pageview"}],
+            "interval": interval, "dateRange": {"date_from": "2020-01-11", "date_to": "2020-01-12"},
+            "properties": [{"key": "name", "value": "p1", "operator": "exact", "type": "person"}]}));
+    }
+    check_refused(
+        json!({"kind": "LifecycleQuery", "series": [{"kind": "EventsNode", "event": "a"}, {"kind": "EventsNode", "event": "b"}]}),
+        "query.series",
+    );
+    check_refused(
+        json!({"kind": "LifecycleQuery", "series": [{"kind": "EventsNode", "event": "a"}], "aggregation_group_type_index": 0}),
+        "query.aggregation_group_type_index",
+    );
+}
+
+#[test]
+fn funnel_variants_compile() {
+    let step = |e: &str| json!({"kind": "EventsNode", "event": e});
+    check_compiles(
+        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b"), step("a"), step("c"), step("d")],
+        "dateRange": {"date_from": "2020-01-01", "date_to": "2020-01-14"},
+        "funnelsFilter": {"funnelWindowInterval": 7, "funnelWindowIntervalUnit": "day", "funnelOrderType": "ordered", "funnelVizType": "steps"},
+        "properties": [{"key": "$browser", "value": "Chrome", "operator": "exact", "type": "event"}]}),
+    );
+    check_refused(
+        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b")], "funnelsFilter": {"funnelOrderType": "strict"}}),
+        "query.funnelsFilter.funnelOrderType",
+    );
+    check_refused(
+        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b")], "funnelsFilter": {"exclusions": [{"kind": "EventsNode", "event": "x", "funnelFromStep": 0, "funnelToStep": 1}]}}),
+        "query.funnelsFilter.exclusions",
+    );
+    check_refused(
+        json!({"kind": "FunnelsQuery", "series": [step("a")]}),
+        "query.series",
+    );
+}

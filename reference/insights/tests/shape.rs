@@ -1,0 +1,64 @@
+//! Rows (as ClickHouse returns them for a plan's HogQL) shaped into PostHog's series. Pure.
+
+use chrono::NaiveDateTime;
+use serde_json::{Value, json};
+
+fn plan(query: Value) -> insights::Plan {
+    let ctx = insights::Context {
+        timezone: "UTC".into(),
+        now: NaiveDateTime::parse_from_str("2020-01-20 10:00:00", "%Y-%m-%d %H:%M:%S").unwrap(),
+    };
+    insights::plan(&query, &ctx).unwrap()
+}
+
+#[test]
+fn formulas_combine_series_per_bucket() {
+    let p = plan(json!({"kind": "TrendsQuery",
+        "series": [{"kind": "EventsNode", "event": "a"}, {"kind": "EventsNode", "event": "b"}],
+        "dateRange": {"date_from": "2020-01-01", "date_to": "2020-01-03"},
+        "trendsFilter": {"formula": "A+2*B"}}));
+    let rows = vec![
+        json!([0, "2020-01-01 00:00:00", 1, ""]),
+        json!([1, "2020-01-01 00:00:00.000000", 2, ""]),
+        json!([1, "2020-01-03 00:00:00", "3", ""]),
+    ];
+    let out = p.shape(&rows).unwrap();
+    assert_eq!(out["results"][0]["data"], json!([5.0, 0.0, 6.0]), "{out:?}");
+    assert_eq!(out["results"][0]["count"], json!(11.0));
+    assert_eq!(out["results"][0]["label"], "Formula (A+2*B)");
+}
+
+#[test]
+fn breakdowns_rank_and_fold_the_rest_into_other() {
+    let p = plan(json!({"kind": "TrendsQuery",
+        "series": [{"kind": "EventsNode", "event": "a"}],
+        "dateRange": {"date_from": "2020-01-01", "date_to": "2020-01-02"},
+        "breakdownFilter": {"breakdown": "x", "breakdown_limit": 2}}));
+    let rows = vec![
+        json!([0, "2020-01-01 00:00:00", 1, "small"]),
+        json!([0, "2020-01-01 00:00:00", 5, "big"]),
+        json!([0, "2020-01-02 00:00:00", 2, "mid"]),
+        json!([0, "2020-01-02 00:00:00", 1, "$$_posthog_breakdown_null_$$"]),
+    ];
+    let out = p.shape(&rows).unwrap();
+    let values: Vec<&Value> = out["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["breakdown_value"])
+        .collect();
+    assert_eq!(
+        values,
+        [
+            &json!("big"),
+            &json!("mid"),
+            &json!("$$_posthog_breakdown_other_$$")
+        ]
+    );
+    assert_eq!(out["results"][2]["data"], json!([1, 1]));
+    assert_eq!(
+        out["results"][2]["label"],
+        "Other (i.e. all remaining values)"
+    );
+    assert_eq!(out["hasMore"], true);
+}
