@@ -217,6 +217,14 @@ async fn answer(
         .await?
         .ok_or(Error::Forbidden { team_id })?;
     if let Some(insight) = insights::parse(body)? {
+        // An insight holds the team's slot for its whole answer (cache look-up included): it may run
+        // several ClickHouse queries.
+        let _slot = state
+            .limits
+            .try_acquire(team_id)
+            .ok_or(Error::TooManyConcurrentQueries {
+                limit: state.limits.max_concurrent_per_team,
+            })?;
         return insights::answer(state, team_id, &timezone, insight, started).await;
     }
     let request = request::parse(body)?;

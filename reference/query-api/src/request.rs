@@ -50,7 +50,7 @@ pub fn parse(body: &[u8]) -> Result<QueryRequest> {
         Some(Value::String(kind)) if kind == "HogQLQuery" => {}
         Some(Value::String(kind)) => {
             return Err(Error::BadRequest(format!(
-                "query kind `{kind}` is not supported (only HogQLQuery)"
+                "query kind `{kind}` is not supported (HogQLQuery, TrendsQuery, StickinessQuery, LifecycleQuery, FunnelsQuery)"
             )));
         }
         _ => {
