@@ -67,6 +67,7 @@ impl Harness {
             )),
             cache: Some(Arc::new(query_api::Cache::new(&env("REDIS_URL"), 60)?)),
             metrics: Arc::new(query_api::Metrics::default()),
+            limits: Arc::new(query_api::Limits::default()),
         };
         let node = Node {
             name: "local".into(),
