@@ -13,7 +13,9 @@
 //! ever shrinks; a listed case that does not exist fails loading, so the list never rots.
 //!
 //! The parser's divergences from the pinned oracle (`fixtures/hogql/parse/divergences.toml`, the list
-//! `cargo xtask parity` checks) are read as `hogql-parse` gaps too, so each divergence is written once.
+//! `cargo xtask parity` checks) are read as `hogql-parse` gaps too, and HogVM's divergences from
+//! `@posthog/hogvm` (`fixtures/hog/expected/divergences.toml`, entries `program_NAME`) as `hog` gaps,
+//! so each divergence is written once.
 
 use std::path::Path;
 
@@ -26,6 +28,8 @@ use crate::{Case, Outcome};
 pub const PATH: &str = "fixtures/conformance/known-gaps.toml";
 /// The parser's checked divergence list, relative to the repository root.
 pub const PARSE_DIVERGENCES: &str = "fixtures/hogql/parse/divergences.toml";
+/// HogVM's checked divergence list (cases `program_NAME` are the `hog` suite's programs).
+pub const HOG_DIVERGENCES: &str = "fixtures/hog/expected/divergences.toml";
 
 #[derive(Debug, Clone, Deserialize)]
 struct DivergenceFile {
@@ -102,6 +106,20 @@ impl KnownGaps {
                         })
                     }),
             );
+        }
+        if let Some(text) = read_optional(root, HOG_DIVERGENCES)? {
+            let table: toml::Table =
+                toml::from_str(&text).with_context(|| format!("parsing {HOG_DIVERGENCES}"))?;
+            gaps.extend(table.into_iter().filter_map(|(name, entry)| {
+                Some(Gap {
+                    suite: "hog".into(),
+                    case: format!(
+                        "fixtures/hog/programs/{}.hog",
+                        name.strip_prefix("program_")?
+                    ),
+                    reason: entry.get("reason")?.as_str()?.to_owned(),
+                })
+            }));
         }
         for gap in &gaps {
             anyhow::ensure!(

@@ -7,6 +7,7 @@ use crate::{Case, Outcome};
 
 mod attacks;
 mod capture;
+mod hog;
 mod hogql_exec;
 mod hogql_parse;
 mod hogql_print;
@@ -33,6 +34,7 @@ pub fn all() -> Vec<Box<dyn Suite>> {
         Box::new(hogql_parse::HogqlParse),
         Box::new(hogql_print::HogqlPrint),
         Box::new(hogql_exec::HogqlExec::default()),
+        Box::new(hog::Hog),
         Box::new(migrations::Migrations),
         Box::new(capture::Capture),
         Box::new(ingestion::Ingestion),

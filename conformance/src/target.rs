@@ -1,7 +1,8 @@
 //! The seam: what the suites may ask of an implementation, and the command-line adapter.
 //!
 //! A target answers the questions the suites ask. The command-line adapter drives any program that
-//! speaks Hogref's tool interface (`<bin> hogql parse --select`, `<bin> migrations check --format json`);
+//! speaks Hogref's tool interface (`<bin> hogql parse --select`, `<bin> migrations check --format json`,
+//! `<bin> hog run --result FILE`);
 //! an HTTP-only target (capture and query APIs) answers none of these and the internal suites are skipped.
 //! [`ReferenceTarget`] is both: Hogref's CLI plus a running `hogref serve`.
 
@@ -100,6 +101,12 @@ pub trait Target {
         let _ = (src, options);
         anyhow::bail!("{} does not compile HogQL", self.name())
     }
+    /// Runs a Hog program file (`hog run --result FILE`: compile, run, print what it prints, then its
+    /// return value when not null) and returns its exit status and output. Capability `hog-run`.
+    fn run_hog(&self, program: &Path) -> anyhow::Result<HogRun> {
+        let _ = program;
+        anyhow::bail!("{} does not run Hog programs", self.name())
+    }
     /// The target's HTTP APIs (capture, query) and its teams, when it has them.
     fn http(&self) -> Option<&HttpTarget> {
         None
@@ -113,6 +120,21 @@ pub trait Target {
         anyhow::bail!("{} has no ClickHouse the suite can use", self.name())
     }
 }
+
+/// How a `hog run` ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HogRun {
+    /// The exit status (`None` when killed by a signal).
+    pub status: Option<i32>,
+    /// What it printed on stdout.
+    pub stdout: String,
+    /// What it printed on stderr (the error envelope on a failure).
+    pub stderr: String,
+}
+
+/// How long one `hog run` may take: the VM's own time budget is 5 s, so this only catches a target
+/// that hangs.
+const HOG_RUN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The ClickHouse URL in `env` (a stack's environment), else in the process environment.
 fn clickhouse_url(env: &[(String, String)]) -> Option<String> {
@@ -168,8 +190,10 @@ impl Target for CliTarget {
     }
 
     fn supports(&self, capability: &str) -> bool {
-        matches!(capability, "hogql-parse" | "hogql-compile" | "migrations")
-            || (capability == "hogql-exec" && clickhouse_url(&[]).is_some())
+        matches!(
+            capability,
+            "hogql-parse" | "hogql-compile" | "migrations" | "hog-run"
+        ) || (capability == "hogql-exec" && clickhouse_url(&[]).is_some())
     }
 
     fn prepare_clickhouse(&self, root: &Path, database: &str) -> anyhow::Result<String> {
@@ -212,6 +236,55 @@ impl Target for CliTarget {
                 stdout.trim(),
                 String::from_utf8_lossy(&output.stderr).trim()
             )
+        })
+    }
+
+    fn run_hog(&self, program: &Path) -> anyhow::Result<HogRun> {
+        use std::io::Read as _;
+        let mut child = Command::new(&self.bin)
+            .args(["hog", "run", "--result"])
+            .arg(program)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .with_context(|| format!("starting {}", self.bin.display()))?;
+        // Read both pipes while waiting, so a chatty program cannot block on a full pipe.
+        let mut out = child.stdout.take().context("the target's stdout")?;
+        let mut err = child.stderr.take().context("the target's stderr")?;
+        let out = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = out.read_to_end(&mut s);
+            s
+        });
+        let err = std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = err.read_to_end(&mut s);
+            s
+        });
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().context("waiting for the target")? {
+                break status;
+            }
+            if started.elapsed() > HOG_RUN_DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                anyhow::bail!(
+                    "`{} hog run {}` did not finish within {} s",
+                    self.bin.display(),
+                    program.display(),
+                    HOG_RUN_DEADLINE.as_secs()
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        let stdout = out.join().unwrap_or_default();
+        let stderr = err.join().unwrap_or_default();
+        Ok(HogRun {
+            status: status.code(),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&stderr).into_owned(),
         })
     }
 
@@ -451,6 +524,10 @@ impl Target for ReferenceTarget {
         options: &CompileOptions,
     ) -> anyhow::Result<serde_json::Value> {
         self.cli.compile_hogql(src, options)
+    }
+
+    fn run_hog(&self, program: &Path) -> anyhow::Result<HogRun> {
+        self.cli.run_hog(program)
     }
 
     fn http(&self) -> Option<&HttpTarget> {

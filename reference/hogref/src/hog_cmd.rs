@@ -1,4 +1,6 @@
-//! `hogref hog parse|compile FILE`: Hog programs from a file (`-` for stdin), JSON on stdout.
+//! `hogref hog parse|compile|run FILE`: Hog programs from a file (`-` for stdin). `parse` and `compile`
+//! print JSON on stdout; `run` compiles the program (or takes bytecode JSON as it is) and runs it on
+//! HogVM, printing what the program prints, like PostHog's `bin/hog`.
 
 use std::io::Read as _;
 
@@ -24,6 +26,25 @@ enum HogCommand {
     /// On an error, prints `{"error": true, "type": ..., "errors": [{"code", "message", "start",
     /// "end"}, ...]}` (character offsets) and exits with status 1.
     Compile(CompileArgs),
+    /// Run a Hog program (or bytecode JSON, when the file starts with `[`) on HogVM and print what it
+    /// prints, one line per `print`, like PostHog's `bin/hog`.
+    ///
+    /// `sleep(...)` resumes at once with `null` (the run is never held up by it). On a compile or
+    /// runtime error, prints `{"error": true, "type": ..., "errors": [{"code", "message", ...}]}` on
+    /// stderr (stdout keeps what the program printed up to then) and exits with status 1.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// The program file (`-` reads stdin): Hog source, or bytecode JSON (`["_H", 1, ...]`).
+    file: String,
+    /// The globals the program sees, as a JSON object (`--globals '{"event": {...}}'`).
+    #[arg(long)]
+    globals: Option<String>,
+    /// Print the program's return value (as `print` shows it) after its output, when it is not null.
+    #[arg(long)]
+    result: bool,
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +82,7 @@ fn read(file: &str) -> anyhow::Result<String> {
 
 pub(crate) fn run(args: HogArgs) -> anyhow::Result<i32> {
     match args.command {
+        HogCommand::Run(r) => run_program(&r),
         HogCommand::Parse(p) => {
             let src = read(&p.file)?;
             match try_parse_json_string(EntryPoint::Program, &src, p.positions) {
@@ -90,7 +112,17 @@ pub(crate) fn run(args: HogArgs) -> anyhow::Result<i32> {
                     Ok(0)
                 }
                 Err(e) => {
-                    let (kind, errors) = match &e {
+                    println!("{}", compile_error_json(&e));
+                    Ok(1)
+                }
+            }
+        }
+    }
+}
+
+/// The error envelope of a program that does not compile.
+fn compile_error_json(e: &hog_compiler::Error) -> serde_json::Value {
+    let (kind, errors) = match e {
                         hog_compiler::Error::Parse(p) => {
                             let (start, end) = p.offsets();
                             (
@@ -106,13 +138,101 @@ pub(crate) fn run(args: HogArgs) -> anyhow::Result<i32> {
                                 .collect(),
                         ),
                     };
-                    println!(
-                        "{}",
-                        serde_json::json!({"error": true, "type": kind, "errors": errors})
-                    );
-                    Ok(1)
+    serde_json::json!({"error": true, "type": kind, "errors": errors})
+}
+
+/// The error envelope of a run that failed.
+fn run_error_json(e: &hogvm::Error) -> serde_json::Value {
+    let mut error = serde_json::json!({"code": e.code().as_str(), "message": e.message()});
+    if let hogvm::Error::Uncaught { kind, payload, .. } = e {
+        error["kind"] = serde_json::json!(kind);
+        if let Some(payload) = payload {
+            error["payload"] = serde_json::json!(payload);
+        }
+    }
+    serde_json::json!({"error": true, "type": e.js_name(), "errors": [error]})
+}
+
+/// The CLI's host: the real clock, a random sequence seeded from it, `print` straight to stdout.
+struct CliHost {
+    seed: u64,
+}
+
+impl hogvm::Host for CliHost {
+    fn now_ms(&mut self) -> f64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    }
+
+    fn random(&mut self) -> f64 {
+        // splitmix64
+        self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        #[allow(clippy::cast_precision_loss)]
+        let f = (z >> 11) as f64 / (1u64 << 53) as f64;
+        f
+    }
+
+    fn print(&mut self, line: &str) {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        // A closed stdout (`| head`) ends the output, not the run.
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+fn run_program(r: &RunArgs) -> anyhow::Result<i32> {
+    let src = read(&r.file)?;
+    let globals: serde_json::Value = match &r.globals {
+        Some(text) => serde_json::from_str(text).context("--globals is not JSON")?,
+        None => serde_json::json!({}),
+    };
+    anyhow::ensure!(globals.is_object(), "--globals must be a JSON object");
+    let program = if src.trim_start().starts_with('[') {
+        hogvm::Program::from_json_str(&src)
+    } else {
+        match hog_compiler::compile_program(&src, &hog_compiler::Options::default()) {
+            Ok(bytecode) => hogvm::Program::from_json(&serde_json::Value::Array(bytecode)),
+            Err(e) => {
+                eprintln!("{}", compile_error_json(&e));
+                return Ok(1);
+            }
+        }
+    };
+    let outcome = program.and_then(|program| {
+        let options = hogvm::Options::default().with_globals_json(&globals);
+        let mut host = CliHost {
+            seed: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() ^ u64::from(d.subsec_nanos()) << 32),
+        };
+        let mut vm = hogvm::Vm::new(&program, options);
+        let mut step = vm.run(&mut host);
+        loop {
+            match step? {
+                hogvm::Outcome::Finished(v) => return Ok(v),
+                // Only `sleep` suspends here (the CLI names no host async functions); the async
+                // step budget still bounds how many times.
+                hogvm::Outcome::Suspended { .. } => {
+                    step = vm.resume(hogvm::Value::Null, &mut host);
                 }
             }
+        }
+    });
+    match outcome {
+        Ok(v) => {
+            if r.result && !matches!(v, hogvm::Value::Null) {
+                println!("{}", hogvm::print_value(&v));
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            eprintln!("{}", run_error_json(&e));
+            Ok(1)
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Every bytecode case under `fixtures/hog/bytecode/` runs on Hogref's VM and must give what PostHog's VM
+//! Every bytecode case under `fixtures/hog/bytecode/`, and every program under `fixtures/hog/programs/`
+//! compiled by hog-compiler (case `program_NAME`), runs on Hogref's VM and must give what PostHog's VM
 //! gave (`fixtures/hog/expected/NAME.json`, recorded from the oracle by `tests/oracle.rs`), unless the case
 //! is in the checked list `fixtures/hog/expected/divergences.toml`, where it must still differ.
 
@@ -15,9 +16,14 @@ fn check(name: &str, case: &serde_json::Value, listed: Option<&String>) -> Resul
     let actual = common::run_hogref(case);
     match (common::compare(&expected, &actual), listed) {
         (Ok(()), None) | (Err(_), Some(_)) => Ok(()),
-        (Err(diff), None) => Err(format!("fixtures/hog/bytecode/{name}.json differs from PostHog's VM:\n{diff}").into()),
+        (Err(diff), None) => Err(format!(
+            "{} differs from PostHog's VM:\n{diff}",
+            common::source(case)
+        )
+        .into()),
         (Ok(()), Some(reason)) => Err(format!(
-            "fixtures/hog/bytecode/{name}.json now matches PostHog's VM: remove it from divergences.toml ({reason})"
+            "{} now matches PostHog's VM: remove {name} from divergences.toml ({reason})",
+            common::source(case)
         )
         .into()),
     }
@@ -37,7 +43,7 @@ fn main() -> anyhow::Result<()> {
         .into_iter()
         .map(|(name, case)| {
             let listed = divergences.get(&name).cloned();
-            Trial::test(format!("fixtures/hog/bytecode/{name}.json"), move || {
+            Trial::test(common::source(&case).to_string(), move || {
                 check(&name, &case, listed.as_ref())
             })
         })

@@ -1,7 +1,8 @@
 //! The differential harness against PostHog's own VM (`@posthog/hogvm` from npm, installed by
 //! `cargo xtask test` into `$HOGREF_CACHE/hogvm-oracle`, driven by `xtask/hogvm-oracle/driver.js`).
 //!
-//! 1. Every case under `fixtures/hog/bytecode/` runs on the oracle; its outcome must equal the recorded
+//! 1. Every case under `fixtures/hog/bytecode/`, and every program under `fixtures/hog/programs/` compiled
+//!    by hog-compiler (so PostHog's VM runs Hogref's compiler output), runs on the oracle; its outcome must equal the recorded
 //!    `fixtures/hog/expected/NAME.json` (`HOGREF_BLESS=1` rewrites them), so the hermetic fixture test
 //!    checks Hogref against what PostHog's VM really does.
 //! 2. Generated programs (well-formed, stack-balanced) run on both VMs, batched through one Node process;
@@ -142,11 +143,10 @@ fn recorded_outcomes_are_posthogs() -> anyhow::Result<()> {
         }
         let listed = divergences.contains_key(name);
         match (common::compare(answer, &common::run_hogref(case)), listed) {
-            (Err(diff), false) => {
-                failures.push(format!("fixtures/hog/bytecode/{name}.json:\n{diff}"))
-            }
+            (Err(diff), false) => failures.push(format!("{}:\n{diff}", common::source(case))),
             (Ok(()), true) => failures.push(format!(
-                "fixtures/hog/bytecode/{name}.json matches now: unlist it"
+                "{} matches now: unlist {name}",
+                common::source(case)
             )),
             _ => {}
         }

@@ -1,4 +1,5 @@
-//! What the fixture and oracle tests share: running a case on Hogref's VM in the oracle driver's shape
+//! What the fixture and oracle tests share: the cases (bytecode fixtures, and the Hog fixture programs
+//! compiled by hog-compiler), running a case on Hogref's VM in the oracle driver's shape
 //! (`{stdout, result, error}`), comparing two such outcomes, and the checked list of divergences.
 
 #![allow(dead_code, unreachable_pub)]
@@ -24,28 +25,70 @@ pub fn expected_dir() -> PathBuf {
     root().join("fixtures/hog/expected")
 }
 
-/// Every case: (name, case JSON), sorted by name.
-pub fn cases() -> anyhow::Result<Vec<(String, Json)>> {
+pub fn programs_dir() -> PathBuf {
+    root().join("fixtures/hog/programs")
+}
+
+/// The files under `dir` whose name ends with `suffix`, as (stem, path), sorted.
+fn files(dir: &Path, suffix: &str) -> anyhow::Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
-    for entry in std::fs::read_dir(bytecode_dir())? {
+    for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "json") {
-            let name = path
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .to_string();
-            let text = std::fs::read_to_string(&path)?;
-            out.push((name, serde_json::from_str(&text)?));
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        if let Some(stem) = name.strip_suffix(suffix)
+            && !stem.contains('.')
+        {
+            out.push((stem.to_string(), path));
         }
     }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    anyhow::ensure!(
-        !out.is_empty(),
-        "no cases under {}",
-        bytecode_dir().display()
-    );
+    out.sort();
     Ok(out)
+}
+
+/// Every case: (name, case JSON), sorted by name. A case is `{bytecode, globals?, timeout_ms?, source}`,
+/// `source` naming its file: the bytecode cases of `fixtures/hog/bytecode/NAME.json`, and every Hog
+/// program `fixtures/hog/programs/NAME.hog` compiled by hog-compiler, as case `program_NAME`.
+pub fn cases() -> anyhow::Result<Vec<(String, Json)>> {
+    let mut out = Vec::new();
+    for (name, path) in files(&bytecode_dir(), ".json")? {
+        let text = std::fs::read_to_string(&path)?;
+        let mut case: Json = serde_json::from_str(&text)?;
+        case["source"] = json!(format!("fixtures/hog/bytecode/{name}.json"));
+        out.push((name, case));
+    }
+    let programs = files(&programs_dir(), ".hog")?;
+    anyhow::ensure!(
+        !programs.is_empty(),
+        "no programs under {}",
+        programs_dir().display()
+    );
+    for (name, path) in programs {
+        let src = std::fs::read_to_string(&path)?;
+        let bytecode = hog_compiler::compile_program(&src, &hog_compiler::Options::default())
+            .map_err(|e| {
+                anyhow::anyhow!("fixtures/hog/programs/{name}.hog does not compile: {e}")
+            })?;
+        let program = format!("program_{name}");
+        anyhow::ensure!(
+            !out.iter().any(|(n, _)| *n == program),
+            "fixtures/hog/bytecode/{program}.json repeats fixtures/hog/programs/{name}.hog: remove it"
+        );
+        out.push((
+            program,
+            json!({ "bytecode": bytecode, "source": format!("fixtures/hog/programs/{name}.hog") }),
+        ));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+/// The file a case comes from, for messages.
+pub fn source(case: &Json) -> &str {
+    case["source"].as_str().unwrap_or("?")
 }
 
 fn error_json(e: &Error) -> Json {
