@@ -27,6 +27,7 @@ mod local;
 mod process;
 
 pub use local::TansuStorage;
+pub use process::{output_with_deadline, status_with_deadline, wait_with_deadline};
 
 /// Connection settings of a running stack, as every Hogref program and test reads them from the environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -400,7 +400,7 @@ pub(crate) fn output_of(program: &Path, args: &[&str]) -> Option<String> {
 
 /// Runs `cmd` to completion, killing it when `limit` passes; stdout and stderr are captured (for
 /// commands with little output: they are read once it exited).
-pub(crate) fn output_with_deadline(
+pub fn output_with_deadline(
     mut cmd: Command,
     limit: Duration,
 ) -> std::result::Result<std::process::Output, String> {
@@ -411,25 +411,48 @@ pub(crate) fn output_with_deadline(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run {program}: {e}"))?;
+    wait_with_deadline(&mut child, &program, limit)?;
+    child
+        .wait_with_output()
+        .map_err(|e| format!("reading the output of {program}: {e}"))
+}
+
+/// Runs `cmd` to completion with its stdout and stderr left as they are (inherited unless set),
+/// killing it when `limit` passes; the error names `what` and the limit in one line.
+pub fn status_with_deadline(
+    what: &str,
+    cmd: &mut Command,
+    limit: Duration,
+) -> std::result::Result<std::process::ExitStatus, String> {
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot run {what} ({:?}): {e}", cmd.get_program()))?;
+    wait_with_deadline(&mut child, what, limit)
+}
+
+/// Waits for `child` to exit, killing it (and reaping it) when `limit` passes; the error names
+/// `what` and the limit in one line.
+pub fn wait_with_deadline(
+    child: &mut std::process::Child,
+    what: &str,
+    limit: Duration,
+) -> std::result::Result<std::process::ExitStatus, String> {
     let start = Instant::now();
     loop {
         match child.try_wait() {
-            Ok(Some(_)) => break,
+            Ok(Some(status)) => return Ok(status),
             Ok(None) if start.elapsed() < limit => sleep(Duration::from_millis(20)),
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(format!(
-                    "{program} did not finish within {}s (killed)",
+                    "{what} did not finish within {}s (killed)",
                     limit.as_secs()
                 ));
             }
-            Err(e) => return Err(format!("waiting for {program}: {e}")),
+            Err(e) => return Err(format!("waiting for {what}: {e}")),
         }
     }
-    child
-        .wait_with_output()
-        .map_err(|e| format!("reading the output of {program}: {e}"))
 }
 
 #[cfg(test)]
@@ -440,6 +463,21 @@ mod tests {
     fn this_process_is_alive_and_a_missing_one_is_not() {
         assert!(is_alive(std::process::id()));
         assert!(!is_alive(u32::MAX - 1));
+    }
+
+    #[test]
+    fn a_status_command_past_its_deadline_is_killed_and_named() {
+        let mut cmd = Command::new("sleep");
+        cmd.arg("30");
+        let err = status_with_deadline("sleepy helper", &mut cmd, Duration::from_millis(100))
+            .unwrap_err();
+        assert_eq!(err, "sleepy helper did not finish within 0s (killed)");
+        let mut cmd = Command::new("true");
+        assert!(
+            status_with_deadline("true", &mut cmd, Duration::from_secs(30))
+                .unwrap()
+                .success()
+        );
     }
 
     #[test]

@@ -79,9 +79,11 @@ impl Drop for Services {
 
 /// SIGTERM (graceful shutdown), then SIGKILL after 15 s.
 fn stop_server(server: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status();
+    let _ = stack::status_with_deadline(
+        "conformance: kill -TERM hogref serve",
+        Command::new("kill").args(["-TERM", &server.id().to_string()]),
+        Duration::from_secs(10),
+    );
     let deadline = Instant::now() + Duration::from_secs(15);
     while Instant::now() < deadline {
         if let Ok(Some(_)) = server.try_wait() {
@@ -337,25 +339,42 @@ fn wait_until_ready(base: &str, services: &mut Services, log_path: &Path) -> any
         if let Some(server) = services.server.as_mut()
             && let Ok(Some(status)) = server.try_wait()
         {
-            let log = std::fs::read_to_string(log_path).unwrap_or_default();
-            anyhow::bail!("hogref serve exited ({status}) before answering:\n{log}");
+            anyhow::bail!(
+                "hogref serve exited ({status}) before answering /_readiness (log {}):\n{}",
+                log_path.display(),
+                log_tail(log_path)
+            );
         }
         anyhow::ensure!(
             Instant::now() < deadline,
-            "hogref serve did not answer /_readiness within 120s (log {})",
-            log_path.display()
+            "hogref serve did not answer /_readiness within 120s (log {}):\n{}",
+            log_path.display(),
+            log_tail(log_path)
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The last lines of a log, for failure messages.
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(15)..]
+        .iter()
+        .map(|l| format!("    | {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// On Ctrl-C: stop the server, bring the stack down, exit 130.
 fn install_interrupt_handler(name: String, server_pid: u32) {
     let _ = ctrlc::set_handler(move || {
         eprintln!("\ninterrupted; stopping hogref serve and bringing stack `{name}` down...");
-        let _ = Command::new("kill")
-            .args(["-KILL", &server_pid.to_string()])
-            .status();
+        let _ = stack::status_with_deadline(
+            "conformance: kill -KILL hogref serve",
+            Command::new("kill").args(["-KILL", &server_pid.to_string()]),
+            Duration::from_secs(10),
+        );
         if let Err(e) = stack::down(&name) {
             eprintln!("{e}");
         }
@@ -395,12 +414,16 @@ fn build_hogref() -> anyhow::Result<PathBuf> {
         target_dir.display()
     );
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(workspace_root())
-        .args(["build", "--locked", "-p", "hogref"])
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .status()
-        .context("running cargo build -p hogref")?;
+    // Generous: a cold build on a loaded 2-core machine; past it the build is killed and named.
+    let status = stack::status_with_deadline(
+        "conformance: cargo build -p hogref",
+        Command::new(cargo)
+            .current_dir(workspace_root())
+            .args(["build", "--locked", "-p", "hogref"])
+            .env("CARGO_TARGET_DIR", &target_dir),
+        Duration::from_secs(3600),
+    )
+    .map_err(anyhow::Error::msg)?;
     anyhow::ensure!(status.success(), "building hogref failed ({status})");
     Ok(target_dir.join("debug").join("hogref"))
 }

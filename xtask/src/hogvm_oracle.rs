@@ -54,17 +54,21 @@ pub(crate) fn ensure_installed() -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::write(dir.join("package.json"), manifest)?;
     std::fs::write(dir.join("package-lock.json"), lock)?;
-    let status = Command::new("npm")
-        .current_dir(&dir)
-        .args([
+    let status = stack::status_with_deadline(
+        &format!(
+            "hogvm oracle: npm ci in {} (is Node.js with npm installed?)",
+            dir.display()
+        ),
+        Command::new("npm").current_dir(&dir).args([
             "ci",
             "--ignore-scripts",
             "--no-audit",
             "--no-fund",
             "--loglevel=error",
-        ])
-        .status()
-        .context("running npm ci (is Node.js with npm installed?)")?;
+        ]),
+        std::time::Duration::from_secs(900),
+    )
+    .map_err(anyhow::Error::msg)?;
     if !status.success() {
         bail!("npm ci in {} failed", dir.display());
     }

@@ -14,6 +14,7 @@
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::Args;
@@ -53,9 +54,20 @@ pub(crate) struct IngestArgs {
     storage: String,
 }
 
+/// Deadline for building the bench binary (a cold release build on a loaded 2-core machine).
+const BUILD_LIMIT: Duration = Duration::from_secs(3600);
+/// Deadline for `perf report`.
+const REPORT_LIMIT: Duration = Duration::from_secs(600);
+
+/// Deadline for one bench run: its measured seconds (several batch sizes and rates) with a wide
+/// margin, plus setup (teams, topics, draining).
+fn run_limit(args: &IngestArgs) -> Duration {
+    Duration::from_secs_f64(900.0 + 20.0 * (args.seconds + args.e2e_seconds).max(0.0))
+}
+
 /// Runs this command again once per storage engine, each on its own stack, then prints every run's
 /// summary lines (those the bench binary starts with `summary:`) side by side.
-fn run_per_storage(engines: &[&str]) -> anyhow::Result<()> {
+fn run_per_storage(engines: &[&str], limit: Duration) -> anyhow::Result<()> {
     use std::io::BufRead as _;
     let exe = std::env::current_exe().context("locating the xtask binary")?;
     // The arguments after `xtask`, without `--storage` and its value.
@@ -79,17 +91,54 @@ fn run_per_storage(engines: &[&str]) -> anyhow::Result<()> {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .with_context(|| format!("running {}", exe.display()))?;
+        // Lines come through a thread so that the run as a whole has a deadline.
+        let (tx, lines) = std::sync::mpsc::channel();
         if let Some(out) = child.stdout.take() {
-            for line in std::io::BufReader::new(out).lines() {
-                let line = line?;
-                println!("{line}");
-                if let Some(rest) = line.strip_prefix("summary:") {
-                    summary.push(format!("storage={engine:<7}{rest}"));
+            std::thread::spawn(move || {
+                for line in std::io::BufReader::new(out).lines() {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let deadline = Instant::now() + limit;
+        let mut timed_out = false;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => {
+                    let line = line?;
+                    println!("{line}");
+                    if let Some(rest) = line.strip_prefix("summary:") {
+                        summary.push(format!("storage={engine:<7}{rest}"));
+                    }
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    timed_out = true;
+                    break;
                 }
             }
         }
-        if !child.wait()?.success() {
-            failed.push(*engine);
+        let left = deadline.saturating_duration_since(Instant::now());
+        let what = format!("bench ingest: the run with tansu storage `{engine}`");
+        match stack::wait_with_deadline(&mut child, &what, left) {
+            Ok(status) if status.success() && !timed_out => {}
+            Ok(_) => failed.push(*engine),
+            Err(e) => {
+                eprintln!("{e}");
+                failed.push(*engine);
+            }
+        }
+        if timed_out {
+            // The child was still writing at the deadline; make sure it is gone.
+            let _ = child.kill();
+            let _ = child.wait();
+            eprintln!(
+                "bench ingest: the run with tansu storage `{engine}` did not finish within {}s (killed)",
+                limit.as_secs()
+            );
         }
     }
     println!("\n== bench ingest: summary per tansu storage engine ==");
@@ -113,7 +162,11 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<()> {
         .filter(|e| !e.is_empty())
         .collect();
     if !have_env && engines.len() > 1 {
-        return run_per_storage(&engines);
+        // Each run builds, brings a stack up and benches: all three limits, plus the stack's own.
+        return run_per_storage(
+            &engines,
+            BUILD_LIMIT + run_limit(args) + Duration::from_secs(900),
+        );
     }
     let root = workspace_root();
     let target = cargo_target_dir();
@@ -121,22 +174,25 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<()> {
         "bench ingest: building benches/ingest_bench (release, --features services, --locked) into {}",
         target.display()
     );
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(&root)
-        .env("CARGO_TARGET_DIR", &target)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "benches",
-            "--features",
-            "services",
-            "--bin",
-            "ingest_bench",
-        ])
-        .status()
-        .context("running cargo build")?;
+    let status = stack::status_with_deadline(
+        "bench ingest: cargo build -p benches --bin ingest_bench",
+        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(&root)
+            .env("CARGO_TARGET_DIR", &target)
+            .args([
+                "build",
+                "--release",
+                "--locked",
+                "-p",
+                "benches",
+                "--features",
+                "services",
+                "--bin",
+                "ingest_bench",
+            ]),
+        BUILD_LIMIT,
+    )
+    .map_err(anyhow::Error::msg)?;
     if !status.success() {
         bail!("building ingest_bench failed");
     }
@@ -206,9 +262,10 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<()> {
         .args(["--rate", &args.rate])
         .args(["--e2e-seconds", &args.e2e_seconds.to_string()])
         .args(["--e2e-batch", &args.e2e_batch.to_string()]);
-    let status = cmd
-        .status()
-        .with_context(|| format!("running {}", exe.display()));
+    let limit = run_limit(args);
+    let status =
+        stack::status_with_deadline(&format!("bench ingest: {}", exe.display()), &mut cmd, limit)
+            .map_err(anyhow::Error::msg);
     if let Some(s) = stack {
         eprintln!("bench ingest: bringing the stack down");
         if let Err(e) = s.stop() {
@@ -257,7 +314,8 @@ fn print_profile(data: &PathBuf) -> anyhow::Result<()> {
         ("samples per thread", "comm"),
         ("hottest functions (self)", "comm,dso,symbol"),
     ] {
-        let out = Command::new("perf")
+        let mut report = Command::new("perf");
+        report
             .args([
                 "report",
                 "--stdio",
@@ -268,9 +326,9 @@ fn print_profile(data: &PathBuf) -> anyhow::Result<()> {
                 "1.5",
             ])
             .args(["--sort", sort, "-i"])
-            .arg(data)
-            .output()
-            .context("running perf report")?;
+            .arg(data);
+        let out = stack::output_with_deadline(report, REPORT_LIMIT)
+            .map_err(|e| anyhow::anyhow!("bench ingest: perf report: {e}"))?;
         println!("\n== profile: {title} (perf report --sort {sort}) ==");
         for line in String::from_utf8_lossy(&out.stdout).lines() {
             // perf pads its columns to the terminal's width and ends rows with `-  -`: squeeze them.

@@ -6,12 +6,21 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, Command};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use crate::paths::cache_dir;
+
+/// Deadline for a venv creation or a version probe.
+const QUICK: Duration = Duration::from_secs(120);
+/// Deadline for one `pip install` (a download on a slow network).
+const INSTALL: Duration = Duration::from_secs(900);
+/// Deadline for one answer of the driver (the C++ arbiter's timing runs are the slowest).
+const ANSWER: Duration = Duration::from_secs(300);
 
 /// Which oracle a pin belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +94,9 @@ pub(crate) fn is_installed() -> bool {
 
 /// Finds a Python 3.12 interpreter: `python3.12` on PATH, else pyenv's `3.12*` builds.
 fn find_python312() -> anyhow::Result<PathBuf> {
-    if let Ok(out) = Command::new("python3.12").arg("--version").output()
+    let mut probe = Command::new("python3.12");
+    probe.arg("--version");
+    if let Ok(out) = stack::output_with_deadline(probe, QUICK)
         && out.status.success()
     {
         return Ok(PathBuf::from("python3.12"));
@@ -111,15 +122,13 @@ fn find_python312() -> anyhow::Result<PathBuf> {
 }
 
 fn installed_version(python: &Path, package: &str) -> Option<String> {
-    let out = Command::new(python)
-        .args([
-            "-c",
-            "import importlib.metadata as m, sys\ntry:\n print(m.version(sys.argv[1]))\nexcept m.PackageNotFoundError:\n pass",
-            package,
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
+    let mut cmd = Command::new(python);
+    cmd.args([
+        "-c",
+        "import importlib.metadata as m, sys\ntry:\n print(m.version(sys.argv[1]))\nexcept m.PackageNotFoundError:\n pass",
+        package,
+    ]);
+    let out = stack::output_with_deadline(cmd, QUICK).ok()?;
     let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (!v.is_empty()).then_some(v)
 }
@@ -136,11 +145,12 @@ pub(crate) fn ensure_installed(arbiter: bool) -> anyhow::Result<()> {
             venv.display(),
             base.display()
         );
-        let status = Command::new(&base)
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .with_context(|| format!("running {} -m venv", base.display()))?;
+        let status = stack::status_with_deadline(
+            &format!("oracle: {} -m venv {}", base.display(), venv.display()),
+            Command::new(&base).args(["-m", "venv"]).arg(&venv),
+            QUICK,
+        )
+        .map_err(anyhow::Error::msg)?;
         if !status.success() {
             bail!("creating the oracle venv at {} failed", venv.display());
         }
@@ -159,17 +169,20 @@ pub(crate) fn ensure_installed(arbiter: bool) -> anyhow::Result<()> {
                     venv.display(),
                     found.as_deref().unwrap_or("none")
                 );
-                let status = Command::new(&python)
-                    .args([
-                        "-m",
-                        "pip",
-                        "install",
-                        "--quiet",
-                        "--disable-pip-version-check",
-                    ])
-                    .arg(format!("{}=={}", pin.package, pin.version))
-                    .status()
-                    .context("running pip")?;
+                let status = stack::status_with_deadline(
+                    &format!("oracle: pip install {}=={}", pin.package, pin.version),
+                    Command::new(&python)
+                        .args([
+                            "-m",
+                            "pip",
+                            "install",
+                            "--quiet",
+                            "--disable-pip-version-check",
+                        ])
+                        .arg(format!("{}=={}", pin.package, pin.version)),
+                    INSTALL,
+                )
+                .map_err(anyhow::Error::msg)?;
                 if !status.success() {
                     bail!("pip install {}=={} failed", pin.package, pin.version);
                 }
@@ -226,8 +239,8 @@ pub(crate) fn entry_name(entry: hogql_parser::EntryPoint) -> &'static str {
 pub(crate) struct Oracle {
     child: Child,
     stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-    line: String,
+    /// Lines of the driver's stdout, read by a thread so that every answer has a deadline.
+    lines: mpsc::Receiver<std::io::Result<String>>,
 }
 
 impl Oracle {
@@ -240,18 +253,26 @@ impl Oracle {
             .arg(&driver)
             .env("PYTHONPATH", &stub)
             .env("PYTHONIOENCODING", "utf-8")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
             .spawn()
             .context("starting the oracle driver")?;
         let stdin = child.stdin.take().context("driver stdin")?;
         let stdout = BufReader::new(child.stdout.take().context("driver stdout")?);
+        let (tx, lines) = mpsc::channel();
+        // Ends at the driver's EOF (it exited or was killed) or when the Oracle is dropped.
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
         Ok(Oracle {
             child,
             stdin,
-            stdout,
-            line: String::new(),
+            lines,
         })
     }
 
@@ -262,15 +283,21 @@ impl Oracle {
             .write_all(text.as_bytes())
             .context("writing to the oracle driver")?;
         self.stdin.flush()?;
-        self.line.clear();
-        let n = self
-            .stdout
-            .read_line(&mut self.line)
-            .context("reading from the oracle driver")?;
-        if n == 0 {
-            bail!("the oracle driver exited unexpectedly");
-        }
-        serde_json::from_str(&self.line).context("the oracle driver answered non-JSON")
+        let line = match self.lines.recv_timeout(ANSWER) {
+            Ok(line) => line.context("reading from the oracle driver")?,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                bail!("the oracle driver exited unexpectedly")
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let _ = self.child.kill();
+                bail!(
+                    "oracle: the driver did not answer within {}s (killed); request: {}",
+                    ANSWER.as_secs(),
+                    text.trim_end()
+                )
+            }
+        };
+        serde_json::from_str(&line).context("the oracle driver answered non-JSON")
     }
 
     /// The oracle's parse of `src` (AST JSON or error envelope), with positions.

@@ -8,11 +8,17 @@
 //! Idempotent: nothing is downloaded when the pinned versions are already there.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
 use crate::paths::{cache_dir, workspace_root};
+
+/// Deadline for a venv creation or a version probe.
+const QUICK: Duration = Duration::from_secs(120);
+/// Deadline for `pip install` and `npm ci` (downloads on a slow network).
+const INSTALL: Duration = Duration::from_secs(900);
 
 /// The posthog-python pin (also asserted by `scenarios/tests/sdk_python.rs`).
 pub(crate) const PYTHON_SDK: (&str, &str) = ("posthog", "7.91.1");
@@ -34,15 +40,13 @@ pub(crate) fn ensure_installed() -> anyhow::Result<()> {
 }
 
 fn installed_python_version(python: &Path) -> Option<String> {
-    let out = Command::new(python)
-        .args([
-            "-c",
-            "import importlib.metadata as m, sys\ntry:\n print(m.version(sys.argv[1]))\nexcept m.PackageNotFoundError:\n pass",
-            PYTHON_SDK.0,
-        ])
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
+    let mut cmd = Command::new(python);
+    cmd.args([
+        "-c",
+        "import importlib.metadata as m, sys\ntry:\n print(m.version(sys.argv[1]))\nexcept m.PackageNotFoundError:\n pass",
+        PYTHON_SDK.0,
+    ]);
+    let out = stack::output_with_deadline(cmd, QUICK).ok()?;
     let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (!v.is_empty()).then_some(v)
 }
@@ -56,11 +60,12 @@ fn ensure_python() -> anyhow::Result<()> {
             "sdk: creating venv {} with {base} (posthog-python)",
             venv.display()
         );
-        let status = Command::new(&base)
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .with_context(|| format!("running {base} -m venv"))?;
+        let status = stack::status_with_deadline(
+            &format!("sdk: {base} -m venv {}", venv.display()),
+            Command::new(&base).args(["-m", "venv"]).arg(&venv),
+            QUICK,
+        )
+        .map_err(anyhow::Error::msg)?;
         if !status.success() {
             bail!("creating the venv at {} failed", venv.display());
         }
@@ -75,17 +80,20 @@ fn ensure_python() -> anyhow::Result<()> {
                 venv.display(),
                 found.as_deref().unwrap_or("none")
             );
-            let status = Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                ])
-                .arg(format!("{}=={}", PYTHON_SDK.0, PYTHON_SDK.1))
-                .status()
-                .context("running pip")?;
+            let status = stack::status_with_deadline(
+                &format!("sdk: pip install {}=={}", PYTHON_SDK.0, PYTHON_SDK.1),
+                Command::new(&python)
+                    .args([
+                        "-m",
+                        "pip",
+                        "install",
+                        "--quiet",
+                        "--disable-pip-version-check",
+                    ])
+                    .arg(format!("{}=={}", PYTHON_SDK.0, PYTHON_SDK.1)),
+                INSTALL,
+            )
+            .map_err(anyhow::Error::msg)?;
             if !status.success() {
                 bail!("pip install {}=={} failed", PYTHON_SDK.0, PYTHON_SDK.1);
             }
@@ -122,17 +130,21 @@ fn ensure_node() -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::write(dir.join("package.json"), manifest)?;
     std::fs::write(dir.join("package-lock.json"), lock)?;
-    let status = Command::new("npm")
-        .current_dir(&dir)
-        .args([
+    let status = stack::status_with_deadline(
+        &format!(
+            "sdk: npm ci in {} (is Node.js with npm installed?)",
+            dir.display()
+        ),
+        Command::new("npm").current_dir(&dir).args([
             "ci",
             "--ignore-scripts",
             "--no-audit",
             "--no-fund",
             "--loglevel=error",
-        ])
-        .status()
-        .context("running npm ci (is Node.js with npm installed?)")?;
+        ]),
+        INSTALL,
+    )
+    .map_err(anyhow::Error::msg)?;
     if !status.success() {
         bail!("npm ci in {} failed", dir.display());
     }

@@ -39,6 +39,7 @@ const TOPICS: &[&str] = &[
     "clickhouse_person",
     "clickhouse_person_distinct_id",
     "clickhouse_groups",
+    "clickhouse_ingestion_warnings",
 ];
 
 #[derive(Debug, Clone)]

@@ -230,7 +230,7 @@ async fn serve(args: ServeArgs, settings: settings::Settings) -> anyhow::Result<
         let mut config = ingest_worker::WorkerConfig::from_env()?;
         config.kafka_hosts = kafka_hosts.clone();
         config.kafka_prefix = kafka_prefix.clone();
-        let (index, count) = ingest_worker::WorkerConfig::partition_share_from_env()?;
+        let settings::WorkerSettings { index, count } = settings.worker;
         let worker = ingest_worker::Worker::new(config.clone(), pool.clone())?
             .with_partition_share(index, count)?;
         log(

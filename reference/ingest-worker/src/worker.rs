@@ -54,6 +54,34 @@ pub const DISTINCT_ID_TOPIC: &str = "clickhouse_person_distinct_id";
 pub const GROUPS_TOPIC: &str = "clickhouse_groups";
 /// Messages the worker cannot process (unparseable), unchanged, with `dlq-*` headers saying why.
 pub const DLQ_TOPIC: &str = "events_plugin_ingestion_dlq";
+/// Ingestion warnings for ClickHouse's `kafka_ingestion_warnings` (migration 0009).
+pub const WARNINGS_TOPIC: &str = "clickhouse_ingestion_warnings";
+/// The `source` column of the warnings this worker raises (PostHog's ingestion service).
+pub const WARNING_SOURCE: &str = "plugin-server";
+
+/// One `ingestion_warnings` row as the JSON the Kafka table reads: `details` is itself JSON text
+/// (the event's uuid and distinct id, plus `extra`'s fields).
+pub fn warning_row(
+    team_id: i64,
+    kind: &str,
+    event_uuid: &str,
+    distinct_id: &str,
+    extra: serde_json::Map<String, serde_json::Value>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let mut details = serde_json::Map::new();
+    details.insert("eventUuid".into(), event_uuid.into());
+    details.insert("distinctId".into(), distinct_id.into());
+    details.extend(extra);
+    serde_json::json!({
+        "team_id": team_id,
+        "source": WARNING_SOURCE,
+        "type": kind,
+        "details": serde_json::Value::Object(details).to_string(),
+        "timestamp": crate::event_row::ch_datetime(&at),
+    })
+    .to_string()
+}
 
 /// How the worker connects and batches.
 #[derive(Debug, Clone)]
@@ -87,36 +115,20 @@ impl WorkerConfig {
         })
     }
 
-    /// `INGESTION_WORKER_INDEX` and `INGESTION_WORKER_COUNT` (defaults 0 and 1): this worker's share of
-    /// the input topic's partitions (see [`Worker::with_partition_share`]).
-    pub fn partition_share_from_env() -> Result<(u32, u32)> {
-        let get = |k: &str, default: u32| -> Result<u32> {
-            match std::env::var(k).ok().filter(|v| !v.trim().is_empty()) {
-                None => Ok(default),
-                Some(v) => v.trim().parse().map_err(|_| {
-                    Error::Config(format!("{k} is not a non-negative integer: {v:?}"))
-                }),
-            }
-        };
-        Ok((
-            get("INGESTION_WORKER_INDEX", 0)?,
-            get("INGESTION_WORKER_COUNT", 1)?,
-        ))
-    }
-
     fn topic(&self, base: &str) -> String {
         format!("{}{base}", self.kafka_prefix)
     }
 }
 
 /// The topics the worker reads and writes (base names).
-pub const WORKER_TOPICS: [&str; 6] = [
+pub const WORKER_TOPICS: [&str; 7] = [
     INPUT_TOPIC,
     EVENTS_TOPIC,
     PERSON_TOPIC,
     DISTINCT_ID_TOPIC,
     GROUPS_TOPIC,
     DLQ_TOPIC,
+    WARNINGS_TOPIC,
 ];
 
 /// Creates the worker's topics that the broker lacks (brokers like tansu do not auto-create topics).
@@ -362,9 +374,13 @@ impl Worker {
             if *shutdown.borrow() {
                 return Ok(());
             }
-            // The dead-letter topic is the worker's own: make sure it exists (brokers like tansu do
-            // not create topics on first use, and a delivery to a missing one fails the batch).
-            let dlq = vec![self.config.topic(DLQ_TOPIC)];
+            // The dead-letter and warnings topics are the worker's own: make sure they exist (brokers
+            // like tansu do not create topics on first use, and a delivery to a missing one fails the
+            // batch).
+            let dlq = vec![
+                self.config.topic(DLQ_TOPIC),
+                self.config.topic(WARNINGS_TOPIC),
+            ];
             let prepared = match create_topics(&self.config.kafka_hosts, &dlq, 1).await {
                 Ok(()) => self.assign_from_committed(),
                 Err(e) => Err(e),
@@ -665,6 +681,7 @@ impl Worker {
         let distinct_id_topic = self.config.topic(DISTINCT_ID_TOPIC);
         let groups_topic = self.config.topic(GROUPS_TOPIC);
         let dlq_topic = self.config.topic(DLQ_TOPIC);
+        let warnings_topic = self.config.topic(WARNINGS_TOPIC);
         let mut built = Built::default();
 
         let mut parsed: Vec<(String, IncomingEvent)> = Vec::with_capacity(batch.len());
@@ -715,6 +732,17 @@ impl Worker {
                     "ingest: ingestion warning team={} type={WARN_GROUP_KEY_TOO_LONG} event={}: dropped",
                     team.id, event.uuid
                 );
+                let mut extra = serde_json::Map::new();
+                extra.insert("groupKey".into(), g.group_key.clone().into());
+                let row = warning_row(
+                    team.id,
+                    WARN_GROUP_KEY_TOO_LONG,
+                    &event.uuid.to_string(),
+                    &event.distinct_id,
+                    extra,
+                    chrono::Utc::now(),
+                );
+                built.push(&warnings_topic, team.id.to_string(), row, None);
                 built.dropped += 1;
                 continue;
             }
@@ -724,6 +752,15 @@ impl Worker {
                     "ingest: ingestion warning team={} type={warning} event={} distinct_id={:?}",
                     team.id, event.uuid, event.distinct_id
                 );
+                let row = warning_row(
+                    team.id,
+                    warning,
+                    &event.uuid.to_string(),
+                    &event.distinct_id,
+                    serde_json::Map::new(),
+                    chrono::Utc::now(),
+                );
+                built.push(&warnings_topic, team.id.to_string(), row, None);
             }
             for row in &outcome.persons {
                 let payload = serde_json::to_string(row)
@@ -827,4 +864,40 @@ async fn sleep_or_stop(shutdown: &mut watch::Receiver<bool>, wait: Duration) -> 
         _ = tokio::time::sleep(wait) => false,
     };
     stopped || *shutdown.borrow()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+
+    #[test]
+    fn warning_row_has_the_kafka_table_columns_and_json_details() {
+        let at = chrono::Utc
+            .timestamp_opt(1_767_323_045, 123_456_000)
+            .single()
+            .unwrap_or_default();
+        let mut extra = serde_json::Map::new();
+        extra.insert("groupKey".into(), "k".into());
+        let row: serde_json::Value = serde_json::from_str(&warning_row(
+            7,
+            "group_key_too_long",
+            "0191e000-0000-7000-8000-000000000001",
+            "d1",
+            extra,
+            at,
+        ))
+        .unwrap_or_default();
+        assert_eq!(row["team_id"], 7);
+        assert_eq!(row["source"], "plugin-server");
+        assert_eq!(row["type"], "group_key_too_long");
+        assert_eq!(row["timestamp"], "2026-01-02 03:04:05.123456");
+        let details: serde_json::Value =
+            serde_json::from_str(row["details"].as_str().unwrap_or_default()).unwrap_or_default();
+        assert_eq!(
+            details,
+            serde_json::json!({"eventUuid": "0191e000-0000-7000-8000-000000000001",
+                "distinctId": "d1", "groupKey": "k"})
+        );
+    }
 }

@@ -25,6 +25,14 @@ pub enum Error {
         other: &'static str,
         port: u16,
     },
+    /// Not a whole number in range (a count must be at least 1).
+    #[error(
+        "{var}: `{value}` is not a valid count or index (a non-negative integer; a count is at least 1)"
+    )]
+    Count { var: &'static str, value: String },
+    /// `INGESTION_WORKER_INDEX` is not below `INGESTION_WORKER_COUNT`.
+    #[error("INGESTION_WORKER_INDEX: {index} is not below INGESTION_WORKER_COUNT ({count})")]
+    WorkerIndex { index: u32, count: u32 },
     /// Not a boolean.
     #[error("{var}: `{value}` is not a boolean (true/false, 1/0, yes/no, on/off)")]
     Bool { var: &'static str, value: String },

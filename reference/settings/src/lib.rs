@@ -58,6 +58,8 @@ pub const VARIABLES: &[&str] = &[
     "HOGREF_LOG_LEVEL",
     "ENCRYPTION_KEYS",
     "ENCRYPTION_SALT_KEYS",
+    "INGESTION_WORKER_INDEX",
+    "INGESTION_WORKER_COUNT",
 ];
 
 /// The whole server configuration.
@@ -75,6 +77,18 @@ pub struct Settings {
     pub redis: RedisSettings,
     /// Keys for encrypted fields.
     pub encryption: EncryptionSettings,
+    /// The ingestion worker's share of the input topic's partitions.
+    pub worker: WorkerSettings,
+}
+
+/// Which partitions of `events_plugin_ingestion` this server's ingestion worker reads: those whose
+/// number modulo `count` is `index` (static assignment; several servers split the topic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerSettings {
+    /// `INGESTION_WORKER_INDEX` (default 0): this worker's place, below the count.
+    pub index: u32,
+    /// `INGESTION_WORKER_COUNT` (default 1): how many workers split the topic, at least 1.
+    pub count: u32,
 }
 
 /// Listeners, logging and the public face of the server.
@@ -297,6 +311,7 @@ impl Env {
         let kafka = self.kafka();
         let server = self.server();
         let encryption = self.encryption();
+        let worker = self.worker();
         Some(Settings {
             server: server?,
             clickhouse: clickhouse?,
@@ -304,7 +319,34 @@ impl Env {
             postgres: postgres?,
             redis: redis?,
             encryption: encryption?,
+            worker: worker?,
         })
+    }
+
+    fn worker(&mut self) -> Option<WorkerSettings> {
+        let count = self.parsed("INGESTION_WORKER_COUNT", "1", |var, value| {
+            value
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| Error::Count {
+                    var,
+                    value: value.to_owned(),
+                })
+        });
+        let index = self.parsed("INGESTION_WORKER_INDEX", "0", |var, value| {
+            value.trim().parse::<u32>().map_err(|_| Error::Count {
+                var,
+                value: value.to_owned(),
+            })
+        });
+        let (index, count) = (index?, count?);
+        if index >= count {
+            self.errors.push(Error::WorkerIndex { index, count });
+            return None;
+        }
+        Some(WorkerSettings { index, count })
     }
 
     fn postgres(&mut self) -> Option<PostgresSettings> {

@@ -317,3 +317,27 @@ fn from_dotenv_parses_then_validates() {
         "line 1: expected KEY=VALUE, a comment or a blank line"
     );
 }
+
+#[test]
+fn ingestion_worker_share() {
+    let s = Settings::from_env(env(&[])).unwrap();
+    assert_eq!(s.worker, WorkerSettings { index: 0, count: 1 });
+    let s = Settings::from_env(env(&[
+        ("INGESTION_WORKER_INDEX", "2"),
+        ("INGESTION_WORKER_COUNT", "3"),
+    ]))
+    .unwrap();
+    assert_eq!(s.worker, WorkerSettings { index: 2, count: 3 });
+    check_err(
+        &[("INGESTION_WORKER_INDEX", "1")],
+        "INGESTION_WORKER_INDEX: 1 is not below INGESTION_WORKER_COUNT (1)",
+    );
+    check_err(
+        &[("INGESTION_WORKER_COUNT", "0")],
+        "INGESTION_WORKER_COUNT: `0` is not a valid count or index (a non-negative integer; a count is at least 1)",
+    );
+    check_err(
+        &[("INGESTION_WORKER_INDEX", "-1")],
+        "INGESTION_WORKER_INDEX: `-1` is not a valid count or index (a non-negative integer; a count is at least 1)",
+    );
+}

@@ -37,6 +37,7 @@ const TOPICS: &[&str] = &[
     "clickhouse_person",
     "clickhouse_person_distinct_id",
     "clickhouse_groups",
+    "clickhouse_ingestion_warnings",
 ];
 
 /// The first event's timestamp every driver stamps (`base_ts`); call i is stamped `BASE_TS + i` seconds.

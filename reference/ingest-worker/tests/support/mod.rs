@@ -44,6 +44,7 @@ pub(crate) const TOPICS: &[&str] = &[
     "clickhouse_person",
     "clickhouse_person_distinct_id",
     "clickhouse_groups",
+    "clickhouse_ingestion_warnings",
 ];
 
 /// One test's private world on the shared stack.
