@@ -125,7 +125,7 @@ fn hogref_schema_applies_once_and_is_idempotent() {
         "SELECT count() FROM hogref_migrations FORMAT TabSeparated",
     );
     drop_database(&topology);
-    assert_eq!(recorded, "7\n");
+    assert_eq!(recorded, format!("{}\n", first.applied.len()));
     insta::assert_snapshot!("hogref_schema_single_node", before);
 }
 
