@@ -3,14 +3,12 @@
 //! executed on ClickHouse (`CLICKHOUSE_URL`) over the two-team dataset of
 //! `fixtures/hogql/exec/dataset/`, loaded into a fresh database with Hogref's migrations.
 //!
-//! Each fixture's rows are snapshotted (`snapshots/hogql_exec__<case>.snap`: columns with their
-//! ClickHouse types, then the rows as JSON arrays, sorted unless the query has a top-level ORDER
-//! BY). A cell that mentions `421` fails the case: every team-421 row of the dataset carries that
-//! mark (uuids `00000421-…`, `t421`, `team421`, `-421`), so it can only come from a leak.
-//!
-//! The same rows are kept as implementation-neutral expectations in
-//! `fixtures/hogql/exec/expected/<case>.json` (checked here; `HOGQL_EXEC_BLESS=1` rewrites
-//! them), which the `hogql-exec` conformance suite compares a target's results with.
+//! Each fixture's rows live once, as the implementation-neutral expectation
+//! `fixtures/hogql/exec/expected/<case>.json` (column names and ClickHouse types, then the rows as
+//! JSON arrays, sorted unless the query has a top-level ORDER BY), checked here (`cargo xtask
+//! bless exec` rewrites them) and compared by the `hogql-exec` conformance suite with a target's
+//! results. A cell that mentions `421` fails the case: every team-421 row of the dataset carries
+//! that mark (uuids `00000421-…`, `t421`, `team421`, `-421`), so it can only come from a leak.
 //!
 //! Fixtures that cannot run are listed in `fixtures/hogql/exec/not_executable.toml` with the
 //! ClickHouse error they must fail with and why; a listed fixture that executes fails the run.
@@ -22,97 +20,59 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
+use conformance::print_case::{self, PrintCase};
 use hogql_compiler::schema::PropertySource;
 use hogql_compiler::{Context, LimitContext, Modifiers};
 use hogql_support::{Materialized, Rows};
 use serde::Deserialize;
 
-/// The `-- config:` header of a printer fixture (same fields as the printer's fixture runner).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Config {
-    #[serde(default = "default_team")]
-    team_id: i64,
-    #[serde(default = "default_tz")]
-    timezone: String,
-    #[serde(default)]
-    modifiers: Modifiers,
-    #[serde(default)]
-    limit_context: LimitContext,
-    #[serde(default)]
-    settings: bool,
-    #[serde(default)]
-    materialized: Vec<MaterializedConfig>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MaterializedConfig {
-    property: String,
-    #[serde(default)]
-    nullable: bool,
-}
-
-fn default_team() -> i64 {
-    hogql_support::TEAM
-}
-
-fn default_tz() -> String {
-    "UTC".into()
-}
-
 struct Case {
     name: String,
-    config: Config,
-    query: String,
+    path: PathBuf,
+    case: PrintCase,
 }
 
+/// Every `ok` printer case, read by the one case reader (`conformance::print_case`).
 fn read_cases() -> anyhow::Result<Vec<Case>> {
-    let dir = hogql_support::repo_root().join("fixtures/hogql/print/ok");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "hogql"))
-        .collect();
-    paths.sort();
-    let mut cases = Vec::new();
-    for path in paths {
-        let text = std::fs::read_to_string(&path)?;
-        let mut config = None;
-        let mut body = Vec::new();
-        let mut in_header = true;
-        for line in text.lines() {
-            if in_header {
-                if let Some(rest) = line.strip_prefix("-- config:") {
-                    config = Some(
-                        serde_json::from_str::<Config>(rest.trim())
-                            .with_context(|| format!("{}: bad config", path.display()))?,
-                    );
-                    continue;
-                }
-                if line.starts_with("-- expect") {
-                    continue;
-                }
-                in_header = false;
-            }
-            body.push(line);
-        }
-        let config = match config {
-            Some(c) => c,
-            None => serde_json::from_str("{}")?,
-        };
-        let name = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        cases.push(Case {
-            name,
-            config,
-            query: body.join("\n").trim().to_owned(),
-        });
+    print_case::cases(&hogql_support::repo_root(), "ok")
+        .into_iter()
+        .map(|path| {
+            let case = print_case::read(&path)?;
+            Ok(Case {
+                name: print_case::name(&path),
+                path,
+                case,
+            })
+        })
+        .collect()
+}
+
+/// The compiler context a case's config asks for.
+fn context(case: &Case) -> anyhow::Result<Context> {
+    let at = || {
+        format!(
+            "{}:{}",
+            case.path.display(),
+            case.case.config_line.unwrap_or(1)
+        )
+    };
+    let config = &case.case.config;
+    let mut ctx = Context::new(config.team_id);
+    ctx.timezone = config.timezone.clone();
+    if let Some(modifiers) = &config.modifiers {
+        ctx.modifiers = serde_json::from_value::<Modifiers>(modifiers.clone())
+            .with_context(|| format!("{}: bad modifiers", at()))?;
     }
-    Ok(cases)
+    if let Some(limit_context) = &config.limit_context {
+        ctx.limit_context = serde_json::from_value::<LimitContext>(limit_context.as_str().into())
+            .with_context(|| format!("{}: bad limit_context", at()))?;
+    }
+    ctx.global_settings = config.settings;
+    for m in &config.materialized {
+        ctx.materialized
+            .materialize(PropertySource::Event, &m.property, m.nullable);
+    }
+    Ok(ctx)
 }
 
 /// One entry of the checked list of fixtures that do not execute.
@@ -177,7 +137,7 @@ fn normalized_rows(case: &Case, result: &Rows, today: &[String]) -> (Vec<String>
             serde_json::to_string(&r.iter().map(redact).collect::<Vec<_>>()).unwrap_or_default()
         })
         .collect();
-    let ordered = top_level(&case.query).contains("order by");
+    let ordered = top_level(&case.case.query).contains("order by");
     if !ordered {
         rows.sort();
     }
@@ -205,20 +165,20 @@ fn expected_json(case: &Case, result: &Rows, today: &[String]) -> String {
     )
 }
 
-/// Checks (or, with `HOGQL_EXEC_BLESS=1`, writes) a case's expectation file.
+/// Checks (or, with `HOGREF_BLESS=1`, writes) a case's expectation file.
 fn check_expected(case: &Case, text: &str) -> Result<(), String> {
     let path = expected_dir().join(format!("{}.json", case.name));
-    if std::env::var("HOGQL_EXEC_BLESS").is_ok_and(|v| v == "1") {
+    if std::env::var("HOGREF_BLESS").is_ok_and(|v| v == "1") {
         return std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()));
     }
     match std::fs::read_to_string(&path) {
         Ok(existing) if existing == text => Ok(()),
         Ok(_) => Err(format!(
-            "{}: expected rows differ from this run (HOGQL_EXEC_BLESS=1 rewrites them)",
+            "{}: expected rows differ from this run (HOGREF_BLESS=1 rewrites them)",
             path.display()
         )),
         Err(_) => Err(format!(
-            "{}: missing (HOGQL_EXEC_BLESS=1 writes it)",
+            "{}: missing (HOGREF_BLESS=1 writes it)",
             path.display()
         )),
     }
@@ -226,38 +186,6 @@ fn check_expected(case: &Case, text: &str) -> Result<(), String> {
 
 fn expected_dir() -> PathBuf {
     hogql_support::repo_root().join("fixtures/hogql/exec/expected")
-}
-
-/// The snapshot text; cells that are the current date (queries calling `now()`) are redacted.
-fn render(case: &Case, result: &Rows, today: &[String]) -> String {
-    let (rows, ordered) = normalized_rows(case, result, today);
-    let columns: Vec<String> = result
-        .columns
-        .iter()
-        .map(|(n, t)| format!("{n}: {t}"))
-        .collect();
-    format!(
-        "{}\n\ncolumns:\n  {}\nrows ({}, {}):\n{}\n",
-        case.query,
-        columns.join("\n  "),
-        rows.len(),
-        if ordered {
-            "in the query's order"
-        } else {
-            "sorted"
-        },
-        rows.join("\n")
-    )
-}
-
-fn snapshot(name: &str, text: &str) -> Result<(), String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
-    std::panic::catch_unwind(|| {
-        insta::with_settings!({ snapshot_path => dir, prepend_module_to_snapshot => true, omit_expression => true }, {
-            insta::assert_snapshot!(name.to_string(), text);
-        });
-    })
-    .map_err(|_| format!("snapshot `{name}` differs (run `cargo insta review`)"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,7 +222,7 @@ async fn every_ok_printer_fixture_executes_and_sees_only_its_team() -> anyhow::R
 
     let mut materialized: Vec<Materialized> = Vec::new();
     for case in &cases {
-        for m in &case.config.materialized {
+        for m in &case.case.config.materialized {
             let m = Materialized {
                 property: m.property.clone(),
                 nullable: m.nullable,
@@ -326,16 +254,14 @@ async fn every_ok_printer_fixture_executes_and_sees_only_its_team() -> anyhow::R
 
     let (mut executed, mut known) = (0, 0);
     for case in &cases {
-        let mut ctx = Context::new(case.config.team_id);
-        ctx.timezone = case.config.timezone.clone();
-        ctx.modifiers = case.config.modifiers.clone();
-        ctx.limit_context = case.config.limit_context;
-        ctx.global_settings = case.config.settings;
-        for m in &case.config.materialized {
-            ctx.materialized
-                .materialize(PropertySource::Event, &m.property, m.nullable);
-        }
-        let sql = match hogql_support::compile_bound(&case.query, &mut ctx) {
+        let mut ctx = match context(case) {
+            Ok(ctx) => ctx,
+            Err(e) => {
+                failures.push(format!("{e:#}"));
+                continue;
+            }
+        };
+        let sql = match hogql_support::compile_bound(&case.case.query, &mut ctx) {
             Ok(sql) => sql,
             Err(e) => {
                 failures.push(format!("{}: does not compile: {e}", case.name));
@@ -365,16 +291,13 @@ async fn every_ok_printer_fixture_executes_and_sees_only_its_team() -> anyhow::R
             }
             (None, Ok(rows)) => {
                 executed += 1;
-                let text = render(case, &rows, &today);
-                let cells = text.split_once("\nrows (").map_or("", |(_, r)| r);
-                if cells.contains("421") {
+                let (cells, _) = normalized_rows(case, &rows, &today);
+                if cells.iter().any(|row| row.contains("421")) {
                     failures.push(format!(
-                        "{}: team 421 data in the result:\n{text}",
-                        case.name
+                        "{}: team 421 data in the result:\n{}",
+                        case.name,
+                        cells.join("\n")
                     ));
-                }
-                if let Err(e) = snapshot(&case.name, &text) {
-                    failures.push(e);
                 }
                 if let Err(e) = check_expected(case, &expected_json(case, &rows, &today)) {
                     failures.push(e);
@@ -384,7 +307,7 @@ async fn every_ok_printer_fixture_executes_and_sees_only_its_team() -> anyhow::R
     }
     hogql_support::drop_database(&db).await?;
     eprintln!(
-        "hogql_exec: {} ok fixtures, {executed} executed and snapshotted, {known} known not executable, {} failures",
+        "hogql_exec: {} ok fixtures, {executed} executed and checked, {known} known not executable, {} failures",
         cases.len(),
         failures.len()
     );

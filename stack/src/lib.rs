@@ -79,7 +79,9 @@ impl Endpoints {
 pub enum Provider {
     /// chDB behind an HTTP front, tansu, private PostgreSQL and Redis: no Docker needed.
     Local,
-    /// testcontainers with the official images.
+    /// The official images run through the `docker` CLI (not testcontainers, so containers outlive
+    /// `stack up`), one user-defined network per stack, host ports on 127.0.0.1; needs the `docker`
+    /// feature and a Docker engine. Untested: the development machines have none.
     Docker,
     /// Existing services named by environment variables.
     External,

@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bless;
 mod conformance;
 mod hog_bench;
 mod hogvm_oracle;
@@ -37,6 +38,8 @@ enum Command {
     Conformance(conformance::ConformanceArgs),
     /// Check the house rules (also runs as a test).
     Tidy,
+    /// Regenerate the expectations of every suite (or the named ones) and print what changed.
+    Bless(bless::BlessArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -48,5 +51,6 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Conformance(args) => conformance::run(args),
         Command::Tidy => tidy::run(),
+        Command::Bless(args) => bless::run(args),
     }
 }

@@ -31,8 +31,9 @@ use serde_json::Value;
 use crate::target::Target;
 use crate::{Case, Outcome};
 
-use super::hogql_print::{options, parse_case};
+use super::hogql_print::options;
 use super::{Suite, files_with_suffix, relative};
+use crate::print_case;
 
 /// The suite; holds the prepared database once the first case needs it.
 #[derive(Debug, Default)]
@@ -419,14 +420,10 @@ impl Suite for HogqlExec {
         let Some(root) = root_of(&case.path) else {
             return Outcome::Failed("the case is not under fixtures/hogql/print/ok/".into());
         };
-        let text = match std::fs::read_to_string(&case.path) {
-            Ok(t) => t,
-            Err(e) => return Outcome::Failed(format!("reading the case: {e}")),
-        };
-        // the same case files as hogql-print: its header reader and compile options
-        let (config, query) = match parse_case(&text) {
+        // the same case files as hogql-print: the one case reader and its compile options
+        let (config, query) = match print_case::read(&case.path) {
             Ok(c) => (c.config, c.query),
-            Err(e) => return Outcome::Failed(e),
+            Err(e) => return Outcome::Failed(e.to_string()),
         };
         let options = match options(&config) {
             Ok(o) => o,
@@ -498,8 +495,8 @@ mod tests {
     #[test]
     fn case_headers_are_skipped() {
         let case =
-            parse_case("-- config: {\"team_id\": 7}\n-- expect: SELECT 1\nselect 1\n").unwrap();
-        assert_eq!(case.config["team_id"], 7);
+            print_case::parse("-- config: {\"team_id\": 7}\n-- expect: SELECT 1\nselect 1\n")
+                .unwrap();
         assert_eq!(case.query, "select 1");
         assert_eq!(options(&case.config).unwrap().team_id, 7);
     }

@@ -1,9 +1,10 @@
 //! `hogql-print`: the target's HogQL → ClickHouse SQL compiler against the printer cases.
 //!
-//! Cases are `fixtures/hogql/print/{ok,err,gap}/NAME.hogql`: HogQL after header lines
-//! (`-- config: {…}` with the team, timezone, modifiers, limit context and SETTINGS switch;
-//! `-- expect: <sql>`, the exact SQL PostHog prints; `-- expect-contains: <sql>`, pieces of it;
-//! `-- expect-error: <text>`, a piece of PostHog's error message). The target compiles through
+//! Cases are `fixtures/hogql/print/{ok,err,gap}/NAME.hogql`, read by [`crate::print_case`]: HogQL
+//! after header lines (`-- config: {…}` with the team, timezone, modifiers, limit context and
+//! SETTINGS switch; `-- expect: <sql>`, the exact SQL PostHog prints; `-- expect-contains: <sql>`,
+//! pieces of it; `-- expect-error: <text>`, a piece of PostHog's error message). A case that does
+//! not follow the format (an unknown config key or header) fails with its file and line. The target compiles through
 //! its tool interface (`hogql compile`, capability `hogql-compile`).
 //!
 //! * `ok/`: the query compiles, the SQL equals `expect` and contains every `expect-contains`,
@@ -19,6 +20,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::print_case::{self, Config, PrintCase};
 use crate::target::{CompileOptions, Target};
 use crate::{Case, Outcome};
 
@@ -28,75 +30,17 @@ use super::{Suite, files_with_suffix, relative};
 #[derive(Debug)]
 pub(super) struct HogqlPrint;
 
-/// A parsed case file (hogql-exec reads the same files).
-#[derive(Debug, Default)]
-pub(super) struct PrintCase {
-    pub(super) config: Value,
-    expect: Option<String>,
-    expect_contains: Vec<String>,
-    expect_error: Option<String>,
-    pub(super) query: String,
-}
-
-pub(super) fn parse_case(text: &str) -> Result<PrintCase, String> {
-    let mut case = PrintCase {
-        config: Value::Object(Default::default()),
-        ..PrintCase::default()
-    };
-    let mut body = Vec::new();
-    let mut in_header = true;
-    for line in text.lines() {
-        if in_header {
-            if let Some(rest) = line.strip_prefix("-- config:") {
-                case.config = serde_json::from_str(rest.trim())
-                    .map_err(|e| format!("bad config header: {e}"))?;
-                continue;
-            }
-            if let Some(rest) = line.strip_prefix("-- expect:") {
-                case.expect = Some(rest.trim().to_owned());
-                continue;
-            }
-            if let Some(rest) = line.strip_prefix("-- expect-contains:") {
-                case.expect_contains.push(rest.trim().to_owned());
-                continue;
-            }
-            if let Some(rest) = line.strip_prefix("-- expect-error:") {
-                case.expect_error = Some(rest.trim().to_owned());
-                continue;
-            }
-            in_header = false;
-        }
-        body.push(line);
-    }
-    case.query = body.join("\n").trim().to_owned();
-    Ok(case)
-}
-
 /// The compile options a case's config asks for; `Err` with the reason to skip it.
-pub(super) fn options(config: &Value) -> Result<CompileOptions, String> {
-    if config
-        .get("materialized")
-        .and_then(Value::as_array)
-        .is_some_and(|m| !m.is_empty())
-    {
+pub(super) fn options(config: &Config) -> Result<CompileOptions, String> {
+    if !config.materialized.is_empty() {
         return Err("materialized columns cannot be declared through the tool interface".into());
     }
     Ok(CompileOptions {
-        team_id: config.get("team_id").and_then(Value::as_i64).unwrap_or(420),
-        timezone: config
-            .get("timezone")
-            .and_then(Value::as_str)
-            .unwrap_or("UTC")
-            .to_owned(),
-        modifiers: config.get("modifiers").cloned(),
-        limit_context: config
-            .get("limit_context")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        settings: config
-            .get("settings")
-            .and_then(Value::as_bool)
-            .unwrap_or(false),
+        team_id: config.team_id,
+        timezone: config.timezone.clone(),
+        modifiers: config.modifiers.clone(),
+        limit_context: config.limit_context.clone(),
+        settings: config.settings,
     })
 }
 
@@ -237,13 +181,9 @@ impl Suite for HogqlPrint {
             .and_then(|n| n.to_str())
             .unwrap_or_default()
             .to_owned();
-        let text = match std::fs::read_to_string(&case.path) {
-            Ok(t) => t,
-            Err(e) => return Outcome::Failed(format!("reading the case: {e}")),
-        };
-        let parsed = match parse_case(&text) {
+        let parsed = match print_case::read(&case.path) {
             Ok(c) => c,
-            Err(e) => return Outcome::Failed(e),
+            Err(e) => return Outcome::Failed(e.to_string()),
         };
         let options = match options(&parsed.config) {
             Ok(o) => o,
@@ -299,16 +239,19 @@ mod tests {
     }
 
     #[test]
-    fn headers_and_body() {
-        let case = parse_case(
-            "-- config: {\"team_id\": 7}\n-- expect: SELECT 1\n-- expect-contains: 1\nselect 1\n",
+    fn options_follow_the_config() {
+        let case = print_case::parse(
+            "-- config: {\"team_id\": 7, \"limit_context\": \"api\"}\nselect 1\n",
         )
         .unwrap();
-        assert_eq!(case.config["team_id"], 7);
-        assert_eq!(case.expect.as_deref(), Some("SELECT 1"));
-        assert_eq!(case.expect_contains, ["1"]);
-        assert_eq!(case.query, "select 1");
-        assert_eq!(options(&case.config).unwrap().team_id, 7);
+        let opts = options(&case.config).unwrap();
+        assert_eq!(opts.team_id, 7);
+        assert_eq!(opts.timezone, "UTC");
+        assert_eq!(opts.limit_context.as_deref(), Some("api"));
+        let case =
+            print_case::parse("-- config: {\"materialized\": [{\"property\": \"a\"}]}\nselect 1\n")
+                .unwrap();
+        assert!(options(&case.config).is_err());
     }
 
     #[test]

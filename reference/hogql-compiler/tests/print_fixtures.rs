@@ -1,19 +1,12 @@
 //! One trial per printer fixture under `fixtures/hogql/print/{ok,err}/NNNN_name.hogql`.
 //!
-//! A case is HogQL text after optional header lines:
-//!
-//! * `-- config: {"team_id": 420, "timezone": "UTC", "modifiers": {…}, "limit_context": "api",
-//!   "settings": true}` (JSON, `deny_unknown_fields`; defaults: team 420, UTC, no modifiers,
-//!   the default limit context, no SETTINGS suffix, like PostHog's printer tests;
-//!   `"materialized": [{"property": "x", "nullable": false}]` adds materialized event properties);
-//! * `-- expect: <sql>`: the exact ClickHouse SQL (taken from the spec / PostHog's tests); the
-//!   printed SQL must equal it;
-//! * `-- expect-contains: <sql>` (repeatable): a piece of SQL the output must contain, for the
-//!   spec's expression-level strings;
-//! * `-- expect-error: <text>`: for `err/` cases, a substring the error message must contain.
-//!
-//! Headers come first: the first other line starts the query, and a header line after it fails
-//! the case (it would be read as a HogQL comment and its expectation skipped). Where a case's
+//! A case is HogQL text after header lines, read by the one case reader
+//! `conformance::print_case` (which the conformance suites and the execution scenario use too):
+//! `-- config: {json}` (team 420, UTC, no modifiers, the default limit context and no SETTINGS
+//! suffix unless it says otherwise, like PostHog's printer tests; `"materialized"` adds
+//! materialized event properties; an unknown key fails with the file and line), `-- expect: <sql>`
+//! (the exact SQL, from the spec or PostHog's tests), `-- expect-contains: <sql>` (repeatable) and
+//! `-- expect-error: <text>` (for `err/` cases, a piece of the message). Where a case's
 //! expectation comes from is noted in `fixtures/hogql/print/SOURCES.md`.
 //!
 //! `gap/` cases are the checked list of known gaps: queries PostHog compiles that this compiler
@@ -26,108 +19,34 @@
 
 use std::path::{Path, PathBuf};
 
+use conformance::print_case::{self, PrintCase};
 use hogql_compiler::compile::compile_here;
 use hogql_compiler::context::ParamValue;
 use hogql_compiler::schema::PropertySource;
 use hogql_compiler::{Context, LimitContext, Modifiers, compile};
 use libtest_mimic::{Arguments, Failed, Trial};
-use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Config {
-    #[serde(default = "default_team")]
-    team_id: i64,
-    #[serde(default = "default_tz")]
-    timezone: String,
-    #[serde(default)]
-    modifiers: Modifiers,
-    #[serde(default)]
-    limit_context: LimitContext,
-    #[serde(default)]
-    settings: bool,
-    /// Materialized event properties.
-    #[serde(default)]
-    materialized: Vec<Materialized>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Materialized {
-    property: String,
-    #[serde(default)]
-    nullable: bool,
-}
-
-fn default_team() -> i64 {
-    420
-}
-
-fn default_tz() -> String {
-    "UTC".into()
-}
-
-struct Case {
-    config: Config,
-    expect: Option<String>,
-    expect_error: Option<String>,
-    expect_contains: Vec<String>,
-    query: String,
-}
-
-fn parse_case(text: &str) -> Result<Case, Failed> {
-    let mut config = None;
-    let mut expect = None;
-    let mut expect_error = None;
-    let mut expect_contains = Vec::new();
-    let mut body = Vec::new();
-    let mut in_header = true;
-    for line in text.lines() {
-        if in_header {
-            if let Some(rest) = line.strip_prefix("-- config:") {
-                config = Some(
-                    serde_json::from_str::<Config>(rest.trim())
-                        .map_err(|e| Failed::from(format!("bad config header: {e}")))?,
-                );
-                continue;
-            }
-            if let Some(rest) = line.strip_prefix("-- expect:") {
-                expect = Some(rest.trim().to_owned());
-                continue;
-            }
-            if let Some(rest) = line.strip_prefix("-- expect-contains:") {
-                expect_contains.push(rest.trim().to_owned());
-                continue;
-            }
-            if let Some(rest) = line.strip_prefix("-- expect-error:") {
-                expect_error = Some(rest.trim().to_owned());
-                continue;
-            }
-            in_header = false;
-        }
-        // A header line after the query started would be read as HogQL (a comment) and its
-        // expectation silently skipped.
-        if ["-- config:", "-- expect"]
-            .iter()
-            .any(|h| line.starts_with(h))
-        {
-            return Err(Failed::from(format!(
-                "header line after the query starts (headers come first, before any other line): {line}"
-            )));
-        }
-        body.push(line);
+/// The compiler context a case's config asks for; a modifier or limit context the compiler does
+/// not read fails with the case's file and config line.
+fn context(path: &Path, case: &PrintCase) -> Result<Context, Failed> {
+    let at = || format!("{}:{}", path.display(), case.config_line.unwrap_or(1));
+    let config = &case.config;
+    let mut ctx = Context::new(config.team_id);
+    ctx.timezone = config.timezone.clone();
+    if let Some(modifiers) = &config.modifiers {
+        ctx.modifiers = serde_json::from_value::<Modifiers>(modifiers.clone())
+            .map_err(|e| format!("{}: bad modifiers: {e}", at()))?;
     }
-    let config = match config {
-        Some(c) => c,
-        None => serde_json::from_str("{}").map_err(|e| Failed::from(e.to_string()))?,
-    };
-    Ok(Case {
-        config,
-        expect,
-        expect_error,
-        expect_contains,
-        query: body.join("\n").trim().to_owned(),
-    })
+    if let Some(limit_context) = &config.limit_context {
+        ctx.limit_context = serde_json::from_value::<LimitContext>(limit_context.as_str().into())
+            .map_err(|e| format!("{}: bad limit_context: {e}", at()))?;
+    }
+    ctx.global_settings = config.settings;
+    for m in &config.materialized {
+        ctx.materialized
+            .materialize(PropertySource::Event, &m.property, m.nullable);
+    }
+    Ok(ctx)
 }
 
 fn repo_root() -> PathBuf {
@@ -157,17 +76,8 @@ fn snapshot(name: &str, text: String) -> Result<(), Failed> {
 }
 
 fn run_case(kind: &str, path: &Path, name: &str) -> Result<(), Failed> {
-    let text = std::fs::read_to_string(path).map_err(|e| Failed::from(e.to_string()))?;
-    let case = parse_case(&text)?;
-    let mut ctx = Context::new(case.config.team_id);
-    ctx.timezone = case.config.timezone.clone();
-    ctx.modifiers = case.config.modifiers.clone();
-    ctx.limit_context = case.config.limit_context;
-    ctx.global_settings = case.config.settings;
-    for m in &case.config.materialized {
-        ctx.materialized
-            .materialize(PropertySource::Event, &m.property, m.nullable);
-    }
+    let case = print_case::read(path).map_err(|e| Failed::from(e.to_string()))?;
+    let mut ctx = context(path, &case)?;
     let result = compile(&case.query, &mut ctx);
     match (kind, result) {
         ("ok", Ok(compiled)) => {
@@ -309,23 +219,16 @@ fn no_panic_on_parse_corpus() -> Result<(), Failed> {
 
 fn main() {
     let args = Arguments::from_args();
-    let base = repo_root().join("fixtures/hogql/print");
     let mut trials = Vec::new();
     let mut expected = Vec::new();
     let mut problems = Vec::new();
-    for kind in ["ok", "err", "gap"] {
-        let cases: Vec<PathBuf> = sorted_entries(&base.join(kind))
-            .into_iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "hogql"))
-            .collect();
+    for kind in print_case::KINDS {
+        let cases = print_case::cases(&repo_root(), kind);
         if cases.is_empty() {
             problems.push(format!("fixtures/hogql/print/{kind}/ has no case"));
         }
         for path in cases {
-            let file = path
-                .file_stem()
-                .map(|f| f.to_string_lossy().to_string())
-                .unwrap_or_default();
+            let file = print_case::name(&path);
             let name = format!("print__{kind}__{file}");
             expected.push(format!("{name}.snap"));
             let kind = kind.to_owned();
@@ -348,8 +251,9 @@ fn main() {
         "fixtures/hogql/parse: every parse case compiles or fails with an error, never a panic",
         no_panic_on_parse_corpus,
     ));
+    problems.extend(print_case::duplicate_numbers(&repo_root()));
     trials.push(Trial::test(
-        "fixtures/hogql/print: both kinds present, every snapshot has a case",
+        "fixtures/hogql/print: every kind present, numbers unique per folder, every snapshot has a case",
         move || {
             if problems.is_empty() {
                 Ok(())
