@@ -90,7 +90,12 @@ pub(crate) fn record_lazy_column<'db>(
             Some(next) => LazyField::plain(&next.join.from_field),
             None => field.clone(),
         };
-        scope.lazy_joins[index].require(needed);
+        if scope
+            .lazy_fields_seen
+            .insert((false, alias.clone(), needed.clone()))
+        {
+            scope.lazy_joins[index].fields.push(needed);
+        }
         last_alias = alias;
     }
     last_alias
@@ -99,30 +104,44 @@ pub(crate) fn record_lazy_column<'db>(
 /// Adds the lazy joins an expression field used (printed in a scope of its own) to `scope`.
 pub(crate) fn merge_lazy_joins<'db>(scope: &mut Scope<'db>, used: Vec<LazyJoinUse<'db>>) {
     for used in used {
-        match scope
-            .lazy_joins
-            .iter_mut()
-            .find(|u| u.alias() == used.alias())
-        {
-            Some(existing) => {
+        let alias = used.alias();
+        match scope.lazy_joins.iter().position(|u| u.alias() == alias) {
+            Some(index) => {
                 for f in used.fields {
-                    existing.require(f);
+                    if scope
+                        .lazy_fields_seen
+                        .insert((false, alias.clone(), f.clone()))
+                    {
+                        scope.lazy_joins[index].fields.push(f);
+                    }
                 }
             }
-            None => scope.lazy_joins.push(used),
+            None => {
+                for f in &used.fields {
+                    scope
+                        .lazy_fields_seen
+                        .insert((false, alias.clone(), f.clone()));
+                }
+                scope.lazy_joins.push(used);
+            }
         }
     }
 }
 
 /// Records that the current SELECT reads `field` of the lazy table in FROM called `table_name`.
 pub(crate) fn record_lazy_table_field(scope: &mut Scope<'_>, table_name: &str, field: LazyField) {
-    if let Some((_, _, fields)) = scope
+    let Some(index) = scope
         .lazy_tables
-        .iter_mut()
-        .find(|(name, _, _)| name == table_name)
-        && !fields.contains(&field)
+        .iter()
+        .position(|(name, _, _)| name == table_name)
+    else {
+        return;
+    };
+    if scope
+        .lazy_fields_seen
+        .insert((true, table_name.to_owned(), field.clone()))
     {
-        fields.push(field);
+        scope.lazy_tables[index].2.push(field);
     }
 }
 

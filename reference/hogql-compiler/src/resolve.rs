@@ -149,6 +149,9 @@ pub struct Scope<'db> {
     pub windows: Vec<(String, crate::ir::WindowExpr)>,
     /// Lazy joins used so far (planning; when printing, checked against the plan).
     pub lazy_joins: Vec<LazyJoinUse<'db>>,
+    /// `(is a lazy table, join alias or table name, field)` of every field recorded in
+    /// `lazy_joins` and `lazy_tables`, so recording one more is O(1), not a scan.
+    pub lazy_fields_seen: std::collections::HashSet<(bool, String, LazyField)>,
     /// FROM entries, in order.
     pub tables: Vec<ScopeTable<'db>>,
     /// Explicit aliases of the SELECT list (add them with [`Scope::add_alias`]).
