@@ -41,7 +41,7 @@ pub enum Constant {
 }
 
 /// One element of a field chain (`properties.$browser` is `[Name("properties"), Name("$browser")]`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ChainPart {
     /// A name.
     Name(String),

@@ -21,6 +21,9 @@
 //!   lazy joins and lazy tables: persons, distinct ids, groups, sessions);
 //! * [`session_where`]: the `min_timestamp` pre-filter the sessions subquery takes from the
 //!   outer WHERE;
+//! * [`lazy`]: the lazy-table pass, run before printing: which lazy joins and lazy-table fields
+//!   each SELECT reads (PostHog's `lazy_tables` transform), so the printer prints each SELECT
+//!   once;
 //! * [`print`](mod@print): the ClickHouse printer; [`compile()`] ties parse → lower → print together;
 //! * [`bind`]: [`bind_values`] turns the SQL and its values map into one statement with literals.
 //!
@@ -86,6 +89,7 @@ mod error;
 pub mod escape;
 pub mod functions;
 pub mod ir;
+pub mod lazy;
 pub mod lower;
 pub mod print;
 pub mod resolve;

@@ -7,10 +7,10 @@
 //! functions, `toTimeZone` around DateTime columns, timezone-aware functions, the function
 //! allowlist with its errors, LIMIT defaults and clamping, and the global SETTINGS list; lazy
 //! joins and lazy tables as deduplicating subqueries (argMax for persons, distinct ids and
-//! groups, aggregate-state merges for sessions v1; printed in FROM by a second pass over the
-//! SELECT, so values are numbered in PostHog's order; a join keyed on a computed field puts
-//! that expression in ON), CTEs as WITH, materialized event
-//! properties, window functions and the WINDOW clause.
+//! groups, aggregate-state merges for sessions v1; printed in FROM from the plan of the
+//! lazy-table pass, [`crate::lazy`], which runs first, so each SELECT is printed once and values
+//! are numbered in PostHog's order; a join keyed on a computed field puts that expression in
+//! ON), CTEs as WITH, materialized event properties, window functions and the WINDOW clause.
 //!
 //! Where PostHog's public tests fix a string, the fixtures under `fixtures/hogql/print/` pin it.
 
@@ -19,9 +19,8 @@ use crate::context::{ArgMaxVersion, Context, ParamValue};
 use crate::escape::{Dialect, escape_identifier, escape_string, python_float_repr};
 use crate::functions::{self, ArgType, CallShape, FunctionMeta, Resolved, SuffixArg, Target};
 use crate::ir::*;
-use crate::resolve::{
-    LazyField, LazyJoinUse, LazyPlan, Resolution, Scope, ScopeTable, Source, SubColumn,
-};
+use crate::lazy::{self, Plans};
+use crate::resolve::{LazyField, LazyJoinUse, Resolution, Scope, ScopeTable, Source, SubColumn};
 use crate::schema::{Database, LazySource, PropertySource, TableKind, ValueType};
 use crate::{Error, functions::CompareOp as FnCompareOp};
 
@@ -38,9 +37,6 @@ pub const GLOBAL_SETTINGS: &str = "readonly=2, max_execution_time=60, allow_expe
 /// conditions keep their printed order, guard first; `and` short-circuits after it.
 pub const GUARD_SETTINGS: &str =
     "move_primary_key_columns_to_end_of_prewhere=0, allow_reorder_prewhere_conditions=0";
-
-/// Brackets the index of a lazy table's subquery in the FROM text until it is built.
-const LAZY_MARK: char = '\u{1}';
 
 /// Aliases PostHog refuses.
 const RESERVED_ALIASES: [&str; 4] = ["team_id", "true", "false", "null"];
@@ -176,6 +172,8 @@ pub struct Printer<'a, 'db> {
     left_guard: Option<String>,
     /// Units of work so far: one per expression and query printed (see [`Printer::work`]).
     work: u64,
+    /// The lazy-table pass's plans of the SELECTs being printed.
+    plans: Plans<'db>,
 }
 
 impl<'a, 'db> Printer<'a, 'db> {
@@ -193,11 +191,13 @@ impl<'a, 'db> Printer<'a, 'db> {
             outer_where: None,
             left_guard: None,
             work: 0,
+            plans: Plans::new(),
         }
     }
 
-    /// Units of work done so far: one per expression and per query printed, in every pass. A
-    /// deterministic measure of compile cost (tests check it grows linearly with the query).
+    /// Units of work done so far: one per expression and per query visited by the lazy-table
+    /// pass and by printing. A deterministic measure of compile cost (tests check it grows
+    /// linearly with the query).
     pub fn work(&self) -> u64 {
         self.work
     }
@@ -216,8 +216,12 @@ impl<'a, 'db> Printer<'a, 'db> {
         Ok(())
     }
 
-    /// Print a whole query as the top-level statement (limits, settings).
+    /// Print a whole query as the top-level statement (limits, settings): the lazy-table pass
+    /// plans its lazy joins, then every SELECT is printed once.
     pub fn print_top(&mut self, query: &Query) -> Result<String> {
+        let (plans, work) = lazy::plan(query, self.db, self.work, self.ctx.limits.max_work)?;
+        self.plans = plans;
+        self.work = work;
         let (mut sql, _) = self.query(query, true)?;
         if self.ctx.global_settings {
             sql.push_str(" SETTINGS ");
@@ -326,7 +330,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             frame.push((cte.name.clone(), cols));
         }
         self.ctes.push(frame);
-        let result = self.select_two_pass(q, top);
+        let result = self.select_planned(q, top);
         self.ctes.pop();
         let (sql, cols) = result?;
         if with.is_empty() {
@@ -336,39 +340,30 @@ impl<'a, 'db> Printer<'a, 'db> {
         }
     }
 
-    /// Print a SELECT. Lazy joins and lazy tables are only known once every clause has been
-    /// resolved, but their subqueries print in FROM, before the clauses (which decides the
-    /// values' numbering). So a SELECT that uses any is printed twice: the first pass collects
-    /// them and is thrown away (with the values it added), the second prints them in place.
-    fn select_two_pass(&mut self, q: &SelectQuery, top: bool) -> Result<(String, Vec<SubColumn>)> {
-        let values_mark = self.ctx.values.len();
-        let non_equi = self.non_equi_join;
+    /// Print a SELECT once, with the lazy joins and lazy tables its plan names in FROM (a
+    /// SELECT the pass has no plan for, such as the subqueries the printer builds, reads none).
+    fn select_planned(&mut self, q: &SelectQuery, top: bool) -> Result<(String, Vec<SubColumn>)> {
+        let plan = self
+            .plans
+            .get(&lazy::select_key(q))
+            .cloned()
+            .unwrap_or_default();
         self.scopes.push(Scope {
             windows: q.window_exprs.clone(),
+            plan: Some(plan),
             ..Scope::default()
         });
-        let first = self.select_in_scope(q, top);
+        let printed = self.select_in_scope(q, top);
         let scope = self.scopes.pop().unwrap_or_default();
-        let first = first?;
+        let printed = printed?;
         check_aliases(&scope)?;
-        if scope.lazy_joins.is_empty() && scope.lazy_tables.is_empty() {
-            return Ok(first);
-        }
-        self.ctx.values.truncate(values_mark);
-        self.non_equi_join = non_equi;
-        self.scopes.push(Scope {
-            windows: q.window_exprs.clone(),
-            plan: Some(LazyPlan {
-                joins: scope.lazy_joins,
-                tables: scope.lazy_tables,
-            }),
-            ..Scope::default()
-        });
-        let second = self.select_in_scope(q, top);
-        let scope = self.scopes.pop().unwrap_or_default();
-        let second = second?;
-        check_aliases(&scope)?;
-        Ok(second)
+        lazy::check_planned(&scope).map_err(|what| {
+            query_error(
+                format!("internal compiler error: `{what}` was read but not planned"),
+                q.span,
+            )
+        })?;
+        Ok(printed)
     }
 
     fn scope(&mut self) -> &mut Scope<'db> {
@@ -380,7 +375,7 @@ impl<'a, 'db> Printer<'a, 'db> {
         &mut self.scopes[last]
     }
 
-    /// The FROM entries of `q` with the planned lazy joins in place (second pass).
+    /// The FROM entries of `q` with the planned lazy joins in place.
     fn select_from(
         &mut self,
         q: &SelectQuery,
@@ -395,7 +390,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             }
             None => Vec::new(),
         };
-        // Second pass: the lazy joins go right after what they hang off, parents first.
+        // The lazy joins go right after what they hang off, parents first.
         let planned = self
             .scopes
             .last()
@@ -1333,8 +1328,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                                 *span,
                             ));
                         }
-                        // The subquery is built once the whole SELECT has been printed and the
-                        // fields it must provide are known; a marker holds its place.
+                        // The subquery selects the fields the lazy-table pass found read.
                         let alias = j.alias.clone().unwrap_or_else(|| name.clone());
                         let a = ident(&alias, *span)?;
                         let planned = self
@@ -1342,7 +1336,8 @@ impl<'a, 'db> Printer<'a, 'db> {
                             .last()
                             .and_then(|s| s.plan.as_ref())
                             .and_then(|p| p.tables.iter().find(|(n, _, _)| n == &alias))
-                            .map(|(_, _, fields)| fields.clone());
+                            .map(|(_, _, fields)| fields.clone())
+                            .unwrap_or_default();
                         let scope = self.scope();
                         scope.lazy_tables.push((alias.clone(), table, Vec::new()));
                         scope.tables.push(ScopeTable {
@@ -1350,11 +1345,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                             sql_ref: Some(a.clone()),
                             source: Source::LazyTable(table),
                         });
-                        // First pass: the fields are not known yet; this text is discarded.
-                        let Some(fields) = planned else {
-                            return Ok((format!("{LAZY_MARK} AS {a}"), None));
-                        };
-                        let sql = self.lazy_table_sql(table, fields, None, *span)?;
+                        let sql = self.lazy_table_sql(table, planned, None, *span)?;
                         return Ok((format!("({sql}) AS {a}"), None));
                     }
                 };
@@ -1649,21 +1640,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                 let printed = self.expr(&lowered);
                 let inner = self.scopes.pop().unwrap_or_default();
                 let printed = printed?;
-                let scope = self.scope();
-                for used in inner.lazy_joins {
-                    match scope
-                        .lazy_joins
-                        .iter_mut()
-                        .find(|u| u.alias() == used.alias())
-                    {
-                        Some(existing) => {
-                            for f in used.fields {
-                                existing.require(f);
-                            }
-                        }
-                        None => scope.lazy_joins.push(used),
-                    }
-                }
+                lazy::merge_lazy_joins(self.scope(), inner.lazy_joins);
                 P::new(printed.sql, nullable || printed.nullable)
             }
             Resolution::LazyTableColumn {
@@ -1673,16 +1650,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                 nullable,
                 ..
             } => {
-                let wanted = field.clone();
-                if let Some((_, _, fields)) = self
-                    .scope()
-                    .lazy_tables
-                    .iter_mut()
-                    .find(|(name, _, _)| name == &table_name)
-                    && !fields.contains(&wanted)
-                {
-                    fields.push(wanted);
-                }
+                lazy::record_lazy_table_field(self.scope(), &table_name, field.clone());
                 P::new(
                     format!("{table_sql}.{}", ident(&field.name, span)?),
                     nullable,
@@ -1703,28 +1671,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                     };
                     self.computed_join_key(&probe, span)?;
                 }
-                let scope = self.scope();
-                let mut last_alias = String::new();
-                for (i, hop) in hops.iter().enumerate() {
-                    let alias = hop.alias();
-                    let index = match scope.lazy_joins.iter().position(|u| u.alias() == alias) {
-                        Some(index) => index,
-                        None => {
-                            scope.lazy_joins.push(LazyJoinUse {
-                                hop: hop.clone(),
-                                fields: Vec::new(),
-                            });
-                            scope.lazy_joins.len() - 1
-                        }
-                    };
-                    // A nested join needs its key from this one.
-                    let needed = match hops.get(i + 1) {
-                        Some(next) => LazyField::plain(&next.join.from_field),
-                        None => field.clone(),
-                    };
-                    scope.lazy_joins[index].require(needed);
-                    last_alias = alias;
-                }
+                let last_alias = lazy::record_lazy_column(self.scope(), &hops, &field);
                 P::new(
                     format!(
                         "{}.{}",
@@ -2494,7 +2441,7 @@ fn has_non_equi(e: &Expr) -> bool {
 }
 
 /// `a.b`, `a['b']`, `a[1]`, `a.1` as one field chain, when every step is a name or constant.
-fn access_chain(e: &Expr) -> Option<Vec<ChainPart>> {
+pub(crate) fn access_chain(e: &Expr) -> Option<Vec<ChainPart>> {
     match &e.kind {
         ExprKind::Field(chain) => Some(chain.clone()),
         ExprKind::ArrayAccess {

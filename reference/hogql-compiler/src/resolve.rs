@@ -84,7 +84,7 @@ impl LazyHop<'_> {
 }
 
 /// A field a lazily joined or lazy table must provide.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct LazyField {
     /// The column alias in the subquery (`person_id`, `properties___email`).
     pub name: String,
@@ -128,8 +128,8 @@ impl LazyJoinUse<'_> {
     }
 }
 
-/// What a first printing pass learnt about a SELECT's lazy joins and lazy tables, so the second
-/// pass can print their subqueries in FROM order.
+/// What the lazy-table pass ([`crate::lazy`]) found a SELECT reads through lazy joins and lazy
+/// tables, so the printer can print their subqueries in FROM.
 #[derive(Debug, Clone, Default)]
 pub struct LazyPlan<'db> {
     /// Lazy joins, parents before children.
@@ -143,12 +143,15 @@ pub struct LazyPlan<'db> {
 pub struct Scope<'db> {
     /// Lazy tables in FROM and the fields read from each: (FROM entry name, table, fields).
     pub lazy_tables: Vec<(String, &'db schema::Table, Vec<LazyField>)>,
-    /// The lazy joins and tables found by the first printing pass, when this is the second.
+    /// The lazy joins and tables the lazy-table pass planned for this SELECT (printing).
     pub plan: Option<LazyPlan<'db>>,
     /// The SELECT's named windows (`WINDOW w AS (…)`).
     pub windows: Vec<(String, crate::ir::WindowExpr)>,
-    /// Lazy joins used so far.
+    /// Lazy joins used so far (planning; when printing, checked against the plan).
     pub lazy_joins: Vec<LazyJoinUse<'db>>,
+    /// `(is a lazy table, join alias or table name, field)` of every field recorded in
+    /// `lazy_joins` and `lazy_tables`, so recording one more is O(1), not a scan.
+    pub lazy_fields_seen: std::collections::HashSet<(bool, String, LazyField)>,
     /// FROM entries, in order.
     pub tables: Vec<ScopeTable<'db>>,
     /// Explicit aliases of the SELECT list (add them with [`Scope::add_alias`]).
