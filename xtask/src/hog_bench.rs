@@ -6,7 +6,10 @@
 //! Each round times every program on Hogref (the release `hog_timing` binary of `benches`), then on the
 //! oracle (`xtask/hogvm-oracle/bench.js`); the best mean per program and side over the rounds is kept, so
 //! load from other processes skews both sides alike. Prints a table with the per-program speed-up and its
-//! geometric mean, and fails when the two VMs' results differ.
+//! geometric mean, hog-compiler's time on each program's Hog source (`fixtures/hog/programs/NAME.hog`;
+//! PostHog's compiler is Python and not run here), and how many of PostHog's standard-library functions
+//! (`STL`, `ASYNC_STL` and the bytecode STL of the installed `@posthog/hogvm`) HogVM implements. Fails when
+//! the two VMs' results differ.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -20,6 +23,7 @@ use crate::paths::{cargo_target_dir, workspace_root};
 #[derive(Debug, Default, Clone)]
 struct Row {
     hogref_us: f64,
+    compile_us: Option<f64>,
     oracle_us: f64,
     result: String,
 }
@@ -41,6 +45,9 @@ fn best(rows: &mut BTreeMap<String, Row>, out: &[Value], hogref: bool) -> anyhow
         });
         if hogref {
             row.hogref_us = row.hogref_us.min(us);
+            if let Some(c) = r["compile_us"].as_f64() {
+                row.compile_us = Some(row.compile_us.map_or(c, |old| old.min(c)));
+            }
             row.result = result;
         } else {
             row.oracle_us = row.oracle_us.min(us);
@@ -120,7 +127,49 @@ pub(crate) fn run(millis: u64, rounds: u32) -> anyhow::Result<()> {
         best(&mut rows, &oracle, false)?;
     }
     print!("{}", render(&rows));
+    let (implemented, total) = stl_count(&exe)?;
+    println!(
+        "standard library: {implemented} of {total} of @posthog/hogvm's functions implemented"
+    );
     Ok(())
+}
+
+/// How many of PostHog's standard-library names (the installed package's `STL` and `ASYNC_STL`, and the
+/// bytecode STL listed in its `src/stl/bytecode.ts`) are among HogVM's (`hog_timing --stl`).
+fn stl_count(exe: &std::path::Path) -> anyhow::Result<(usize, usize)> {
+    let out = Command::new(exe)
+        .arg("--stl")
+        .output()
+        .context("running hog_timing --stl")?;
+    let ours: Vec<String> =
+        serde_json::from_slice(&out.stdout).context("hog_timing --stl printed non-JSON")?;
+    let out = Command::new("node")
+        .args([
+            "-e",
+            "const h = require('@posthog/hogvm'); \
+             console.log(JSON.stringify([...Object.keys(h.STL), ...Object.keys(h.ASYNC_STL)]))",
+        ])
+        .env("NODE_PATH", crate::hogvm_oracle::node_modules())
+        .output()
+        .context("running node for the STL names")?;
+    let mut theirs: Vec<String> =
+        serde_json::from_slice(&out.stdout).context("node printed non-JSON STL names")?;
+    let bytecode_stl =
+        crate::hogvm_oracle::node_modules().join("@posthog/hogvm/src/stl/bytecode.ts");
+    let text = std::fs::read_to_string(&bytecode_stl)
+        .with_context(|| format!("reading {}", bytecode_stl.display()))?;
+    for line in text.lines() {
+        if let Some(rest) = line.trim_start().strip_prefix('"')
+            && let Some((name, tail)) = rest.split_once('"')
+            && tail.starts_with(": [[")
+        {
+            theirs.push(name.to_owned());
+        }
+    }
+    theirs.sort();
+    theirs.dedup();
+    let implemented = theirs.iter().filter(|n| ours.contains(n)).count();
+    Ok((implemented, theirs.len()))
 }
 
 fn benches_cases() -> anyhow::Result<Value> {
@@ -154,15 +203,18 @@ fn render(rows: &BTreeMap<String, Row>) -> String {
         "\n== HogVM: Hogref (Rust) vs @posthog/hogvm (Node), same bytecode, best mean per run ==\n",
     );
     out.push_str(&format!(
-        "{:<22} {:>14} {:>14} {:>10}\n",
-        "program", "hogref µs", "posthog µs", "speed-up"
+        "{:<22} {:>14} {:>14} {:>10} {:>12}\n",
+        "program", "hogref µs", "posthog µs", "speed-up", "compile µs"
     ));
     let mut log_sum = 0.0;
     for (name, r) in rows {
         let ratio = r.oracle_us / r.hogref_us;
         log_sum += ratio.ln();
+        let compile = r
+            .compile_us
+            .map_or_else(|| "-".to_owned(), |c| format!("{c:.1}"));
         out.push_str(&format!(
-            "{name:<22} {:>14.1} {:>14.1} {:>9.1}x\n",
+            "{name:<22} {:>14.1} {:>14.1} {:>9.1}x {compile:>12}\n",
             r.hogref_us, r.oracle_us, ratio
         ));
     }

@@ -1,4 +1,4 @@
-//! Calendar arithmetic for dates and datetimes, without a time-zone database: UTC and fixed offsets.
+//! Proleptic Gregorian calendar arithmetic, and the date-like string grammar; zones are `zone.rs`'s.
 //!
 //! `parse_date_like` is PostHog's shared "date-like string" grammar: `YYYY-MM-DD`, optionally followed by
 //! `T`/`t`/space, `HH:MM[:SS[.fff]]` and a zone `Z`/`z`/`±HH[[:]MM]`; anything else is not a date.
@@ -42,12 +42,17 @@ fn digits(s: &[u8]) -> Option<i64> {
     std::str::from_utf8(s).ok()?.parse().ok()
 }
 
-/// Epoch seconds of a date-like string; `None` when it is not one. Only `None`/`UTC` zones are known
-/// for input without an offset.
-pub fn parse_date_like(input: &str, zone: Option<&str>) -> Option<f64> {
-    if !matches!(zone, None | Some("UTC")) {
-        return None;
-    }
+/// Epoch seconds of a date-like string read in UTC (its own offset, when it has one, applies); `None`
+/// when it is not one.
+pub fn parse_date_like(input: &str) -> Option<f64> {
+    let (local_ms, offset) = parse_date_like_local(input)?;
+    #[allow(clippy::cast_precision_loss)]
+    Some((local_ms - offset.unwrap_or(0) as f64 * 1000.0) / 1000.0)
+}
+
+/// A date-like string as wall-clock milliseconds (read as if UTC) and the offset it carries, in
+/// seconds east of UTC (`None` when it has none, `Some(0)` for `Z`).
+pub fn parse_date_like_local(input: &str) -> Option<(f64, Option<i64>)> {
     let s = input.trim().as_bytes();
     if s.len() < 10 || s[4] != b'-' || s[7] != b'-' {
         return None;
@@ -60,6 +65,7 @@ pub fn parse_date_like(input: &str, zone: Option<&str>) -> Option<f64> {
     }
     let mut secs = days_from_civil(year, month, day) * 86_400;
     let mut millis = 0i64;
+    let mut offset = None;
     let rest = &s[10..];
     if !rest.is_empty() {
         if !matches!(rest[0], b'T' | b't' | b' ') || rest.len() < 6 || rest[3] != b':' {
@@ -94,7 +100,8 @@ pub fn parse_date_like(input: &str, zone: Option<&str>) -> Option<f64> {
             }
         }
         match r {
-            [] | [b'Z' | b'z'] => {}
+            [] => {}
+            [b'Z' | b'z'] => offset = Some(0),
             [sign @ (b'+' | b'-'), tail @ ..] => {
                 let (hh, mm) = match tail {
                     [a, b] => (digits(&[*a, *b])?, 0),
@@ -105,14 +112,14 @@ pub fn parse_date_like(input: &str, zone: Option<&str>) -> Option<f64> {
                 if hh > 23 || mm > 59 {
                     return None;
                 }
-                let offset = hh * 3600 + mm * 60;
-                secs += if *sign == b'+' { -offset } else { offset };
+                let east = hh * 3600 + mm * 60;
+                offset = Some(if *sign == b'+' { east } else { -east });
             }
             _ => return None,
         }
     }
     #[allow(clippy::cast_precision_loss)]
-    Some(secs as f64 + millis as f64 / 1000.0)
+    Some(((secs * 1000 + millis) as f64, offset))
 }
 
 #[cfg(test)]
@@ -129,17 +136,17 @@ mod tests {
 
     #[test]
     fn date_like_strings_follow_the_shared_grammar() {
-        assert_eq!(parse_date_like("2024-01-02", None), Some(1_704_153_600.0));
+        assert_eq!(parse_date_like("2024-01-02"), Some(1_704_153_600.0));
         assert_eq!(
-            parse_date_like("2024-01-02 03:04:05.678Z", None),
+            parse_date_like("2024-01-02 03:04:05.678Z"),
             Some(1_704_164_645.678)
         );
         assert_eq!(
-            parse_date_like("2024-01-02T00:00+01:00", None),
+            parse_date_like("2024-01-02T00:00+01:00"),
             Some(1_704_150_000.0)
         );
-        assert_eq!(parse_date_like("2024-02-30", None), None);
-        assert_eq!(parse_date_like("2024", None), None);
-        assert_eq!(parse_date_like("0000-01-01", None), None);
+        assert_eq!(parse_date_like("2024-02-30"), None);
+        assert_eq!(parse_date_like("2024"), None);
+        assert_eq!(parse_date_like("0000-01-01"), None);
     }
 }

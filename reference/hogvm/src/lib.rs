@@ -24,6 +24,7 @@ pub mod program;
 pub mod stl;
 pub mod value;
 pub mod vm;
+pub mod zone;
 
 pub use error::{Code, Error, Result};
 pub use print::{print_output, print_value};

@@ -109,14 +109,14 @@ fn unify(left: &Value, right: &Value) -> (Value, Value) {
         (Some(l), Some(r)) => return (l.clone(), r.clone()),
         (Some(l), None) => {
             if let Value::Str(s) = right
-                && let Some(r) = crate::date::parse_date_like(s, None)
+                && let Some(r) = crate::date::parse_date_like(s)
             {
                 return (l.clone(), Value::number(r));
             }
         }
         (None, Some(r)) => {
             if let Value::Str(s) = left
-                && let Some(l) = crate::date::parse_date_like(s, None)
+                && let Some(l) = crate::date::parse_date_like(s)
             {
                 return (Value::number(l), r.clone());
             }

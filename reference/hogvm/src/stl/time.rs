@@ -1,14 +1,16 @@
-//! Dates and datetimes in UTC. Hogref has no time-zone database yet: a datetime in any other zone is
-//! refused with an error naming the zone (listed in the missing features), never converted wrongly.
+//! Dates and datetimes, in any time zone, as PostHog's VM computes them with luxon (see `zone.rs`): a
+//! datetime is epoch seconds and a zone name; its fields, arithmetic and formatting are the zone's wall
+//! clock. A `Date` is a UTC calendar day.
 
 use std::rc::Rc;
 
 use super::{Ctx, Row, arg};
-use crate::date::{civil_from_days, days_from_civil, parse_date_like};
+use crate::date::{civil_from_days, days_from_civil, parse_date_like, parse_date_like_local};
 use crate::error::{Error, Result};
 use crate::js;
 use crate::ops::date_seconds;
 use crate::value::{Date, DateTime, Dict, Key, Value};
+use crate::zone::{Fields, Instant, Zone, format_offset, local_ms};
 
 pub(super) const FUNCTIONS: &[Row] = &[
     ("now", 0, Some(1), now),
@@ -81,10 +83,10 @@ fn format_date_time(_: &mut Ctx<'_>, args: Vec<Value>) -> Result<Value> {
         return Err(Error::func("formatDateTime requires at least 2 arguments"));
     }
     let zone = arg(&args, 2);
-    utc(if zone.truthy() { zone } else { &d.zone })?;
+    let zone = Zone::of(Some(if zone.truthy() { zone } else { &d.zone }));
     let format = js::to_string(format);
-    let secs = js::to_number(&d.dt);
-    let Some([y, m, day, h, mi, sec, ms, wd]) = parts(secs) else {
+    let instant = Instant::from_seconds(js::to_number(&d.dt), zone);
+    let Some([y, m, day, h, mi, sec, ms, wd]) = instant.fields() else {
         return Ok(Value::str("Invalid DateTime"));
     };
     let days = days_from_civil(y, m, day);
@@ -124,23 +126,13 @@ fn format_date_time(_: &mut Ctx<'_>, args: Vec<Value>) -> Result<Value> {
             'u' | 'w' => wd.to_string(),
             'V' => format!("{:02}", iso_week(days, wd)),
             'W' => WEEKDAYS[usize::try_from(wd - 1).unwrap_or(0)].to_string(),
-            'z' => "+0000".to_string(),
+            'z' => format_offset(instant.offset(), true),
             '%' => "%".to_string(),
             _ => String::new(),
         };
         out.push_str(&piece);
     }
     Ok(Value::string(out))
-}
-
-fn utc(zone: &Value) -> Result<()> {
-    match zone {
-        Value::Str(z) if &**z == "UTC" => Ok(()),
-        other => Err(Error::func(format!(
-            "time zone {} is not supported by Hogref yet",
-            js::to_string(other)
-        ))),
-    }
 }
 
 fn datetime(dt: Value, zone: Value) -> Value {
@@ -155,45 +147,27 @@ fn date(y: i64, m: i64, d: i64) -> Value {
     }))
 }
 
-/// Broken-down UTC time of epoch seconds: (y, m, d, hour, minute, second, millisecond, weekday 1=Mon).
-fn parts(secs: f64) -> Option<[i64; 8]> {
-    if !secs.is_finite() || secs.abs() > 8.64e12 {
-        return None;
-    }
-    #[allow(clippy::cast_possible_truncation)]
-    let ms = (secs * 1000.0).round() as i64; // luxon works in whole milliseconds
-    let days = ms.div_euclid(86_400_000);
-    let rem = ms.rem_euclid(86_400_000);
-    let (y, m, d) = civil_from_days(days);
-    let weekday = (days + 3).rem_euclid(7) + 1;
-    Some([
-        y,
-        m,
-        d,
-        rem / 3_600_000,
-        rem / 60_000 % 60,
-        rem / 1000 % 60,
-        rem % 1000,
-        weekday,
-    ])
+/// A reader of the host's clock, for the few wall-clock times luxon resolves from the current offset.
+fn clock<'a>(ctx: &'a mut Ctx<'_>) -> impl FnMut() -> f64 + 'a {
+    move || ctx.host.now_ms()
 }
 
-/// luxon's `toISO()` of a datetime (UTC only).
+/// The instant of a datetime in its own zone; a `Date` is its UTC midnight.
+fn instant(v: &Value) -> Option<Instant> {
+    match v {
+        Value::DateTime(d) => Some(Instant::from_seconds(
+            js::to_number(&d.dt),
+            Zone::of(Some(&d.zone)),
+        )),
+        Value::Date(d) => Some(Instant::from_seconds(date_seconds(d), Zone::UTC)),
+        _ => None,
+    }
+}
+
+/// luxon's `toISO()` of a datetime in its zone (`null` when it is invalid).
 pub(super) fn iso(d: &DateTime) -> Result<String> {
-    utc(&d.zone)?;
-    let Some([y, m, day, h, mi, s, ms, _]) = parts(js::to_number(&d.dt)) else {
-        return Ok("null".into());
-    };
-    let year = if (0..=9999).contains(&y) {
-        format!("{y:04}")
-    } else if y < 0 {
-        format!("-{:06}", -y)
-    } else {
-        format!("+{y:06}")
-    };
-    Ok(format!(
-        "{year}-{m:02}-{day:02}T{h:02}:{mi:02}:{s:02}.{ms:03}Z"
-    ))
+    let instant = Instant::from_seconds(js::to_number(&d.dt), Zone::of(Some(&d.zone)));
+    Ok(instant.iso().unwrap_or_else(|| "null".into()))
 }
 
 fn now(ctx: &mut Ctx<'_>, _: Vec<Value>) -> Result<Value> {
@@ -204,32 +178,54 @@ fn now(ctx: &mut Ctx<'_>, _: Vec<Value>) -> Result<Value> {
 }
 
 fn today(ctx: &mut Ctx<'_>, _: Vec<Value>) -> Result<Value> {
-    let [y, m, d, ..] = parts(ctx.host.now_ms() / 1000.0).unwrap_or([1970, 1, 1, 0, 0, 0, 0, 4]);
+    let now = Instant::from_seconds(ctx.host.now_ms() / 1000.0, Zone::UTC);
+    let [y, m, d, ..] = now.fields().unwrap_or([1970, 1, 1, 0, 0, 0, 0, 4]);
     Ok(date(y, m, d))
 }
 
+/// The zone a `zone || 'UTC'` argument names.
+fn zone_or_utc(zone: Option<&Value>) -> Zone {
+    match zone {
+        Some(z) if z.truthy() => Zone::of(Some(z)),
+        _ => Zone::UTC,
+    }
+}
+
+/// Epoch seconds of a date-like string read in a zone (its own offset wins); NaN when it is not one or
+/// the zone is unknown.
+fn parse_in(s: &str, zone: &Zone, now: &mut dyn FnMut() -> f64) -> f64 {
+    if !zone.is_valid() {
+        return f64::NAN;
+    }
+    let Some((local, offset)) = parse_date_like_local(s) else {
+        return f64::NAN;
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let ts = match offset {
+        Some(east) => local - east as f64 * 1000.0,
+        None => zone.local_to_ts(local, now),
+    };
+    Instant {
+        ts,
+        zone: zone.clone(),
+    }
+    .seconds()
+}
+
 /// Epoch seconds of a datetime, a date or a date-like string (NaN when not one).
-fn seconds_of(v: &Value, zone: Option<&Value>) -> Result<Value> {
+fn seconds_of(v: &Value, zone: Option<&Value>, now: &mut dyn FnMut() -> f64) -> Value {
     match v {
-        Value::DateTime(d) => Ok(d.dt.clone()),
-        Value::Date(d) => Ok(Value::number(date_seconds(d))),
-        Value::Str(s) => {
-            let zone = match zone {
-                None | Some(Value::Null) => None,
-                Some(z) => {
-                    utc(z)?;
-                    Some("UTC")
-                }
-            };
-            Ok(Value::number(parse_date_like(s, zone).unwrap_or(f64::NAN)))
-        }
-        _ => Ok(Value::Float(f64::NAN)),
+        Value::DateTime(d) => d.dt.clone(),
+        Value::Date(d) => Value::number(date_seconds(d)),
+        Value::Str(s) => Value::number(parse_in(s, &zone_or_utc(zone), now)),
+        _ => Value::Float(f64::NAN),
     }
 }
 
 fn to_unix(ctx: &mut Ctx<'_>, args: Vec<Value>) -> Result<Value> {
-    let s = seconds_of(arg(&args, 0), args.get(1))?;
-    if ctx.name == "toUnixTimestampMilli" {
+    let milli = ctx.name == "toUnixTimestampMilli";
+    let s = seconds_of(arg(&args, 0), args.get(1), &mut clock(ctx));
+    if milli {
         return Ok(crate::ops::mul(&s, &Value::Int(1000)));
     }
     Ok(s)
@@ -252,23 +248,27 @@ fn to_time_zone(_: &mut Ctx<'_>, args: Vec<Value>) -> Result<Value> {
     }
 }
 
+fn nan_date() -> Value {
+    Value::Date(Rc::new(Date {
+        year: Value::Float(f64::NAN),
+        month: Value::Float(f64::NAN),
+        day: Value::Float(f64::NAN),
+    }))
+}
+
 fn to_date(_: &mut Ctx<'_>, args: Vec<Value>) -> Result<Value> {
     let secs = match arg(&args, 0) {
         v if v.is_number() => js::to_number(v),
-        Value::Str(s) => parse_date_like(s, None).unwrap_or(f64::NAN),
+        Value::Str(s) => parse_date_like(s).unwrap_or(f64::NAN),
         _ => f64::NAN,
     };
-    Ok(match parts(secs) {
+    Ok(match Instant::from_seconds(secs, Zone::UTC).fields() {
         Some([y, m, d, ..]) => date(y, m, d),
-        None => Value::Date(Rc::new(Date {
-            year: Value::Float(f64::NAN),
-            month: Value::Float(f64::NAN),
-            day: Value::Float(f64::NAN),
-        })),
+        None => nan_date(),
     })
 }
 
-fn to_date_time(_: &mut Ctx<'_>, args: Vec<Value>) -> Result<Value> {
+fn to_date_time(ctx: &mut Ctx<'_>, args: Vec<Value>) -> Result<Value> {
     let zone = arg(&args, 1);
     let zone = if zone.truthy() {
         zone.clone()
@@ -277,10 +277,7 @@ fn to_date_time(_: &mut Ctx<'_>, args: Vec<Value>) -> Result<Value> {
     };
     let dt = match arg(&args, 0) {
         v if v.is_number() => v.clone(),
-        Value::Str(s) => {
-            utc(&zone)?;
-            Value::number(parse_date_like(s, Some("UTC")).unwrap_or(f64::NAN))
-        }
+        Value::Str(s) => Value::number(parse_in(s, &Zone::of(Some(&zone)), &mut clock(ctx))),
         _ => Value::Float(f64::NAN),
     };
     Ok(datetime(dt, zone))
@@ -300,26 +297,28 @@ fn interval(ctx: &mut Ctx<'_>, args: Vec<Value>) -> Result<Value> {
     Ok(Value::dict(d))
 }
 
-/// The broken-down time of a datetime, a date, or an ISO string (UTC).
-fn broken_down(v: &Value) -> Result<Option<[i64; 8]>> {
-    let secs = match v {
-        Value::DateTime(d) => {
-            utc(&d.zone)?;
-            js::to_number(&d.dt)
-        }
-        Value::Date(d) => date_seconds(d),
-        Value::Str(s) => parse_date_like(s, None).unwrap_or(f64::NAN),
-        _ => f64::NAN,
-    };
-    Ok(parts(secs))
+/// The instant of a datetime (in its zone), a date, or an ISO string (UTC); invalid for anything else.
+fn any_instant(v: &Value) -> Instant {
+    instant(v).unwrap_or_else(|| {
+        let secs = match v {
+            Value::Str(s) => parse_date_like(s).unwrap_or(f64::NAN),
+            _ => f64::NAN,
+        };
+        Instant::from_seconds(secs, Zone::UTC)
+    })
 }
 
-fn part_value(p: Option<[i64; 8]>, i: usize) -> Value {
+/// The wall-clock fields of a datetime (in its zone), a date, or an ISO string (UTC).
+fn broken_down(v: &Value) -> Option<Fields> {
+    any_instant(v).fields()
+}
+
+fn part_value(p: Option<Fields>, i: usize) -> Value {
     p.map_or(Value::Float(f64::NAN), |p| Value::Int(p[i]))
 }
 
 fn part(ctx: &mut Ctx<'_>, args: Vec<Value>) -> Result<Value> {
-    let p = broken_down(arg(&args, 0))?;
+    let p = broken_down(arg(&args, 0));
     Ok(match ctx.name {
         "toYear" => part_value(p, 0),
         "toMonth" => part_value(p, 1),
@@ -338,49 +337,51 @@ fn extract(_: &mut Ctx<'_>, args: Vec<Value>) -> Result<Value> {
         "second" => 5,
         _ => return Err(Error::func(format!("Unknown extract part: {which}"))),
     };
-    Ok(part_value(broken_down(arg(&args, 1))?, i))
+    Ok(part_value(broken_down(arg(&args, 1)), i))
 }
 
-/// Adds an amount of a unit to a datetime or date, as luxon's `plus` does in UTC.
+/// luxon's casual month, in days (a fraction of a month is added as this many days).
+const CASUAL_MONTH_DAYS: f64 = 30.0;
+const DAY_MS: f64 = 86_400_000.0;
+
+/// Adds an amount of a unit to a datetime (in its zone) or a date, as luxon's `plus` does: whole months
+/// and days on the wall clock, the rest as milliseconds.
 fn apply(base: &Value, amount: &Value, unit: &str) -> Result<Value> {
     let (unit, amount) = match unit {
         "week" => ("day", js::to_number(amount) * 7.0),
         "year" => ("month", js::to_number(amount) * 12.0),
         u => (u, js::to_number(amount)),
     };
-    let (secs, is_datetime) = match base {
-        Value::DateTime(d) => {
-            utc(&d.zone)?;
-            (js::to_number(&d.dt), true)
-        }
-        Value::Date(d) => (date_seconds(d), false),
-        _ => return Err(Error::type_error("not a date")),
+    let Some(start) = instant(base) else {
+        return Err(Error::type_error("not a date"));
     };
-    let new_secs = match unit {
-        "day" => secs + amount * 86400.0,
-        "hour" => secs + amount * 3600.0,
-        "minute" => secs + amount * 60.0,
-        "second" => secs + amount,
-        "month" => {
-            let Some([y, m, d, ..]) = parts(secs) else {
-                return Ok(base.clone());
-            };
-            #[allow(clippy::cast_possible_truncation)]
-            let total = y * 12 + (m - 1) + amount.trunc() as i64;
-            let (ny, nm) = (total.div_euclid(12), total.rem_euclid(12) + 1);
-            let last = days_from_civil(ny, nm + 1, 1) - days_from_civil(ny, nm, 1);
-            let nd = d.min(last);
-            #[allow(clippy::cast_precision_loss)]
-            let day_secs = days_from_civil(ny, nm, nd) as f64 * 86400.0;
-            day_secs + secs.rem_euclid(86400.0)
+    let moved = match unit {
+        _ if !amount.is_finite()
+            && matches!(unit, "day" | "month" | "hour" | "minute" | "second") =>
+        {
+            Instant {
+                ts: f64::NAN,
+                zone: start.zone.clone(),
+            }
         }
+        "day" => start.plus(0.0, amount.trunc(), amount.fract() * DAY_MS),
+        "hour" => start.plus(0.0, 0.0, amount * 3_600_000.0),
+        "minute" => start.plus(0.0, 0.0, amount * 60_000.0),
+        "second" => start.plus(0.0, 0.0, amount * 1000.0),
+        "month" => start.plus(
+            amount.trunc(),
+            0.0,
+            amount.fract() * CASUAL_MONTH_DAYS * DAY_MS,
+        ),
         other => return Err(Error::func(format!("Unsupported interval unit: {other}"))),
     };
-    if is_datetime {
-        return Ok(datetime(Value::number(new_secs), Value::str("UTC")));
+    if matches!(base, Value::DateTime(_)) {
+        return Ok(datetime(Value::number(moved.seconds()), moved.zone_value()));
     }
-    let [y, m, d, ..] = parts(new_secs).unwrap_or([0; 8]);
-    Ok(date(y, m, d))
+    Ok(match moved.fields() {
+        Some([y, m, d, ..]) => date(y, m, d),
+        None => nan_date(),
+    })
 }
 
 fn add_days(_: &mut Ctx<'_>, args: Vec<Value>) -> Result<Value> {
@@ -391,12 +392,12 @@ fn date_add(_: &mut Ctx<'_>, args: Vec<Value>) -> Result<Value> {
     apply(arg(&args, 2), arg(&args, 1), &js::to_string(arg(&args, 0)))
 }
 
-fn truncate(unit: &str, v: &Value) -> Result<Value> {
+fn truncate(unit: &str, v: &Value, now: &mut dyn FnMut() -> f64) -> Result<Value> {
     let Value::DateTime(d) = v else {
         return Err(Error::func("Expected a DateTime for dateTrunc"));
     };
-    utc(&d.zone)?;
-    let Some([y, m, day, h, mi, ..]) = parts(js::to_number(&d.dt)) else {
+    let start = Instant::from_seconds(js::to_number(&d.dt), Zone::of(Some(&d.zone)));
+    let Some([y, m, day, h, mi, ..]) = start.fields() else {
         return Ok(datetime(Value::Float(f64::NAN), Value::str("UTC")));
     };
     let (y, m, day, h, mi) = match unit {
@@ -411,13 +412,19 @@ fn truncate(unit: &str, v: &Value) -> Result<Value> {
             )));
         }
     };
-    #[allow(clippy::cast_precision_loss)]
-    let secs = (days_from_civil(y, m, day) * 86400 + h * 3600 + mi * 60) as f64;
-    Ok(datetime(Value::number(secs), Value::str("UTC")))
+    let truncated = Instant::from_local(start.zone, local_ms(y, m, day, h, mi, 0, 0), now);
+    Ok(datetime(
+        Value::number(truncated.seconds()),
+        truncated.zone_value(),
+    ))
 }
 
-fn date_trunc(_: &mut Ctx<'_>, args: Vec<Value>) -> Result<Value> {
-    truncate(&js::to_string(arg(&args, 0)), arg(&args, 1))
+fn date_trunc(ctx: &mut Ctx<'_>, args: Vec<Value>) -> Result<Value> {
+    truncate(
+        &js::to_string(arg(&args, 0)),
+        arg(&args, 1),
+        &mut clock(ctx),
+    )
 }
 
 fn as_datetime(v: &Value) -> Value {
@@ -429,53 +436,104 @@ fn as_datetime(v: &Value) -> Value {
 
 fn start_of(ctx: &mut Ctx<'_>, args: Vec<Value>) -> Result<Value> {
     let v = as_datetime(arg(&args, 0));
-    match ctx.name {
-        "toStartOfDay" => truncate("day", &v),
-        "toStartOfHour" => truncate("hour", &v),
-        "toStartOfMonth" => truncate("month", &v),
+    let unit = match ctx.name {
+        "toStartOfDay" => "day",
+        "toStartOfHour" => "hour",
+        "toStartOfMonth" => "month",
         _ => {
-            let Some(p) = broken_down(&v)? else {
+            // The Monday of the week on the wall clock, at midnight.
+            let start = any_instant(&v);
+            let Some(c) = start.fields() else {
                 return Ok(datetime(Value::Float(f64::NAN), Value::str("UTC")));
             };
-            let days = days_from_civil(p[0], p[1], p[2]) - (p[7] - 1);
             #[allow(clippy::cast_precision_loss)]
-            Ok(datetime(
-                Value::number(days as f64 * 86400.0),
-                Value::str("UTC"),
-            ))
+            let monday = start.plus(0.0, -((c[7] - 1) as f64), 0.0);
+            let Some(c) = monday.fields() else {
+                return Ok(datetime(Value::Float(f64::NAN), Value::str("UTC")));
+            };
+            let midnight = monday.set_local(local_ms(c[0], c[1], c[2], 0, 0, 0, 0));
+            return Ok(datetime(
+                Value::number(midnight.seconds()),
+                midnight.zone_value(),
+            ));
+        }
+    };
+    truncate(unit, &v, &mut clock(ctx))
+}
+
+/// luxon's `later.diff(earlier)` in years, months, weeks and days on the wall clock plus the remaining
+/// milliseconds, summed back with luxon's casual units (a year is 365 days, a month 30), in milliseconds.
+fn casual_diff_ms(earlier: &Instant, later: &Instant) -> f64 {
+    let day_start = |i: &Instant| {
+        i.fields()
+            .map_or(f64::NAN, |c| local_ms(c[0], c[1], c[2], 0, 0, 0, 0))
+    };
+    let day_diff = |a: &Instant, b: &Instant| ((day_start(b) - day_start(a)) / DAY_MS).floor();
+    // Years, months, weeks, days, found in that order (each from where the previous ones end).
+    let mut counts = [0.0f64; 4];
+    let plus = |c: &[f64; 4]| earlier.plus(c[0] * 12.0 + c[1], c[2] * 7.0 + c[3], 0.0);
+    let mut cursor = earlier.clone();
+    for unit in 0..4 {
+        let (Some(a), Some(b)) = (cursor.fields(), later.fields()) else {
+            return f64::NAN;
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let count = match unit {
+            0 => (b[0] - a[0]) as f64,
+            1 => ((b[1] - a[1]) + (b[0] - a[0]) * 12) as f64,
+            2 => {
+                let d = day_diff(&cursor, later);
+                (d - d % 7.0) / 7.0
+            }
+            _ => day_diff(&cursor, later),
+        };
+        counts[unit] = count;
+        let high_water = plus(&counts);
+        if high_water.ts > later.ts {
+            counts[unit] -= 1.0;
+            cursor = plus(&counts);
+            if cursor.ts > later.ts {
+                counts[unit] -= 1.0;
+                cursor = plus(&counts);
+            }
+        } else {
+            cursor = high_water;
         }
     }
+    let [years, months, weeks, days] = counts;
+    let remaining = later.ts - cursor.ts;
+    (years * 365.0 + months * CASUAL_MONTH_DAYS + weeks * 7.0 + days) * DAY_MS + remaining
 }
 
 fn date_diff(_: &mut Ctx<'_>, args: Vec<Value>) -> Result<Value> {
     let unit = js::to_string(arg(&args, 0));
-    let secs = |v: &Value| -> Result<f64> {
-        Ok(match v {
-            Value::DateTime(d) => {
-                utc(&d.zone)?;
-                js::to_number(&d.dt)
-            }
-            Value::Date(d) => date_seconds(d),
-            Value::Str(s) => parse_date_like(s, None).unwrap_or(f64::NAN),
-            _ => f64::NAN,
-        })
+    let (start, end) = (any_instant(arg(&args, 1)), any_instant(arg(&args, 2)));
+    let millis = |i: &Instant| if i.is_valid() { i.ts } else { f64::NAN };
+    let casual = || {
+        if !(start.is_valid() && end.is_valid()) {
+            return f64::NAN;
+        }
+        if start.ts > end.ts {
+            -casual_diff_ms(&end, &start)
+        } else {
+            casual_diff_ms(&start, &end)
+        }
     };
-    let (a, b) = (secs(arg(&args, 1))?, secs(arg(&args, 2))?);
     let whole = |n: f64| Value::number(n.floor());
     Ok(match unit.as_str() {
-        "day" => whole((b - a) / 86400.0),
-        "hour" => whole((b - a) / 3600.0),
-        "minute" => whole((b - a) / 60.0),
-        "second" => whole(b - a),
-        "week" => whole((b - a) / 86400.0 / 7.0),
+        "day" => whole((millis(&end) - millis(&start)) / DAY_MS),
+        "hour" => whole(casual() / 3_600_000.0),
+        "minute" => whole(casual() / 60_000.0),
+        "second" => whole(casual() / 1000.0),
+        "week" => whole(casual() / DAY_MS / 7.0),
         "month" | "year" => {
-            let (Some(pa), Some(pb)) = (parts(a), parts(b)) else {
+            let (Some(a), Some(b)) = (start.fields(), end.fields()) else {
                 return Ok(Value::Float(f64::NAN));
             };
             if unit == "month" {
-                Value::Int((pb[0] - pa[0]) * 12 + (pb[1] - pa[1]))
+                Value::Int((b[0] - a[0]) * 12 + (b[1] - a[1]))
             } else {
-                Value::Int(pb[0] - pa[0])
+                Value::Int(b[0] - a[0])
             }
         }
         other => {
