@@ -189,7 +189,8 @@ pub fn build(
             .map(|d| d.fixed_offset()),
     };
     let sent_at_utc = sent_at_fixed.map(|d| d.with_timezone(&Utc));
-    let now_text = timestamp::format_rfc3339(&context.now);
+    // `now` as PostHog's capture writes its receive time: RFC 3339, `Z`, no trailing zeros.
+    let now_text = timestamp::format_sent_at(&context.now.fixed_offset());
 
     let mut out = Vec::with_capacity(events.len());
     for (index, event) in events {

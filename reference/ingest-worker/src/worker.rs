@@ -1,10 +1,15 @@
 //! The Kafka loop: read a batch from `events_plugin_ingestion`, run its PostgreSQL side in one
 //! transaction (teams in one query, the batch's persons read and locked in one query, then only the
-//! writes; see [`crate::store::PersonBatch`]), produce every row once that transaction committed, wait
-//! for all acknowledgements, and only then commit the batch's offsets. A crash or a failed commit
-//! redelivers the batch (at-least-once); ClickHouse's ReplacingMergeTree on `sharded_events` collapses
-//! the duplicate uuids. A batch that loses a race with a concurrent writer (another worker) is rolled
-//! back and run again before anything is produced.
+//! writes; see [`crate::store::PersonBatch`]), produce every row once that transaction committed, and
+//! commit the batch's offsets only once all its rows and those of every earlier batch were
+//! acknowledged. A crash or a failed commit redelivers the batch (at-least-once); ClickHouse's
+//! ReplacingMergeTree on `sharded_events` collapses the duplicate uuids. A batch that loses a race with
+//! a concurrent writer (another worker) is rolled back and run again before anything is produced.
+//!
+//! The stages overlap: librdkafka fetches ahead in its own thread while a batch is in PostgreSQL, and
+//! a batch's deliveries are awaited in a task of their own while the next batches run (at most
+//! [`PIPELINE_DEPTH`] batches produced and not yet acknowledged). Offsets advance strictly in batch
+//! order, so a commit never covers a batch whose rows are not all acknowledged.
 //!
 //! Partitions are assigned by the worker itself, not by a group coordinator: it reads the topic's
 //! partitions from the broker's metadata, keeps its share of them (partition `p` belongs to worker
@@ -14,7 +19,7 @@
 //! pitfall 8). A failed batch (a delivery that failed, PostgreSQL down) is not skipped: the worker
 //! waits, rewinds every partition to the end of the last batch that succeeded, and reads it again.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -175,7 +180,7 @@ pub struct Stats {
     pub dropped: AtomicU64,
     /// Messages sent to the dead-letter topic (unparseable).
     pub dead_lettered: AtomicU64,
-    /// Batches whose offsets were committed.
+    /// Batches whose offsets were committed (counted when a commit covering them succeeded).
     pub committed_batches: AtomicU64,
     /// Offset commits that failed (retried with the next commit; a crash before it redelivers).
     pub failed_commits: AtomicU64,
@@ -264,6 +269,8 @@ pub struct Worker {
     positions: BTreeMap<i32, i64>,
     /// `positions` moved since the last successful commit.
     uncommitted: bool,
+    /// Batches settled since the last successful commit.
+    settled_batches: u64,
     /// This worker's index among `share.1` workers that split the input topic's partitions.
     share: (u32, u32),
     ready: watch::Sender<bool>,
@@ -284,6 +291,13 @@ const KAFKA_TIMEOUT: Duration = Duration::from_secs(10);
 /// The consumer's `fetch.wait.max.ms`: how long the broker may hold a fetch that found nothing.
 pub const FETCH_WAIT_MS: &str = "10";
 
+/// Most batches whose rows were produced and are not all acknowledged yet: the next batch runs its
+/// PostgreSQL side while these deliveries are in flight.
+pub const PIPELINE_DEPTH: usize = 4;
+/// Longest wait, at shutdown, for the acknowledgements of batches in flight before their offsets are
+/// committed (what is not acknowledged by then is read again by the next worker).
+const SHUTDOWN_SETTLE: Duration = Duration::from_secs(10);
+
 /// What went wrong with one batch: retry it (after rewinding) unless shutting down.
 enum BatchError {
     Retry(Error),
@@ -293,6 +307,24 @@ impl From<Error> for BatchError {
     fn from(e: Error) -> Self {
         BatchError::Retry(e)
     }
+}
+
+/// A batch whose PostgreSQL side committed and whose rows were handed to the producer.
+struct InFlight {
+    /// Resolves once every row of the batch was acknowledged (or one delivery failed).
+    deliveries: tokio::task::JoinHandle<Result<()>>,
+    /// What the batch's success moves: positions and counters.
+    done: BatchDone,
+}
+
+/// What a batch moves once all its rows were acknowledged.
+struct BatchDone {
+    /// Per partition: the offset after the batch's last message.
+    ends: BTreeMap<i32, i64>,
+    ingested: u64,
+    dropped: u64,
+    dead_lettered: u64,
+    group_rows: u64,
 }
 
 impl Worker {
@@ -333,6 +365,7 @@ impl Worker {
             group_types: HashMap::new(),
             positions: BTreeMap::new(),
             uncommitted: false,
+            settled_batches: 0,
             share: (0, 1),
             ready,
             stats: Arc::new(Stats::default()),
@@ -401,6 +434,7 @@ impl Worker {
         self.ready.send_replace(true);
         backoff = Duration::from_millis(200);
         let mut last_error_log = Instant::now() - Duration::from_secs(60);
+        let mut in_flight: VecDeque<InFlight> = VecDeque::new();
         loop {
             if *shutdown.borrow() {
                 break;
@@ -410,7 +444,10 @@ impl Worker {
             loop {
                 let wait = deadline.saturating_duration_since(Instant::now());
                 tokio::select! {
-                    _ = shutdown.changed() => return Ok(()),
+                    _ = shutdown.changed() => {
+                        self.finish(in_flight).await;
+                        return Ok(());
+                    }
                     received = tokio::time::timeout(wait, self.consumer.recv()) => match received {
                         Err(_) => break,
                         Ok(Ok(message)) => {
@@ -433,26 +470,47 @@ impl Worker {
                     break;
                 }
             }
-            if batch.is_empty() {
-                if self.uncommitted {
-                    self.commit();
-                }
-                continue;
-            }
-            match self.process_batch(&batch).await {
-                Ok(()) => {
-                    backoff = Duration::from_millis(200);
-                    for m in &batch {
-                        let slot = self.positions.entry(m.partition()).or_insert(0);
-                        *slot = (*slot).max(m.offset() + 1);
+            // Idle: wait for every batch in flight, then commit. Busy: start the batch, and wait
+            // only for the oldest batches beyond the pipeline's depth.
+            let step = if batch.is_empty() {
+                self.settle(&mut in_flight, 0).await
+            } else {
+                match self.start_batch(&batch).await {
+                    Ok(started) => {
+                        in_flight.push_back(started);
+                        self.settle(&mut in_flight, PIPELINE_DEPTH).await
                     }
-                    self.uncommitted = true;
-                    self.commit();
+                    Err(BatchError::Retry(e)) => {
+                        // What is already in flight may still be acknowledged: keep that progress.
+                        if let Err(earlier) = self.settle(&mut in_flight, 0).await {
+                            eprintln!("ingest: an earlier batch failed too: {earlier}");
+                        }
+                        Err(e)
+                    }
                 }
-                Err(BatchError::Retry(e)) => {
+            };
+            match step {
+                Ok(()) => {
+                    if !batch.is_empty() {
+                        backoff = Duration::from_millis(200);
+                    }
+                    if self.uncommitted {
+                        self.commit();
+                    }
+                }
+                Err(e) => {
+                    // Everything after the last acknowledged batch is read again; deliveries still
+                    // in flight may land too, and ClickHouse collapses those copies by uuid.
+                    let abandoned = in_flight.len();
+                    for f in in_flight.drain(..) {
+                        f.deliveries.abort();
+                    }
+                    if self.uncommitted {
+                        self.commit();
+                    }
                     self.stats.retried_batches.fetch_add(1, Ordering::Relaxed);
                     eprintln!(
-                        "ingest: batch of {} failed, reading it again in {backoff:?}: {e}",
+                        "ingest: batch of {} failed ({abandoned} later batches in flight abandoned), reading again after the last acknowledged batch in {backoff:?}: {e}",
                         batch.len()
                     );
                     if sleep_or_stop(&mut shutdown, backoff).await {
@@ -465,7 +523,67 @@ impl Worker {
                 }
             }
         }
+        self.finish(in_flight).await;
         Ok(())
+    }
+
+    /// Settles the batches in flight in order: each one finished, and (blocking) the oldest ones
+    /// while more than `keep` are in flight. A settled batch moves the positions and counters; the
+    /// first failed delivery is returned (the batches after it stay in `in_flight`).
+    async fn settle(&mut self, in_flight: &mut VecDeque<InFlight>, keep: usize) -> Result<()> {
+        while let Some(front) = in_flight.front() {
+            if !front.deliveries.is_finished() && in_flight.len() <= keep {
+                break;
+            }
+            let Some(InFlight { deliveries, done }) = in_flight.pop_front() else {
+                break;
+            };
+            match deliveries.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(e) => return Err(Error::Kafka(format!("awaiting deliveries: {e}"))),
+            }
+            for (partition, end) in done.ends {
+                let slot = self.positions.entry(partition).or_insert(0);
+                *slot = (*slot).max(end);
+            }
+            self.uncommitted = true;
+            self.settled_batches += 1;
+            self.stats
+                .ingested
+                .fetch_add(done.ingested, Ordering::Relaxed);
+            self.stats
+                .dropped
+                .fetch_add(done.dropped, Ordering::Relaxed);
+            self.stats
+                .dead_lettered
+                .fetch_add(done.dead_lettered, Ordering::Relaxed);
+            self.stats
+                .group_rows
+                .fetch_add(done.group_rows, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// At shutdown: waits (bounded by [`SHUTDOWN_SETTLE`]) for the batches in flight and commits what
+    /// they acknowledged; the rest is read again by the next worker.
+    async fn finish(&mut self, mut in_flight: VecDeque<InFlight>) {
+        if !in_flight.is_empty() {
+            match tokio::time::timeout(SHUTDOWN_SETTLE, self.settle(&mut in_flight, 0)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => eprintln!("ingest: at shutdown, a batch in flight failed: {e}"),
+                Err(_) => eprintln!(
+                    "ingest: at shutdown, {} batches still unacknowledged after {SHUTDOWN_SETTLE:?}: they will be read again",
+                    in_flight.len()
+                ),
+            }
+            for f in in_flight.drain(..) {
+                f.deliveries.abort();
+            }
+        }
+        if self.uncommitted {
+            self.commit();
+        }
     }
 
     /// This worker's share of the input topic's partitions, from the broker's metadata.
@@ -617,9 +735,10 @@ impl Worker {
         }
     }
 
-    /// Processes `batch` in one PostgreSQL transaction (run again, a few times, when it lost a race
-    /// with a concurrent writer), then produces every row and waits for every acknowledgement.
-    async fn process_batch(&mut self, batch: &[OwnedMessage]) -> Result<(), BatchError> {
+    /// Runs `batch`'s PostgreSQL side in one transaction (again, a few times, when it lost a race
+    /// with a concurrent writer), then hands every row to the producer; the returned [`InFlight`]
+    /// resolves once all of them were acknowledged.
+    async fn start_batch(&mut self, batch: &[OwnedMessage]) -> Result<InFlight, BatchError> {
         let mut attempt = 0;
         let built = loop {
             attempt += 1;
@@ -646,30 +765,35 @@ impl Worker {
             let future = self.send(&row.topic, &row.key, &row.payload, headers)?;
             pending.push((row.topic.clone(), future));
         }
-        for (topic, future) in pending {
-            match future.await {
-                Ok(Ok(_)) => {}
-                Ok(Err((e, _))) => {
-                    return Err(Error::Kafka(format!("delivery to {topic} failed: {e}")).into());
-                }
-                Err(_) => {
-                    return Err(Error::Kafka(format!("delivery to {topic} was cancelled")).into());
+        let deliveries = tokio::spawn(async move {
+            for (topic, future) in pending {
+                match future.await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err((e, _))) => {
+                        return Err(Error::Kafka(format!("delivery to {topic} failed: {e}")));
+                    }
+                    Err(_) => {
+                        return Err(Error::Kafka(format!("delivery to {topic} was cancelled")));
+                    }
                 }
             }
+            Ok(())
+        });
+        let mut ends = BTreeMap::new();
+        for m in batch {
+            let slot = ends.entry(m.partition()).or_insert(0);
+            *slot = (*slot).max(m.offset() + 1);
         }
-        self.stats
-            .ingested
-            .fetch_add(built.ingested, Ordering::Relaxed);
-        self.stats
-            .dropped
-            .fetch_add(built.dropped, Ordering::Relaxed);
-        self.stats
-            .dead_lettered
-            .fetch_add(built.dead_lettered, Ordering::Relaxed);
-        self.stats
-            .group_rows
-            .fetch_add(built.group_rows, Ordering::Relaxed);
-        Ok(())
+        Ok(InFlight {
+            deliveries,
+            done: BatchDone {
+                ends,
+                ingested: built.ingested,
+                dropped: built.dropped,
+                dead_lettered: built.dead_lettered,
+                group_rows: built.group_rows,
+            },
+        })
     }
 
     /// Runs the PostgreSQL side of `batch` in one transaction (teams in one query, the batch's
@@ -847,7 +971,9 @@ impl Worker {
         match self.consumer.commit(&list, CommitMode::Sync) {
             Ok(()) => {
                 self.uncommitted = false;
-                self.stats.committed_batches.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .committed_batches
+                    .fetch_add(std::mem::take(&mut self.settled_batches), Ordering::Relaxed);
             }
             Err(e) => {
                 self.stats.failed_commits.fetch_add(1, Ordering::Relaxed);

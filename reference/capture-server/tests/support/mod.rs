@@ -181,7 +181,14 @@ pub fn normalise_message(
         if object.contains_key("now") {
             object.insert("now".into(), json!("<now>"));
         }
-        if object.get("timestamp").and_then(Value::as_str) == Some(now_text.as_str()) {
+        // The same instant, however many digits of its fraction each one writes.
+        let instant = |text: &str| chrono::DateTime::parse_from_rfc3339(text).ok();
+        let timestamp_is_now = object
+            .get("timestamp")
+            .and_then(Value::as_str)
+            .and_then(instant)
+            .is_some_and(|t| Some(t) == instant(&now_text));
+        if timestamp_is_now {
             object.insert("timestamp".into(), json!("<now>"));
         }
         if generated_uuid {
