@@ -249,7 +249,10 @@ fn rows_query(f: &Funnels) -> String {
     if let Some(condition) = excluded(f) {
         kept = format!("arrayFilter(p -> NOT ({condition}), {kept})");
     }
-    let rows = format!("arrayMap(p -> arrayConcat([{}], p), {kept})", steps_of(f));
+    let rows = format!(
+        "arrayMap(p -> arrayConcat([_toInt64({})], p), {kept})",
+        steps_of(f)
+    );
     format!(
         "SELECT target{}, {rows} AS rows FROM ({})",
         if f.breakdown.is_some() { ", prop" } else { "" },
@@ -257,14 +260,15 @@ fn rows_query(f: &Funnels) -> String {
     )
 }
 
-/// Conversion time from step `k - 1` to step `k` of row `r` (`[steps, times…]`), in seconds.
+/// Conversion time from step `k - 1` to step `k` of row `r` (`[steps, times…]`), in seconds (-1:
+/// none; times never go back, so a real one is never negative).
 fn conversion(f: &Funnels, k: usize) -> String {
     let (this, prev) = (format!("r[{}]", k + 2), format!("r[{}]", k + 1));
     let seconds = format!("intDiv({this}, 1000) - intDiv({prev}, 1000)");
     match f.order {
-        Order::Ordered | Order::Strict => format!("if(r[1] > {k}, {seconds}, NULL)"),
+        Order::Ordered | Order::Strict => format!("if(r[1] > {k}, {seconds}, -1)"),
         Order::Unordered => format!(
-            "if({this} != 0 AND {this} <= {prev} + {w}, {seconds}, NULL)",
+            "if({this} != 0 AND {this} <= {prev} + {w}, {seconds}, -1)",
             w = f.window_ms
         ),
     }
@@ -283,7 +287,7 @@ fn steps_query(f: &Funnels, rows: &str) -> String {
     let lists = (1..n)
         .map(|k| {
             format!(
-                "arrayFilter(v -> isNotNull(v), arrayMap(r -> {}, best)) AS cv_{k}",
+                "arrayFilter(v -> v >= 0, arrayMap(r -> {}, best)) AS cv_{k}",
                 conversion(f, k)
             )
         })
