@@ -24,9 +24,11 @@
 //!
 //! Differences from PostHog, documented rather than hidden: times are compared in milliseconds
 //! (PostHog: microseconds), so two events in the same millisecond are simultaneous; a `month`
-//! conversion window is 30 days (PostHog: a calendar month); `strict` funnels refuse exclusions and
-//! `time_to_convert`, actions, group aggregation and cohort breakdowns are refused (400 naming the
-//! field).
+//! conversion window is 30 days (PostHog: a calendar month); when several anchors reach the most
+//! steps their conversion times are averaged (PostHog's UDF funnels pick one); `step` attribution
+//! splits a person by the values of their step-k events. Refused (400 naming the field): exclusions
+//! and `step` attribution on `strict` funnels, `time_to_convert`, a breakdown of funnel trends,
+//! actions, group aggregation, and cohort, group, session or HogQL breakdowns.
 
 mod hogql;
 mod shape;
