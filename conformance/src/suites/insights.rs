@@ -223,12 +223,28 @@ fn run_case(target: &dyn Target, case: &Case) -> anyhow::Result<Option<String>> 
     {
         problems.push(format!("expected {n} results, got {}", results.len()));
     }
+    // `"results_order": "any"`: the results are a set (e.g. funnel breakdowns, whose order is
+    // ClickHouse's GROUP BY order in PostHog); each expected item matches a distinct result.
+    let any_order = expect["results_order"] == "any";
+    let mut used = vec![false; results.len()];
     for (i, e) in expect["results"]
         .as_array()
         .into_iter()
         .flatten()
         .enumerate()
     {
+        if any_order {
+            let found = (0..results.len()).find(|&j| {
+                let mut p = Vec::new();
+                matches(e, &results[j], "", &mut p);
+                !used[j] && p.is_empty()
+            });
+            match found {
+                Some(j) => used[j] = true,
+                None => problems.push(format!("results: no result matches expected item {i}: {e}")),
+            }
+            continue;
+        }
         matches(
             e,
             results.get(i).unwrap_or(&Value::Null),

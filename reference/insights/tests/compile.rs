@@ -182,13 +182,52 @@ fn funnel_variants_compile() {
         "funnelsFilter": {"funnelWindowInterval": 7, "funnelWindowIntervalUnit": "day", "funnelOrderType": "ordered", "funnelVizType": "steps"},
         "properties": [{"key": "$browser", "value": "Chrome", "operator": "exact", "type": "event"}]}),
     );
+    for order in ["ordered", "strict", "unordered"] {
+        check_compiles(
+            json!({"kind": "FunnelsQuery", "series": [step("a"), step("b"), step("c")],
+            "funnelsFilter": {"funnelOrderType": order}}),
+        );
+        check_compiles(
+            json!({"kind": "FunnelsQuery", "series": [step("a"), step("b"), step("c")],
+            "funnelsFilter": {"funnelOrderType": order, "funnelVizType": "trends"}}),
+        );
+        for attribution in ["first_touch", "last_touch", "all_events", "step"] {
+            if order == "strict" && attribution == "step" {
+                continue;
+            }
+            check_compiles(
+                json!({"kind": "FunnelsQuery", "series": [step("a"), step("b")],
+                "breakdownFilter": {"breakdown": ["$browser", "v"], "breakdown_type": "event", "breakdown_limit": 3},
+                "funnelsFilter": {"funnelOrderType": order, "breakdownAttributionType": attribution, "breakdownAttributionValue": if order == "unordered" { 0 } else { 1 }}}),
+            );
+        }
+    }
+    for order in ["ordered", "unordered"] {
+        check_compiles(
+            json!({"kind": "FunnelsQuery", "series": [step("a"), step("b"), step("c")],
+            "funnelsFilter": {"funnelOrderType": order, "exclusions": [
+                {"kind": "FunnelExclusionEventsNode", "event": "x", "funnelFromStep": 0, "funnelToStep": 2}]}}),
+        );
+    }
     check_refused(
-        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b")], "funnelsFilter": {"funnelOrderType": "strict"}}),
-        "query.funnelsFilter.funnelOrderType",
+        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b")], "funnelsFilter": {"funnelOrderType": "strict", "exclusions": [{"kind": "EventsNode", "event": "x", "funnelFromStep": 0, "funnelToStep": 1}]}}),
+        "query.funnelsFilter.exclusions",
     );
     check_refused(
-        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b")], "funnelsFilter": {"exclusions": [{"kind": "EventsNode", "event": "x", "funnelFromStep": 0, "funnelToStep": 1}]}}),
-        "query.funnelsFilter.exclusions",
+        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b"), step("c")], "funnelsFilter": {"funnelOrderType": "unordered", "exclusions": [{"kind": "EventsNode", "event": "x", "funnelFromStep": 0, "funnelToStep": 1}]}}),
+        "query.funnelsFilter.exclusions[0].funnelFromStep",
+    );
+    check_refused(
+        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b")], "funnelsFilter": {"funnelVizType": "time_to_convert"}}),
+        "query.funnelsFilter.funnelVizType",
+    );
+    check_refused(
+        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b")], "funnelsFilter": {"exclusions": [{"kind": "EventsNode", "event": "x", "funnelFromStep": 1, "funnelToStep": 1}]}}),
+        "query.funnelsFilter.exclusions[0].funnelToStep",
+    );
+    check_refused(
+        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b")], "breakdownFilter": {"breakdown": 3, "breakdown_type": "cohort"}}),
+        "query.breakdownFilter.breakdown",
     );
     check_refused(
         json!({"kind": "FunnelsQuery", "series": [step("a")]}),

@@ -62,3 +62,55 @@ fn breakdowns_rank_and_fold_the_rest_into_other() {
     );
     assert_eq!(out["hasMore"], true);
 }
+
+#[test]
+fn funnel_steps_carry_conversion_times_and_breakdowns() {
+    let step = |e: &str| json!({"kind": "EventsNode", "event": e});
+    let p = plan(
+        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b")],
+        "dateRange": {"date_from": "2020-01-01", "date_to": "2020-01-03"},
+        "breakdownFilter": {"breakdown": "$browser"}}),
+    );
+    // value, step counts, average and median conversion times per step after the first.
+    let rows = vec![
+        json!([["Other"], 9, 1, 60.0, 60.0]),
+        json!([["Safari"], 2, 1, 7200.0, 7200.0]),
+        json!([["Chrome"], 3, 0, null, null]),
+    ];
+    let out = p.shape(&rows).unwrap();
+    let values: Vec<&Value> = out["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| &f[0]["breakdown_value"])
+        .collect();
+    assert_eq!(
+        values,
+        [&json!(["Chrome"]), &json!(["Safari"]), &json!(["Other"])]
+    );
+    assert_eq!(
+        out["results"][1][1]["average_conversion_time"],
+        json!(7200.0)
+    );
+    assert_eq!(out["results"][0][1]["median_conversion_time"], Value::Null);
+    assert_eq!(out["results"][0][0]["average_conversion_time"], Value::Null);
+    assert_eq!(out["results"][0][1]["name"], "b");
+}
+
+#[test]
+fn funnel_trends_rates_are_percentages_rounded_to_two_places() {
+    let step = |e: &str| json!({"kind": "EventsNode", "event": e});
+    let p = plan(
+        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b"), step("c")],
+        "dateRange": {"date_from": "2020-01-01", "date_to": "2020-01-03"},
+        "funnelsFilter": {"funnelVizType": "trends", "funnelOrderType": "unordered"}}),
+    );
+    let rows = vec![json!([1, 3, 1]), json!([3, "2", "2"])];
+    let out = p.shape(&rows).unwrap();
+    assert_eq!(out["results"][0]["data"], json!([33.33, 0.0, 100.0]));
+    assert_eq!(
+        out["results"][0]["days"],
+        json!(["2020-01-01", "2020-01-02", "2020-01-03"])
+    );
+    assert_eq!(out["results"][0]["count"], 3);
+}
