@@ -88,6 +88,7 @@ pub mod functions;
 pub mod ir;
 pub mod lower;
 pub mod print;
+pub mod print_hogql;
 pub mod resolve;
 pub mod schema;
 pub mod session_where;

@@ -10,7 +10,11 @@
 //!   printed SQL must equal it;
 //! * `-- expect-contains: <sql>` (repeatable): a piece of SQL the output must contain, for the
 //!   spec's expression-level strings;
-//! * `-- expect-error: <text>`: for `err/` cases, a substring the error message must contain.
+//! * `-- expect-error: <text>`: for `err/` cases, a substring the error message must contain;
+//! * `-- expect-hogql: <hogql>` / `-- expect-hogql-pretty: <hogql>` (`\n` for a line break):
+//!   for the HogQL dialect cases under `fixtures/hogql/dialect/`, the query as PostHog's
+//!   `print_ast(..., dialect="hogql")` prints it, compact or pretty (the source test is named in
+//!   a `-- source:` line).
 //!
 //! Headers come first: the first other line starts the query, and a header line after it fails
 //! the case (it would be read as a HogQL comment and its expectation skipped). Where a case's
@@ -26,7 +30,7 @@
 
 use std::path::{Path, PathBuf};
 
-use hogql_compiler::compile::compile_here;
+use hogql_compiler::compile::{compile_here, print_hogql_dialect};
 use hogql_compiler::context::ParamValue;
 use hogql_compiler::schema::PropertySource;
 use hogql_compiler::{Context, LimitContext, Modifiers, compile};
@@ -72,6 +76,8 @@ struct Case {
     expect: Option<String>,
     expect_error: Option<String>,
     expect_contains: Vec<String>,
+    expect_hogql: Option<String>,
+    expect_hogql_pretty: Option<String>,
     query: String,
 }
 
@@ -80,6 +86,8 @@ fn parse_case(text: &str) -> Result<Case, Failed> {
     let mut expect = None;
     let mut expect_error = None;
     let mut expect_contains = Vec::new();
+    let mut expect_hogql = None;
+    let mut expect_hogql_pretty = None;
     let mut body = Vec::new();
     let mut in_header = true;
     for line in text.lines() {
@@ -101,6 +109,17 @@ fn parse_case(text: &str) -> Result<Case, Failed> {
             }
             if let Some(rest) = line.strip_prefix("-- expect-error:") {
                 expect_error = Some(rest.trim().to_owned());
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("-- expect-hogql:") {
+                expect_hogql = Some(rest.trim().to_owned());
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("-- expect-hogql-pretty:") {
+                expect_hogql_pretty = Some(rest.trim().replace("\\n", "\n"));
+                continue;
+            }
+            if line.starts_with("-- source:") {
                 continue;
             }
             in_header = false;
@@ -126,6 +145,8 @@ fn parse_case(text: &str) -> Result<Case, Failed> {
         expect,
         expect_error,
         expect_contains,
+        expect_hogql,
+        expect_hogql_pretty,
         query: body.join("\n").trim().to_owned(),
     })
 }
@@ -154,6 +175,55 @@ fn snapshot(name: &str, text: String) -> Result<(), Failed> {
         });
     })
     .map_err(|_| Failed::from(format!("snapshot `{name}` differs (run `cargo insta review`)")))
+}
+
+fn context(case: &Case) -> Context {
+    let mut ctx = Context::new(case.config.team_id);
+    ctx.timezone = case.config.timezone.clone();
+    ctx.modifiers = case.config.modifiers.clone();
+    ctx.limit_context = case.config.limit_context;
+    ctx.global_settings = case.config.settings;
+    for m in &case.config.materialized {
+        ctx.materialized
+            .materialize(PropertySource::Event, &m.property, m.nullable);
+    }
+    ctx
+}
+
+/// A HogQL dialect case: the query compiles, and prints in the HogQL dialect as expected
+/// (compact and/or pretty; at least one expectation).
+fn run_dialect_case(path: &Path) -> Result<(), Failed> {
+    let text = std::fs::read_to_string(path).map_err(|e| Failed::from(e.to_string()))?;
+    let case = parse_case(&text)?;
+    if case.expect_hogql.is_none() && case.expect_hogql_pretty.is_none() {
+        return Err("a dialect case needs `-- expect-hogql:` or `-- expect-hogql-pretty:`".into());
+    }
+    for (pretty, expected) in [
+        (false, &case.expect_hogql),
+        (true, &case.expect_hogql_pretty),
+    ] {
+        let Some(expected) = expected else { continue };
+        let ctx = context(&case);
+        let printed = print_hogql_dialect(&case.query, &ctx, pretty)
+            .map_err(|e| format!("expected success, got [{}] {e}", e.code()))?;
+        if &printed != expected {
+            return Err(format!(
+                "HogQL dialect output differs (pretty: {pretty})\n  expected: {expected:?}\n  printed:  {printed:?}"
+            )
+            .into());
+        }
+    }
+    // The compiler's own answer carries the pretty form (when the query also compiles to
+    // ClickHouse: some dialect cases are HogQL-only).
+    if let Some(expected) = &case.expect_hogql_pretty {
+        let mut ctx = context(&case);
+        if let Ok(compiled) = compile(&case.query, &mut ctx)
+            && compiled.hogql.as_ref() != Some(expected)
+        {
+            return Err(format!("compile()'s hogql differs: {:?}", compiled.hogql).into());
+        }
+    }
+    Ok(())
 }
 
 fn run_case(kind: &str, path: &Path, name: &str) -> Result<(), Failed> {
@@ -343,6 +413,23 @@ fn main() {
         if name.starts_with("print__") && name.ends_with(".snap") && !expected.contains(&name) {
             problems.push(format!("tests/snapshots/{name} has no fixture case"));
         }
+    }
+    let dialect_cases: Vec<PathBuf> = sorted_entries(&repo_root().join("fixtures/hogql/dialect"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "hogql"))
+        .collect();
+    if dialect_cases.is_empty() {
+        problems.push("fixtures/hogql/dialect/ has no case".into());
+    }
+    for path in dialect_cases {
+        let file = path
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
+        trials.push(Trial::test(
+            format!("fixtures/hogql/dialect/{file}"),
+            move || run_dialect_case(&path),
+        ));
     }
     trials.push(Trial::test(
         "fixtures/hogql/parse: every parse case compiles or fails with an error, never a panic",
