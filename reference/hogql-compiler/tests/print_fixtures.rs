@@ -20,6 +20,10 @@
 //! the case (it would be read as a HogQL comment and its expectation skipped). Where a case's
 //! expectation comes from is noted in `fixtures/hogql/print/SOURCES.md`.
 //!
+//! `fixtures/hogql/print-gaps/NNNN_name.hogql` are PostHog expectations (same headers, plus
+//! `-- source:` and `-- gap: <reason>`) this compiler does not meet yet: each must still miss its
+//! expectation, and fails (to be moved to `ok/` or `err/`) once it meets it.
+//!
 //! `gap/` cases are the checked list of known gaps: queries PostHog compiles that this compiler
 //! does not yet; each must fail with code `not_supported`, so a case fails (and must move to
 //! `ok/`) as soon as it starts compiling.
@@ -78,6 +82,7 @@ struct Case {
     expect_contains: Vec<String>,
     expect_hogql: Option<String>,
     expect_hogql_pretty: Option<String>,
+    gap: Option<String>,
     query: String,
 }
 
@@ -88,6 +93,7 @@ fn parse_case(text: &str) -> Result<Case, Failed> {
     let mut expect_contains = Vec::new();
     let mut expect_hogql = None;
     let mut expect_hogql_pretty = None;
+    let mut gap = None;
     let mut body = Vec::new();
     let mut in_header = true;
     for line in text.lines() {
@@ -122,6 +128,10 @@ fn parse_case(text: &str) -> Result<Case, Failed> {
             if line.starts_with("-- source:") {
                 continue;
             }
+            if let Some(rest) = line.strip_prefix("-- gap:") {
+                gap = Some(rest.trim().to_owned());
+                continue;
+            }
             in_header = false;
         }
         // A header line after the query started would be read as HogQL (a comment) and its
@@ -147,6 +157,7 @@ fn parse_case(text: &str) -> Result<Case, Failed> {
         expect_contains,
         expect_hogql,
         expect_hogql_pretty,
+        gap,
         query: body.join("\n").trim().to_owned(),
     })
 }
@@ -222,6 +233,39 @@ fn run_dialect_case(path: &Path) -> Result<(), Failed> {
         {
             return Err(format!("compile()'s hogql differs: {:?}", compiled.hogql).into());
         }
+    }
+    Ok(())
+}
+
+/// A known divergence from PostHog (`fixtures/hogql/print-gaps/`): PostHog's expectation that
+/// this compiler does not meet yet, with the reason (`-- gap:`). The case fails as soon as the
+/// expectation is met, so the list only shrinks.
+fn run_known_gap(path: &Path) -> Result<(), Failed> {
+    let text = std::fs::read_to_string(path).map_err(|e| Failed::from(e.to_string()))?;
+    let case = parse_case(&text)?;
+    if case.gap.is_none() {
+        return Err("a print-gaps case needs a `-- gap: <reason>` line".into());
+    }
+    if case.expect.is_none() && case.expect_contains.is_empty() && case.expect_error.is_none() {
+        return Err("a print-gaps case needs PostHog's expectation".into());
+    }
+    let mut ctx = context(&case);
+    let met = match (compile(&case.query, &mut ctx), &case.expect_error) {
+        (Err(e), Some(expected)) => e.to_string().contains(expected.as_str()),
+        (Ok(_), Some(_)) | (Err(_), None) => false,
+        (Ok(out), None) => {
+            case.expect.as_ref().is_none_or(|e| e == &out.clickhouse)
+                && case
+                    .expect_contains
+                    .iter()
+                    .all(|p| out.clickhouse.contains(p.as_str()))
+        }
+    };
+    if met {
+        return Err(
+            "known gap now meets PostHog's expectation: move it to fixtures/hogql/print/ok or err"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -429,6 +473,23 @@ fn main() {
         trials.push(Trial::test(
             format!("fixtures/hogql/dialect/{file}"),
             move || run_dialect_case(&path),
+        ));
+    }
+    let known_gaps: Vec<PathBuf> = sorted_entries(&repo_root().join("fixtures/hogql/print-gaps"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "hogql"))
+        .collect();
+    if known_gaps.is_empty() {
+        problems.push("fixtures/hogql/print-gaps/ has no case".into());
+    }
+    for path in known_gaps {
+        let file = path
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
+        trials.push(Trial::test(
+            format!("fixtures/hogql/print-gaps/{file}"),
+            move || run_known_gap(&path),
         ));
     }
     trials.push(Trial::test(
