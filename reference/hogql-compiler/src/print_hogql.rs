@@ -372,7 +372,7 @@ impl HogqlPrinter<'_> {
                 }
                 scope.push(ScopeTable {
                     name: j.alias.clone().unwrap_or_default(),
-                    source: Source::Subquery(output_names(inner)),
+                    source: Source::Subquery(output_names(inner, self.db)),
                 });
             }
             JoinTable::Nested(inner) => {
@@ -449,7 +449,7 @@ impl HogqlPrinter<'_> {
             return Ok(None);
         }
         let qualify = only.is_none() && tables.len() > 1;
-        let mut out = Vec::new();
+        let mut out: Vec<String> = Vec::new();
         for table in tables {
             let names: Vec<String> = match &table.source {
                 Source::Table(t) => t.asterisk_fields().into_iter().map(str::to_owned).collect(),
@@ -467,7 +467,8 @@ impl HogqlPrinter<'_> {
                 out.push(parts.join("."));
             }
         }
-        Ok(Some(out))
+        // Nothing known to expand (a subquery whose columns are not named): print `*` itself.
+        Ok((!out.is_empty()).then_some(out))
     }
 
     // ---------------------------------------------------------------- expressions
@@ -933,21 +934,36 @@ fn field_is_json(field: &crate::schema::Field) -> bool {
 
 /// The names a subquery's columns are read by (aliases and plain fields; PostHog exports no
 /// other column).
-fn output_names(q: &Query) -> Vec<String> {
+fn output_names(q: &Query, db: &Database) -> Vec<String> {
     match q {
-        Query::Select(s) => s
-            .select
-            .iter()
-            .filter_map(|e| match &e.kind {
-                ExprKind::Alias { alias, .. } => Some(alias.clone()),
-                ExprKind::Field(chain) => match chain.last() {
-                    Some(ChainPart::Name(n)) if n != "*" => Some(n.clone()),
-                    _ => None,
-                },
-                _ => None,
-            })
-            .collect(),
-        Query::Set(set) => output_names(&set.initial),
+        Query::Select(s) => {
+            let mut names = Vec::new();
+            for e in &s.select {
+                match &e.kind {
+                    ExprKind::Alias { alias, .. } => names.push(alias.clone()),
+                    // `SELECT *` over one table exports that table's `*` columns.
+                    ExprKind::Field(chain) if matches!(chain.as_slice(), [ChainPart::Name(n)] if n == "*") => {
+                        if let Some(JoinExpr {
+                            table: JoinTable::Table { chain, .. },
+                            next_join: None,
+                            ..
+                        }) = &s.select_from
+                            && let Ok(table) = db.table(&chain.join("."))
+                        {
+                            names.extend(table.asterisk_fields().into_iter().map(str::to_owned));
+                        }
+                    }
+                    ExprKind::Field(chain) => {
+                        if let Some(ChainPart::Name(n)) = chain.last() {
+                            names.push(n.clone());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            names
+        }
+        Query::Set(set) => output_names(&set.initial, db),
         Query::Placeholder(_) => Vec::new(),
     }
 }
@@ -1054,6 +1070,25 @@ fn fill_template(text: &str, positional: bool, args: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::fill_template;
+    use crate::Context;
+    use crate::compile::print_hogql_dialect;
+
+    #[test]
+    fn star_over_a_star_subquery_expands_both_levels() {
+        let ctx = Context::new(1);
+        let out = print_hogql_dialect("select * from (select * from events)", &ctx, false).unwrap();
+        assert!(
+            out.starts_with("SELECT uuid, event, properties, timestamp, distinct_id"),
+            "{out}"
+        );
+        assert!(
+            out.contains("FROM (SELECT uuid, event, properties"),
+            "{out}"
+        );
+        // A subquery whose columns have no names keeps `*`.
+        let out = print_hogql_dialect("select * from (select 1 + 2)", &ctx, false).unwrap();
+        assert_eq!(out, "SELECT * FROM (SELECT plus(1, 2)) LIMIT 50000");
+    }
 
     #[test]
     fn templates_fill_in_order_or_by_position() {
