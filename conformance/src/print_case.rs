@@ -100,6 +100,14 @@ pub struct PrintCase {
     pub expect_contains: Vec<String>,
     /// `-- expect-error:`.
     pub expect_error: Option<String>,
+    /// `-- expect-hogql:`: the query in PostHog's HogQL dialect, compact (`fixtures/hogql/dialect/`).
+    pub expect_hogql: Option<String>,
+    /// `-- expect-hogql-pretty:`: the same, pretty (`\n` in the header stands for a line break).
+    pub expect_hogql_pretty: Option<String>,
+    /// `-- source:`: the PostHog test an expectation was transcribed from.
+    pub source: Option<String>,
+    /// `-- gap:`: why the compiler does not meet the expectation yet (`fixtures/hogql/print-gaps/`).
+    pub gap: Option<String>,
     /// The HogQL query (trimmed).
     pub query: String,
 }
@@ -183,9 +191,26 @@ pub fn parse(text: &str) -> Result<PrintCase, CaseError> {
                 }
                 case.expect_error = Some(value.to_owned());
             }
+            "expect-hogql" | "expect-hogql-pretty" | "source" | "gap" => {
+                let slot = match key {
+                    "expect-hogql" => &mut case.expect_hogql,
+                    "expect-hogql-pretty" => &mut case.expect_hogql_pretty,
+                    "source" => &mut case.source,
+                    _ => &mut case.gap,
+                };
+                if slot.is_some() {
+                    return Err(error(format!("a second `-- {key}:` header")));
+                }
+                *slot = Some(if key == "expect-hogql-pretty" {
+                    value.replace("\\n", "\n")
+                } else {
+                    value.to_owned()
+                });
+            }
             other => {
                 return Err(error(format!(
-                    "unknown header `-- {other}:` (known: config, expect, expect-contains, expect-error)"
+                    "unknown header `-- {other}:` (known: config, expect, expect-contains, expect-error, \
+                     expect-hogql, expect-hogql-pretty, source, gap)"
                 )));
             }
         }

@@ -55,8 +55,9 @@ pub struct Compiled {
     pub clickhouse: String,
     /// The placeholder values, in order.
     pub values: Vec<(String, ParamValue)>,
-    /// The input re-printed as HogQL by the parser's printer (over-parenthesised, not PostHog's
-    /// canonical `response.hogql`); `None` when compiling an already lowered query.
+    /// The query in PostHog's HogQL dialect, pretty-printed as PostHog's query answer carries it
+    /// ([`print_hogql`](crate::print_hogql::print_hogql)); `None` when compiling an already
+    /// lowered query.
     pub hogql: Option<String>,
     /// Units of compile work spent (see [`Printer::work`]); bounded by the context's
     /// [`Limits::max_work`](crate::context::Limits).
@@ -72,9 +73,6 @@ pub struct Compiled {
 const RED_ZONE: usize = 512 * 1024;
 /// Size of each stack segment [`grow`] allocates (only touched pages are committed).
 const STACK_SEGMENT: usize = 8 * 1024 * 1024;
-
-/// Generous stack per nesting level for the parser's printer (unoptimised builds).
-const PRINT_BYTES_PER_LEVEL: usize = 16 * 1024;
 
 /// Run `f`, on a new stack segment if the current one has less than `RED_ZONE` left. Placed at
 /// the top of every recursive function of the compiler.
@@ -135,7 +133,7 @@ pub struct Bound {
     pub sql: String,
     /// The values map.
     pub values: Vec<(String, ParamValue)>,
-    /// The input (after substitution) re-printed as HogQL.
+    /// The query (after substitution) in PostHog's HogQL dialect, pretty-printed.
     pub hogql: Option<String>,
     /// `(step, duration)` for `parse` (with substitution), `compile` and `bind`.
     pub timings: Vec<(&'static str, std::time::Duration)>,
@@ -217,16 +215,26 @@ fn compile_timed(
     let depth = lower::tree_depth(&node);
     let query = lower::query_of_depth(&node, depth)?;
     let mut compiled = compile_query(&query, ctx)?;
-    // The parser's printer recurses without growth points of its own: reserve enough for the
-    // (already capped) depth up front.
-    let reserve = RED_ZONE + depth * PRINT_BYTES_PER_LEVEL;
-    compiled.hogql = Some(stacker::maybe_grow(
-        reserve,
-        reserve.max(STACK_SEGMENT),
-        || hogql_parser::printer::print(&node),
-    ));
+    // PostHog's answer carries the query in its HogQL dialect, pretty-printed by default.
+    compiled.hogql = Some(crate::print_hogql::print_hogql(&query, ctx, true)?);
     timings.push(("compile", started.elapsed()));
     Ok((compiled, timings))
+}
+
+/// `src` in PostHog's HogQL dialect (`print_ast(..., dialect="hogql")`), compact or pretty.
+/// Like PostHog preparing a tree for the hogql dialect only, the ClickHouse-only checks (lazy
+/// tables, function targets, the team guard) are not made.
+pub fn print_hogql_dialect(src: &str, ctx: &Context, pretty: bool) -> Result<String, CompileError> {
+    let node = hogql_parser::parse_select(src).map_err(|e| {
+        CompileError::new(
+            Error::Syntax {
+                message: e.message().to_owned(),
+            },
+            None,
+        )
+    })?;
+    let query = lower::query_of_depth(&node, lower::tree_depth(&node))?;
+    grow(|| crate::print_hogql::print_hogql(&query, ctx, pretty))
 }
 
 /// Replaces every `{name}` placeholder whose name has a value by that value as a constant (an

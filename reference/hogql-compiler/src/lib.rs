@@ -92,6 +92,7 @@ pub mod ir;
 pub mod lazy;
 pub mod lower;
 pub mod print;
+pub mod print_hogql;
 pub mod resolve;
 pub mod schema;
 pub mod session_where;

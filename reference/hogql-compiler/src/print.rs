@@ -140,6 +140,216 @@ fn unsupported(what: &str, span: Option<Span>) -> CompileError {
     )
 }
 
+/// PostHog's checks of a `parametric` call's first argument (`arrayReduce('sum', …)`): present,
+/// a constant string, and one of the permitted aggregate names; made before the arity check.
+fn check_parametric_first_arg(call: &Call, span: Option<Span>) -> Result<()> {
+    let first = call.args.first();
+    let constant = match first.map(|e| &e.kind) {
+        Some(ExprKind::Constant(Constant::Str(s))) => Some(s.as_str()),
+        Some(ExprKind::Constant(c)) => {
+            let (class, value) = match c {
+                Constant::Null => ("UnknownType", "None".to_owned()),
+                Constant::Bool(b) => ("BooleanType", if *b { "True" } else { "False" }.to_owned()),
+                Constant::Int(i) => ("IntegerType", i.to_string()),
+                Constant::Float(f) => ("FloatType", crate::escape::python_float_repr(*f)),
+                Constant::Number(n) => ("FloatType", n.clone()),
+                Constant::Str(s) => ("StringType", s.clone()),
+            };
+            return Err(query_error(
+                format!(
+                    "Expected constant string as first arg in function '{}', got {class} '{value}'",
+                    call.name
+                ),
+                span,
+            ));
+        }
+        Some(other) => {
+            return Err(query_error(
+                format!(
+                    "Expected constant string as first arg in function '{}', got {}",
+                    call.name,
+                    posthog_node_class(other)
+                ),
+                span,
+            ));
+        }
+        None => None,
+    };
+    functions::check_parametric_first_arg(&call.name, call.args.len(), constant)
+        .map_err(|e| at(e, span))
+}
+
+/// The class name PostHog's AST gives an expression (used in its error messages).
+fn posthog_node_class(kind: &ExprKind) -> &'static str {
+    match kind {
+        ExprKind::Constant(_) => "Constant",
+        ExprKind::Field(_) => "Field",
+        ExprKind::Call(_) => "Call",
+        ExprKind::Compare { .. } => "CompareOperation",
+        ExprKind::Arithmetic { .. } => "ArithmeticOperation",
+        ExprKind::And(_) => "And",
+        ExprKind::Or(_) => "Or",
+        ExprKind::Not(_) => "Not",
+        ExprKind::Between { .. } => "BetweenExpr",
+        ExprKind::IsDistinctFrom { .. } => "IsDistinctFrom",
+        ExprKind::Alias { .. } => "Alias",
+        ExprKind::Array(_) => "Array",
+        ExprKind::Tuple(_) => "Tuple",
+        ExprKind::Dict(_) => "Dict",
+        ExprKind::ArrayAccess { .. } => "ArrayAccess",
+        ExprKind::ArraySlice { .. } => "ArraySlice",
+        ExprKind::TupleAccess { .. } => "TupleAccess",
+        ExprKind::Lambda { .. } => "Lambda",
+        ExprKind::TypeCast { .. } => "TypeCast",
+        ExprKind::Placeholder(_) => "Placeholder",
+        ExprKind::Query(_) => "SelectQuery",
+        ExprKind::WindowFunction(_) => "WindowFunction",
+        ExprKind::Columns(_) => "ColumnsExpr",
+        ExprKind::NamedArgument { .. } => "NamedArgument",
+        ExprKind::PositionalRef(_) => "PositionalRef",
+        ExprKind::ExprCall { .. } => "ExprCall",
+        ExprKind::GroupingSet(_) => "GroupingSet",
+        ExprKind::HogQLXTag { .. } => "HogQLXTag",
+    }
+}
+
+/// A property read from a materialized column: the bare column and whether it is nullable
+/// (`nullIf(nullIf(col, ''), 'null')` for a non-nullable one, the column itself otherwise).
+fn materialized_column(e: &Expr, printed: &str) -> Option<(String, bool)> {
+    if !matches!(e.kind, ExprKind::Field(_) | ExprKind::ArrayAccess { .. }) {
+        return None;
+    }
+    let is_column = |c: &str| {
+        !c.contains('(') && !c.contains(' ') && (c.contains(".mat_") || c.contains(".`mat_"))
+    };
+    if let Some(inner) = printed
+        .strip_prefix("nullIf(nullIf(")
+        .and_then(|r| r.strip_suffix(", ''), 'null')"))
+        && is_column(inner)
+    {
+        return Some((inner.to_owned(), false));
+    }
+    is_column(printed).then(|| (printed.to_owned(), true))
+}
+
+/// A string constant that a materialized column cannot tell from NULL (`''`, `'null'`).
+fn is_sentinel(s: &str) -> bool {
+    s.is_empty() || s == "null"
+}
+
+/// PostHog's comparisons on a materialized property against string constants
+/// (test_printer.py TestMaterializedColumnOptimization, `materializationMode: auto`): the bare
+/// column, so ClickHouse can use its skip indexes. Equality with a constant that is not a NULL
+/// sentinel; LIKE/ILIKE patterns that cannot match a sentinel (non-nullable columns); IN lists of
+/// such constants (`has([…], col)`). `None` leaves the comparison to the general rules.
+fn materialized_comparison(
+    op: CompareOp,
+    left: &Expr,
+    right: &Expr,
+    l: &P,
+    r: &P,
+) -> Option<String> {
+    let constant = |e: &Expr| match &e.kind {
+        ExprKind::Constant(Constant::Str(s)) => Some(s.clone()),
+        _ => None,
+    };
+    match op {
+        CompareOp::Eq | CompareOp::NotEq => {
+            let ((col, nullable), value, value_sql) = match (
+                materialized_column(left, &l.sql),
+                materialized_column(right, &r.sql),
+            ) {
+                (Some(c), None) => (c, constant(right)?, &r.sql),
+                (None, Some(c)) => (c, constant(left)?, &l.sql),
+                _ => return None,
+            };
+            if is_sentinel(&value) {
+                return None;
+            }
+            Some(match (op, nullable) {
+                (CompareOp::Eq, false) => format!("equals({col}, {value_sql})"),
+                (CompareOp::Eq, true) => {
+                    format!("(equals({col}, {value_sql}) AND ({col} IS NOT NULL))")
+                }
+                (_, false) => format!("notEquals({col}, {value_sql})"),
+                (_, true) => format!("ifNull(notEquals({col}, {value_sql}), 1)"),
+            })
+        }
+        CompareOp::Like | CompareOp::NotLike | CompareOp::ILike | CompareOp::NotILike => {
+            // `toString(property)` reads the same column.
+            let (target, printed) = match &left.kind {
+                ExprKind::Call(c) if c.name == "toString" && c.args.len() == 1 => (
+                    &c.args[0],
+                    l.sql
+                        .strip_prefix("toString(")?
+                        .strip_suffix(')')?
+                        .to_owned(),
+                ),
+                _ => (left, l.sql.clone()),
+            };
+            let (col, nullable) = materialized_column(target, &printed)?;
+            let pattern = constant(right)?;
+            let case_insensitive = matches!(op, CompareOp::ILike | CompareOp::NotILike);
+            let folded = if case_insensitive {
+                pattern.to_lowercase()
+            } else {
+                pattern.clone()
+            };
+            // A pattern that may match '' or 'null' needs the sentinels read as NULL.
+            if nullable || folded.contains("null") || folded.chars().all(|c| c == '%') {
+                return None;
+            }
+            let function = match op {
+                CompareOp::Like => "like",
+                CompareOp::NotLike => "notLike",
+                CompareOp::ILike => "ilike",
+                _ => "notILike",
+            };
+            Some(format!("{function}({col}, {})", r.sql))
+        }
+        CompareOp::In | CompareOp::NotIn => {
+            let (col, nullable) = materialized_column(left, &l.sql)?;
+            let items = match &right.kind {
+                ExprKind::Tuple(items) | ExprKind::Array(items) => items,
+                _ => return None,
+            };
+            let values: Vec<String> = items.iter().map(constant).collect::<Option<_>>()?;
+            if values.is_empty() || values.iter().any(|v| is_sentinel(v)) {
+                return None;
+            }
+            let inner = r
+                .sql
+                .strip_prefix("tuple(")
+                .or_else(|| r.sql.strip_prefix('['))?;
+            let inner = inner
+                .strip_suffix(')')
+                .or_else(|| inner.strip_suffix(']'))?;
+            Some(match (op, nullable) {
+                (CompareOp::In, false) => format!("has([{inner}], {col})"),
+                (CompareOp::In, true) => format!("and(has([{inner}], {col}), {col} IS NOT NULL)"),
+                (_, false) => format!("notIn({col}, tuple({inner}))"),
+                (_, true) => format!("ifNull(notIn({col}, tuple({inner})), 1)"),
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The function a PostgreSQL-style cast (`x::int`, `CAST(x AS text)`) prints as, by the type's
+/// lowercased name (PostHog's test_printer.py test_postgres_style_cast); `None` for a type
+/// without one.
+fn cast_function(type_name: &str) -> Option<&'static str> {
+    Some(match type_name.to_ascii_lowercase().as_str() {
+        "int" | "integer" => "toInt64",
+        "float" | "double" | "double precision" | "real" => "toFloat64",
+        "text" | "varchar" | "char" | "string" => "toString",
+        "boolean" | "bool" => "toBoolean",
+        "date" => "toDate",
+        "datetime" | "timestamp" | "timestamptz" => "toDateTime",
+        _ => return None,
+    })
+}
+
 fn query_error(message: impl Into<String>, span: Option<Span>) -> CompileError {
     at(
         Error::Query {
@@ -315,6 +525,13 @@ impl<'a, 'db> Printer<'a, 'db> {
         for cte in &q.ctes {
             if cte.recursive {
                 return Err(unsupported("WITH RECURSIVE", cte.span));
+            }
+            if cte.materialized.is_some() {
+                // PostHog: "CTE materialization hints are not supported".
+                return Err(query_error(
+                    "CTE materialization hints (MATERIALIZED / NOT MATERIALIZED) are not supported",
+                    cte.span,
+                ));
             }
             let ExprKind::Query(inner) = &cte.expr.kind else {
                 return Err(unsupported("column CTEs (`WITH <expr> AS name`)", cte.span));
@@ -1284,7 +1501,10 @@ impl<'a, 'db> Printer<'a, 'db> {
             return Err(unsupported("column aliases on a FROM entry", j.span));
         }
         if j.table_final {
-            return Err(unsupported("FINAL", j.span));
+            return Err(query_error(
+                "The FINAL keyword is not supported in HogQL as it causes slow queries",
+                j.span,
+            ));
         }
         match &j.table {
             JoinTable::Table { chain, args, span } => {
@@ -1840,7 +2060,23 @@ impl<'a, 'db> Printer<'a, 'db> {
                 "TRY_CAST is not allowed in clickhouse dialect",
                 span,
             )),
-            ExprKind::TypeCast { .. } => Err(unsupported("CAST", span)),
+            ExprKind::TypeCast {
+                expr, type_name, ..
+            } => {
+                let Some(function) = cast_function(type_name) else {
+                    return Err(query_error(
+                        format!("Unsupported type cast to '{type_name}'"),
+                        span,
+                    ));
+                };
+                let inner = self.expr(expr)?;
+                if function == "toDateTime" {
+                    let tz = self.ctx.add_value(&self.ctx.timezone.clone());
+                    Ok(P::new(format!("toDateTime({}, {tz})", inner.sql), true))
+                } else {
+                    Ok(P::new(format!("{function}({})", inner.sql), true))
+                }
+            }
             ExprKind::IsDistinctFrom { .. } => Err(unsupported("IS DISTINCT FROM", span)),
             ExprKind::Dict(_) => Err(unsupported("dictionary literals", span)),
             ExprKind::ArraySlice {
@@ -1939,6 +2175,12 @@ impl<'a, 'db> Printer<'a, 'db> {
     ) -> Result<P> {
         let l = self.expr(left)?;
         let r = self.expr(right)?;
+        if self.ctx.modifiers.materialization_mode
+            == Some(crate::context::MaterializationMode::Auto)
+            && let Some(sql) = materialized_comparison(op, left, right, &l, &r)
+        {
+            return Ok(P::new(sql, false));
+        }
         let (ls, rs) = (&l.sql, &r.sql);
         let plain = match op {
             CompareOp::Eq => format!("equals({ls}, {rs})"),
@@ -2114,6 +2356,11 @@ impl<'a, 'db> Printer<'a, 'db> {
         if call.name == "_caseWithExpression" {
             return self.case_with_expression(&call.args, span);
         }
+        if let Some(meta) = functions::registry().lookup(&call.name)
+            && meta.parametric_first_arg
+        {
+            check_parametric_first_arg(call, span)?;
+        }
         let resolved = functions::registry()
             .check_call(&call.name, shape)
             .map_err(|e| at(e, span))?;
@@ -2247,9 +2494,6 @@ impl<'a, 'db> Printer<'a, 'db> {
                 format!("Function '{}' does not support DISTINCT", call.name),
                 span,
             ));
-        }
-        if meta.parametric_first_arg {
-            return Err(unsupported(&format!("the function '{}'", call.name), span));
         }
         if meta.is_udf {
             return Err(unsupported(&format!("the UDF '{}'", call.name), span));

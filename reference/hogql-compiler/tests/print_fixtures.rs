@@ -9,6 +9,14 @@
 //! `-- expect-error: <text>` (for `err/` cases, a piece of the message). Where a case's
 //! expectation comes from is noted in `fixtures/hogql/print/SOURCES.md`.
 //!
+//! `-- expect-hogql: <hogql>` / `-- expect-hogql-pretty: <hogql>` (`\n` for a line break) give, for the
+//! HogQL dialect cases under `fixtures/hogql/dialect/`, the query as PostHog's
+//! `print_ast(..., dialect="hogql")` prints it, compact or pretty (`-- source:` names the test).
+//!
+//! `fixtures/hogql/print-gaps/NNNN_name.hogql` are PostHog expectations (same headers, plus
+//! `-- source:` and `-- gap: <reason>`) this compiler does not meet yet: each must still miss its
+//! expectation, and fails (to be moved to `ok/` or `err/`) once it meets it.
+//!
 //! `gap/` cases are the checked list of known gaps: queries PostHog compiles that this compiler
 //! does not yet; each must fail with code `not_supported`, so a case fails (and must move to
 //! `ok/`) as soon as it starts compiling.
@@ -20,7 +28,7 @@
 use std::path::{Path, PathBuf};
 
 use conformance::print_case::{self, PrintCase};
-use hogql_compiler::compile::compile_here;
+use hogql_compiler::compile::{compile_here, print_hogql_dialect};
 use hogql_compiler::context::ParamValue;
 use hogql_compiler::schema::PropertySource;
 use hogql_compiler::{Context, LimitContext, Modifiers, compile};
@@ -73,6 +81,73 @@ fn snapshot(name: &str, text: String) -> Result<(), Failed> {
         });
     })
     .map_err(|_| Failed::from(format!("snapshot `{name}` differs (run `cargo insta review`)")))
+}
+
+/// A HogQL dialect case: the query compiles, and prints in the HogQL dialect as expected
+/// (compact and/or pretty; at least one expectation).
+fn run_dialect_case(path: &Path) -> Result<(), Failed> {
+    let case = print_case::read(path).map_err(|e| Failed::from(e.to_string()))?;
+    if case.expect_hogql.is_none() && case.expect_hogql_pretty.is_none() {
+        return Err("a dialect case needs `-- expect-hogql:` or `-- expect-hogql-pretty:`".into());
+    }
+    for (pretty, expected) in [
+        (false, &case.expect_hogql),
+        (true, &case.expect_hogql_pretty),
+    ] {
+        let Some(expected) = expected else { continue };
+        let ctx = context(path, &case)?;
+        let printed = print_hogql_dialect(&case.query, &ctx, pretty)
+            .map_err(|e| format!("expected success, got [{}] {e}", e.code()))?;
+        if &printed != expected {
+            return Err(format!(
+                "HogQL dialect output differs (pretty: {pretty})\n  expected: {expected:?}\n  printed:  {printed:?}"
+            )
+            .into());
+        }
+    }
+    // The compiler's own answer carries the pretty form (when the query also compiles to
+    // ClickHouse: some dialect cases are HogQL-only).
+    if let Some(expected) = &case.expect_hogql_pretty {
+        let mut ctx = context(path, &case)?;
+        if let Ok(compiled) = compile(&case.query, &mut ctx)
+            && compiled.hogql.as_ref() != Some(expected)
+        {
+            return Err(format!("compile()'s hogql differs: {:?}", compiled.hogql).into());
+        }
+    }
+    Ok(())
+}
+
+/// A known divergence from PostHog (`fixtures/hogql/print-gaps/`): PostHog's expectation that
+/// this compiler does not meet yet, with the reason (`-- gap:`). The case fails as soon as the
+/// expectation is met, so the list only shrinks.
+fn run_known_gap(path: &Path) -> Result<(), Failed> {
+    let case = print_case::read(path).map_err(|e| Failed::from(e.to_string()))?;
+    if case.gap.is_none() {
+        return Err("a print-gaps case needs a `-- gap: <reason>` line".into());
+    }
+    if case.expect.is_none() && case.expect_contains.is_empty() && case.expect_error.is_none() {
+        return Err("a print-gaps case needs PostHog's expectation".into());
+    }
+    let mut ctx = context(path, &case)?;
+    let met = match (compile(&case.query, &mut ctx), &case.expect_error) {
+        (Err(e), Some(expected)) => e.to_string().contains(expected.as_str()),
+        (Ok(_), Some(_)) | (Err(_), None) => false,
+        (Ok(out), None) => {
+            case.expect.as_ref().is_none_or(|e| e == &out.clickhouse)
+                && case
+                    .expect_contains
+                    .iter()
+                    .all(|p| out.clickhouse.contains(p.as_str()))
+        }
+    };
+    if met {
+        return Err(
+            "known gap now meets PostHog's expectation: move it to fixtures/hogql/print/ok or err"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 fn run_case(kind: &str, path: &Path, name: &str) -> Result<(), Failed> {
@@ -246,6 +321,40 @@ fn main() {
         if name.starts_with("print__") && name.ends_with(".snap") && !expected.contains(&name) {
             problems.push(format!("tests/snapshots/{name} has no fixture case"));
         }
+    }
+    let dialect_cases: Vec<PathBuf> = sorted_entries(&repo_root().join("fixtures/hogql/dialect"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "hogql"))
+        .collect();
+    if dialect_cases.is_empty() {
+        problems.push("fixtures/hogql/dialect/ has no case".into());
+    }
+    for path in dialect_cases {
+        let file = path
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
+        trials.push(Trial::test(
+            format!("fixtures/hogql/dialect/{file}"),
+            move || run_dialect_case(&path),
+        ));
+    }
+    let known_gaps: Vec<PathBuf> = sorted_entries(&repo_root().join("fixtures/hogql/print-gaps"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "hogql"))
+        .collect();
+    if known_gaps.is_empty() {
+        problems.push("fixtures/hogql/print-gaps/ has no case".into());
+    }
+    for path in known_gaps {
+        let file = path
+            .file_name()
+            .map(|f| f.to_string_lossy().to_string())
+            .unwrap_or_default();
+        trials.push(Trial::test(
+            format!("fixtures/hogql/print-gaps/{file}"),
+            move || run_known_gap(&path),
+        ));
     }
     trials.push(Trial::test(
         "fixtures/hogql/parse: every parse case compiles or fails with an error, never a panic",
