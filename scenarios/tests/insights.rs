@@ -421,9 +421,9 @@ async fn isolation_cache_and_refusals(h: &Harness) -> anyhow::Result<()> {
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Outside the supported subset: a 400 naming the field.
-    let mut weekly = query.clone();
-    weekly["series"][0]["math"] = json!("weekly_active");
-    let (status, err) = h.post(a, &key_a, json!({"query": weekly})).await?;
+    let mut per_actor = query.clone();
+    per_actor["series"][0]["math"] = json!("avg_count_per_actor");
+    let (status, err) = h.post(a, &key_a, json!({"query": per_actor})).await?;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{err}");
     assert!(
         err["detail"]

@@ -67,6 +67,10 @@ pub enum Math {
     Dau,
     /// `unique_session`: distinct `$session_id`.
     UniqueSession,
+    /// `weekly_active`: distinct persons active in the 7 days up to each bucket.
+    WeeklyActive,
+    /// `monthly_active`: distinct persons active in the 30 days up to each bucket.
+    MonthlyActive,
     /// `unique_group`: distinct group keys of a group type.
     UniqueGroup(i64),
     /// `sum`/`avg`/`min`/`max`/`median`/`pNN` of a numeric event property.
@@ -83,7 +87,9 @@ impl Math {
     pub(crate) fn aggregate(&self) -> String {
         match self {
             Math::Total => "count()".into(),
-            Math::Dau => "count(DISTINCT person_id)".into(),
+            Math::Dau | Math::WeeklyActive | Math::MonthlyActive => {
+                "count(DISTINCT person_id)".into()
+            }
             Math::UniqueSession => "count(DISTINCT `$session_id`)".into(),
             Math::UniqueGroup(index) => format!("count(DISTINCT `$group_{index}`)"),
             Math::Property {
@@ -171,6 +177,8 @@ impl Series {
             None | Some("total") => Math::Total,
             Some("dau") => Math::Dau,
             Some("unique_session") => Math::UniqueSession,
+            Some("weekly_active") => Math::WeeklyActive,
+            Some("monthly_active") => Math::MonthlyActive,
             Some("unique_group") => {
                 let index = math_group_type_index.ok_or_else(|| {
                     Error::invalid(
@@ -196,9 +204,7 @@ impl Series {
             Some("p95") => property_math("quantile(0.95)")?,
             Some("p99") => property_math("quantile(0.99)")?,
             Some(
-                other @ ("weekly_active"
-                | "monthly_active"
-                | "hogql"
+                other @ ("hogql"
                 | "first_time_for_user"
                 | "first_matching_event_for_user"
                 | "avg_count_per_actor"

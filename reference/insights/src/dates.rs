@@ -317,7 +317,7 @@ pub(crate) fn step(at: NaiveDateTime, interval: Interval, n: i64) -> NaiveDateTi
 }
 
 /// A `date_from`/`date_to` value: relative, or a date / date-time in the project timezone.
-fn parse_point(text: &str, now: NaiveDateTime, timezone: &str) -> Option<NaiveDateTime> {
+pub(crate) fn parse_point(text: &str, now: NaiveDateTime, timezone: &str) -> Option<NaiveDateTime> {
     if let Some(relative) = Relative::parse(text) {
         return Some(relative.resolve(now));
     }

@@ -15,6 +15,7 @@ pub mod funnels;
 mod hogql;
 mod json;
 pub mod lifecycle;
+pub mod retention;
 pub mod stickiness;
 pub mod trends;
 
@@ -38,10 +39,11 @@ pub const KINDS: &[&str] = &[
     "StickinessQuery",
     "LifecycleQuery",
     "FunnelsQuery",
+    "RetentionQuery",
 ];
 
 /// Kinds PostHog has that this crate recognises but does not answer yet.
-pub const PLANNED_KINDS: &[&str] = &["RetentionQuery", "FunnelsQuery", "PathsQuery"];
+pub const PLANNED_KINDS: &[&str] = &["FunnelsQuery", "PathsQuery"];
 
 /// A query ready to compile and run, and how to shape its rows.
 #[derive(Debug, Clone)]
@@ -59,6 +61,7 @@ enum Shape {
     Stickiness(Box<stickiness::Stickiness>),
     Lifecycle(Box<lifecycle::Lifecycle>),
     Funnels(Box<funnels::Funnels>),
+    Retention(Box<retention::Retention>),
 }
 
 /// Whether `kind` is an insight kind this crate knows (answered or recognised).
@@ -105,6 +108,14 @@ pub fn plan(query: &Value, ctx: &Context) -> Result<Plan> {
                 shape: Shape::Funnels(Box::new(funnels)),
             })
         }
+        "RetentionQuery" => {
+            let retention = retention::Retention::read(query, ctx)?;
+            Ok(Plan {
+                kind: "RetentionQuery",
+                hogql: retention.hogql(),
+                shape: Shape::Retention(Box::new(retention)),
+            })
+        }
         other if PLANNED_KINDS.contains(&other) => {
             Err(Error::unsupported("query.kind", format!("`{other}`")))
         }
@@ -124,6 +135,7 @@ impl Plan {
             Shape::Stickiness(s) => s.shape(rows),
             Shape::Lifecycle(l) => l.shape(rows),
             Shape::Funnels(f) => f.shape(rows),
+            Shape::Retention(r) => r.shape(rows),
         }
     }
 }

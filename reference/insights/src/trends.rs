@@ -225,6 +225,24 @@ impl Trends {
             Some(b) => Breakdown::read(&b)?,
             None => None,
         };
+        for (i, s) in series.iter().enumerate() {
+            if !matches!(s.math, Math::WeeklyActive | Math::MonthlyActive) {
+                continue;
+            }
+            let field = format!("{}[{i}].math", obj.child("series"));
+            if display == Display::Total {
+                return Err(Error::unsupported(
+                    field,
+                    "weekly or monthly active users with a total-value display",
+                ));
+            }
+            if breakdown.is_some() {
+                return Err(Error::unsupported(
+                    field,
+                    "weekly or monthly active users with a breakdown",
+                ));
+            }
+        }
         let filters = match obj.get("properties") {
             None => Vec::new(),
             Some(v) => property_filters(v, &obj.child("properties"))?,
@@ -260,6 +278,11 @@ impl Trends {
                 let mut conditions = vec![period.condition()];
                 conditions.extend(series.conditions());
                 conditions.extend(self.filters.iter().cloned());
+                if let Some(lookback) = active_days(&series.math) {
+                    conditions[0] = active_window(period, lookback);
+                    parts.push(active_part(part, period, lookback, &conditions));
+                    continue;
+                }
                 parts.push(format!(
                     "SELECT {part} AS part, {bucket} AS bucket, {agg} AS value, {breakdown} AS breakdown_value \
                      FROM events WHERE {where_} GROUP BY bucket, breakdown_value LIMIT {limit}",
@@ -533,6 +556,62 @@ impl Math {
     fn is_count(&self) -> bool {
         !matches!(self, Math::Property { .. })
     }
+}
+
+/// The look-back of weekly/monthly active users in days (PostHog counts, for a bucket starting at
+/// `d`, the actors with an event in `(d - N + 1 days, d + 1 day]`).
+fn active_days(math: &Math) -> Option<i64> {
+    match math {
+        Math::WeeklyActive => Some(7),
+        Math::MonthlyActive => Some(30),
+        _ => None,
+    }
+}
+
+/// The events an active-users series reads: from `N` days before the first bucket to the end.
+fn active_window(period: &Range, lookback: i64) -> String {
+    let first = period.first_bucket() - chrono::Duration::days(lookback);
+    format!(
+        "timestamp >= toDateTime({}) AND timestamp <= toDateTime({})",
+        crate::hogql::string(&crate::dates::hogql_time(first)),
+        crate::hogql::string(&crate::dates::hogql_time(period.to)),
+    )
+}
+
+/// One active-users part: every event counts for each bucket start `d` of the range with
+/// `d - (N - 1) days < timestamp <= d + 1 day`; only the few buckets near the event are tried.
+fn active_part(part: usize, period: &Range, lookback: i64, conditions: &[String]) -> String {
+    let interval = period.interval;
+    let unit = match interval {
+        Interval::Hour => "Hour",
+        Interval::Day => "Day",
+        Interval::Week => "Week",
+        Interval::Month => "Month",
+    };
+    // Bucket starts from the one holding `timestamp - 1 day` up to `timestamp + N - 1 days`.
+    let candidates = match interval {
+        Interval::Hour => (lookback + 1) * 24,
+        Interval::Day => lookback + 1,
+        Interval::Week => lookback / 7 + 2,
+        Interval::Month => lookback / 28 + 2,
+    };
+    let first = interval.start_of("timestamp - toIntervalDay(1)");
+    let from = crate::hogql::string(&crate::dates::hogql_time(period.first_bucket()));
+    let to = crate::hogql::string(&crate::dates::hogql_time(period.to));
+    format!(
+        "SELECT {part} AS part, toString(d) AS bucket, count(DISTINCT person_id) AS value, '' AS breakdown_value \
+         FROM (SELECT person_id, arrayJoin(arrayFilter(d -> timestamp <= d + toIntervalDay(1) \
+         AND timestamp > d - toIntervalDay({exclusive}) AND d >= toDateTime({from}) AND d <= toDateTime({to}), \
+         arrayMap(k -> {first} + toInterval{unit}(k), range(0, {candidates})))) AS d \
+         FROM events WHERE {where_}) GROUP BY bucket LIMIT {limit}",
+        exclusive = lookback - 1,
+        where_ = conditions
+            .iter()
+            .map(|c| format!("({c})"))
+            .collect::<Vec<_>>()
+            .join(" AND "),
+        limit = MAX_ROWS_PER_PART,
+    )
 }
 
 fn render(value: f64, integral: bool) -> Value {

@@ -54,6 +54,11 @@ fn trends_variants_compile() {
         check_compiles(
             json!({"kind": "TrendsQuery", "series": [ev("a")], "interval": interval, "dateRange": {"date_from": "-14d"}}),
         );
+        for math in ["weekly_active", "monthly_active"] {
+            check_compiles(
+                json!({"kind": "TrendsQuery", "series": [{"kind": "EventsNode", "event": "a", "math": math}], "interval": interval, "dateRange": {"date_from": "-14d"}, "compareFilter": {"compare": true}}),
+            );
+        }
     }
     check_compiles(json!({
         "kind": "TrendsQuery",
@@ -91,12 +96,16 @@ fn trends_refusals_name_the_field() {
         "query.nope",
     );
     check_refused(
-        json!({"kind": "TrendsQuery", "series": [{"kind": "EventsNode", "event": "a", "math": "weekly_active"}]}),
+        json!({"kind": "TrendsQuery", "series": [{"kind": "EventsNode", "event": "a", "math": "avg_count_per_actor"}]}),
         "query.series[0].math",
     );
     check_refused(
         json!({"kind": "TrendsQuery", "series": [{"kind": "EventsNode", "event": "a", "math": "sum"}]}),
         "query.series[0].math_property",
+    );
+    check_refused(
+        json!({"kind": "TrendsQuery", "series": [{"kind": "EventsNode", "event": "a", "math": "weekly_active"}], "breakdownFilter": {"breakdown": "$browser"}}),
+        "query.series[0].math",
     );
     check_refused(
         json!({"kind": "TrendsQuery", "series": [ev], "filterTestAccounts": true}),
@@ -130,10 +139,7 @@ fn trends_refusals_name_the_field() {
         json!({"kind": "TrendsQuery", "series": [ev], "dateRange": {"date_from": "1900-01-01", "date_to": "2020-01-01"}, "interval": "hour"}),
         "query.dateRange.date_from",
     );
-    check_refused(
-        json!({"kind": "RetentionQuery", "retentionFilter": {}}),
-        "query.kind",
-    );
+    check_refused(json!({"kind": "PathsQuery"}), "query.kind");
 }
 
 #[test]
@@ -232,5 +238,58 @@ fn funnel_variants_compile() {
     check_refused(
         json!({"kind": "FunnelsQuery", "series": [step("a")]}),
         "query.series",
+    );
+}
+
+#[test]
+fn retention_variants_compile() {
+    let range = json!({"date_to": "2020-06-16T00:00:00"});
+    check_compiles(json!({"kind": "RetentionQuery", "retentionFilter": {}}));
+    for period in ["Hour", "Day", "Week", "Month"] {
+        for kind in ["retention_recurring", "retention_first_time"] {
+            check_compiles(json!({"kind": "RetentionQuery", "dateRange": range,
+                "retentionFilter": {"period": period, "retentionType": kind, "totalIntervals": 5}}));
+        }
+    }
+    check_compiles(json!({"kind": "RetentionQuery", "dateRange": range,
+        "aggregation_group_type_index": 1,
+        "properties": [{"key": "email", "value": "a@b.c", "operator": "exact", "type": "person"}],
+        "breakdownFilter": {"breakdowns": [{"property": "it's `odd`", "type": "event"}], "breakdown_limit": 2},
+        "retentionFilter": {"cumulative": true, "minimumOccurrences": 3,
+            "targetEntity": {"id": null, "type": "events"},
+            "returningEntity": {"id": "x'y", "type": "events", "properties": [{"key": "p", "value": "v", "operator": "exact", "type": "event"}]}}}));
+    check_compiles(json!({"kind": "RetentionQuery", "dateRange": range,
+        "breakdownFilter": {"breakdown": "country", "breakdown_type": "person"}}));
+}
+
+#[test]
+fn retention_refusals_name_the_field() {
+    check_refused(
+        json!({"kind": "RetentionQuery", "retentionFilter": {"targetEntity": {"id": 3, "type": "actions"}}}),
+        "query.retentionFilter.targetEntity.type",
+    );
+    check_refused(
+        json!({"kind": "RetentionQuery", "retentionFilter": {"totalIntervals": 100000}}),
+        "query.retentionFilter.totalIntervals",
+    );
+    check_refused(
+        json!({"kind": "RetentionQuery", "retentionFilter": {"period": "Fortnight"}}),
+        "query.retentionFilter.period",
+    );
+    check_refused(
+        json!({"kind": "RetentionQuery", "breakdownFilter": {"breakdown_type": "cohort", "breakdown": [3]}}),
+        "query.breakdownFilter.breakdown_type",
+    );
+    check_refused(
+        json!({"kind": "RetentionQuery", "retentionFilter": {"retentionType": "retention_first_ever_occurrence"}}),
+        "query.retentionFilter.retentionType",
+    );
+    check_refused(
+        json!({"kind": "RetentionQuery", "dateRange": {"date_from": "2000-01-01"}, "retentionFilter": {"period": "Hour"}}),
+        "query.dateRange.date_from",
+    );
+    check_refused(
+        json!({"kind": "RetentionQuery", "retentionFilter": {"bogus": 1}}),
+        "query.retentionFilter.bogus",
     );
 }

@@ -114,3 +114,75 @@ fn funnel_trends_rates_are_percentages_rounded_to_two_places() {
     );
     assert_eq!(out["results"][0]["count"], 3);
 }
+
+#[test]
+fn retention_pads_date_to_and_fills_the_matrix() {
+    // date_to 2020-01-15 06:00 (day): the range ends at the start of 2020-01-16, 3 intervals back.
+    let p = plan(json!({"kind": "RetentionQuery",
+        "dateRange": {"date_to": "2020-01-15T06:00:00"},
+        "retentionFilter": {"totalIntervals": 3}}));
+    assert!(
+        p.hogql.contains("'2020-01-13 00:00:00.000000'"),
+        "{}",
+        p.hogql
+    );
+    assert!(
+        p.hogql.contains("'2020-01-16 00:00:00.000000'"),
+        "{}",
+        p.hogql
+    );
+    let rows = vec![
+        json!([0, 0, 2]),
+        json!([0, 2, "1"]),
+        json!([2, 0, 1]),
+        json!([7, 0, 9]),
+    ];
+    let out = p.shape(&rows).unwrap();
+    let counts: Vec<Vec<f64>> = out["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["count"].as_f64().unwrap())
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        vec![vec![2.0, 0.0, 1.0], vec![0.0; 3], vec![1.0, 0.0, 0.0]]
+    );
+    assert_eq!(out["results"][1]["label"], "Day 1");
+    assert_eq!(out["results"][1]["date"], "2020-01-14T00:00:00Z");
+    assert_eq!(out["results"][0]["values"][2]["label"], "Day 2");
+}
+
+#[test]
+fn retention_breakdowns_rank_by_cohort_size_and_fold_into_other() {
+    let p = plan(json!({"kind": "RetentionQuery",
+        "dateRange": {"date_to": "2020-01-15"},
+        "retentionFilter": {"totalIntervals": 2},
+        "breakdownFilter": {"breakdowns": [{"property": "browser", "type": "event"}], "breakdown_limit": 1}}));
+    let rows = vec![
+        json!([0, 0, 1, "b"]),
+        json!([1, 0, 1, "b"]),
+        json!([0, 0, 1, "a"]),
+        json!([0, 1, 1, "a"]),
+        json!([1, 0, 1, "a"]),
+        json!([0, 0, 1, "c"]),
+    ];
+    let out = p.shape(&rows).unwrap();
+    let results = out["results"].as_array().unwrap();
+    let values: Vec<&str> = results
+        .iter()
+        .map(|c| c["breakdown_value"].as_str().unwrap())
+        .collect();
+    let other = "$$_posthog_breakdown_other_$$";
+    assert_eq!(values, vec!["a", "a", other, other]);
+    // "b" and "c" both fold into "Other": its first cohort has both.
+    assert_eq!(results[2]["values"][0]["count"], json!(2.0));
+    assert_eq!(results[0]["values"][1]["count"], json!(1.0));
+}
