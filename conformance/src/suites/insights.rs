@@ -7,7 +7,9 @@
 //! query API shows every event and person, then sends the insight query with `refresh` and compares
 //! every key of the expected results with the answer (numbers within 1e-6, relative).
 //! `fixtures/insights/known-gaps.toml` lists the cases expected to fail; a listed case that passes
-//! fails the run. Lifecycle cases are skipped here: their "new" status depends on each person's
+//! fails the run. Cases whose dataset capture alone cannot express (a person with several distinct
+//! ids, a person without events, an event of an unlisted person) are skipped, and so are lifecycle
+//! cases: their "new" status depends on each person's
 //! `created_at`, which ingestion sets to the time the event arrives, not the test's frozen time
 //! (`scenarios/tests/insights.rs` loads them directly). With pre-made teams (`--teams`), which keep
 //! earlier runs' events, every case is skipped.
@@ -70,6 +72,11 @@ impl Suite for Insights {
                 "lifecycle depends on persons' created_at, which ingestion sets to the arrival time".into(),
             );
         }
+        match capture_cannot_express(case) {
+            Ok(Some(why)) => return Outcome::Skipped(why),
+            Ok(None) => {}
+            Err(e) => return Outcome::Failed(format!("{e:#}")),
+        }
         let gap = match known_gap(case) {
             Ok(gap) => gap,
             Err(e) => return Outcome::Failed(format!("{e:#}")),
@@ -85,6 +92,61 @@ impl Suite for Insights {
             (Err(e), None) => Outcome::Failed(format!("{e:#}")),
         }
     }
+}
+
+/// Why a case's dataset cannot be sent through capture as it stands, if it cannot: the suite sends
+/// only the dataset's events, so every person must have exactly one distinct id and at least one event,
+/// and every event must belong to a listed person. A person with several ids would need an `$identify`
+/// event (which the expected numbers do not count), and an event of an unlisted person makes a person
+/// the test never had; either way the case could only time out waiting for its persons.
+/// `scenarios/tests/insights.rs` loads such datasets directly.
+fn capture_cannot_express(case: &Case) -> anyhow::Result<Option<String>> {
+    let (_, data) = load(case)?;
+    let mut ids = std::collections::BTreeMap::new();
+    for person in data["persons"].as_array().into_iter().flatten() {
+        let dids = person["distinct_ids"].as_array().map_or(0, Vec::len);
+        if dids != 1 {
+            return Ok(Some(format!(
+                "a person of the dataset has {dids} distinct ids; capture alone cannot merge them without an extra event"
+            )));
+        }
+        if let Some(did) = person["distinct_ids"][0].as_str() {
+            ids.insert(did.to_owned(), false);
+        }
+    }
+    for event in data["events"].as_array().into_iter().flatten() {
+        let did = event["distinct_id"].as_str().unwrap_or_default();
+        match ids.get_mut(did) {
+            Some(seen) => *seen = true,
+            None => {
+                return Ok(Some(format!(
+                    "an event of distinct id {did:?}, which no person of the dataset has; capture would make a person the test never had"
+                )));
+            }
+        }
+    }
+    if let Some((did, _)) = ids.iter().find(|(_, seen)| !**seen) {
+        return Ok(Some(format!(
+            "the person {did:?} has no event; capture makes persons from events only"
+        )));
+    }
+    Ok(None)
+}
+
+/// A case's fixture and its dataset.
+fn load(case: &Case) -> anyhow::Result<(Value, Value)> {
+    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(&case.path)?)?;
+    let dataset = fixture["dataset"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("the case names no `dataset`"))?;
+    let dataset_path = case
+        .path
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("datasets").join(format!("{dataset}.json")))
+        .ok_or_else(|| anyhow::anyhow!("no datasets folder beside the case"))?;
+    let data: Value = serde_json::from_str(&std::fs::read_to_string(&dataset_path)?)?;
+    Ok((fixture, data))
 }
 
 /// The reason a case is listed in `fixtures/insights/known-gaps.toml`, if it is.
@@ -123,17 +185,7 @@ fn run_case(target: &dyn Target, case: &Case) -> anyhow::Result<Option<String>> 
     let http = target
         .http()
         .ok_or_else(|| anyhow::anyhow!("the target has no HTTP API"))?;
-    let fixture: Value = serde_json::from_str(&std::fs::read_to_string(&case.path)?)?;
-    let dataset = fixture["dataset"]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("the case names no `dataset`"))?;
-    let dataset_path = case
-        .path
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("datasets").join(format!("{dataset}.json")))
-        .ok_or_else(|| anyhow::anyhow!("no datasets folder beside the case"))?;
-    let data: Value = serde_json::from_str(&std::fs::read_to_string(&dataset_path)?)?;
+    let (fixture, data) = load(case)?;
     let name = case
         .path
         .file_stem()
