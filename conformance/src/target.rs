@@ -73,6 +73,9 @@ pub struct CompileOptions {
     pub limit_context: Option<String>,
     /// Append the global SETTINGS list.
     pub settings: bool,
+    /// Materialized event properties, as `hogql compile --materialized` takes them
+    /// (`events.properties.KEY[:nullable]`).
+    pub materialized: Vec<String>,
 }
 
 /// What the suites may ask of an implementation. Each question may be unsupported by a target:
@@ -217,6 +220,9 @@ impl Target for CliTarget {
         }
         if !options.settings {
             cmd.arg("--no-settings");
+        }
+        for spec in &options.materialized {
+            cmd.args(["--materialized", spec]);
         }
         let mut child = cmd
             .stdin(Stdio::piped())

@@ -13,8 +13,8 @@
 //! * `gap/`: queries PostHog compiles that Hogref does not yet. Their failure is a known gap; a
 //!   gap case that compiles is an unexpected pass (move it to `ok/` with its expected SQL).
 //!
-//! A case whose config names materialized columns is skipped: the tool interface has no way to
-//! declare them (the compiler's own fixture test covers those cases).
+//! A case whose config names materialized columns passes them as `hogql compile --materialized
+//! events.properties.KEY[:nullable]` flags.
 
 use std::path::Path;
 
@@ -32,8 +32,17 @@ pub(super) struct HogqlPrint;
 
 /// The compile options a case's config asks for; `Err` with the reason to skip it.
 pub(super) fn options(config: &Config) -> Result<CompileOptions, String> {
-    if !config.materialized.is_empty() {
-        return Err("materialized columns cannot be declared through the tool interface".into());
+    let mut materialized = Vec::new();
+    for m in &config.materialized {
+        // The flag's grammar splits on `=` and a `:nullable` suffix; a key holding them cannot pass.
+        if m.property.contains('=') || m.property.ends_with(":nullable") {
+            return Err(format!(
+                "materialized property {:?} cannot be written as a --materialized flag",
+                m.property
+            ));
+        }
+        let nullable = if m.nullable { ":nullable" } else { "" };
+        materialized.push(format!("events.properties.{}{nullable}", m.property));
     }
     Ok(CompileOptions {
         team_id: config.team_id,
@@ -41,6 +50,7 @@ pub(super) fn options(config: &Config) -> Result<CompileOptions, String> {
         modifiers: config.modifiers.clone(),
         limit_context: config.limit_context.clone(),
         settings: config.settings,
+        materialized,
     })
 }
 
@@ -251,7 +261,18 @@ mod tests {
         let case =
             print_case::parse("-- config: {\"materialized\": [{\"property\": \"a\"}]}\nselect 1\n")
                 .unwrap();
-        assert!(options(&case.config).is_err());
+        assert_eq!(
+            options(&case.config).unwrap().materialized,
+            ["events.properties.a"]
+        );
+        let case = print_case::parse(
+            "-- config: {\"materialized\": [{\"property\": \"$b\", \"nullable\": true}]}\nselect 1\n",
+        )
+        .unwrap();
+        assert_eq!(
+            options(&case.config).unwrap().materialized,
+            ["events.properties.$b:nullable"]
+        );
     }
 
     #[test]
