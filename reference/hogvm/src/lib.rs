@@ -17,6 +17,7 @@
 
 pub mod date;
 pub mod error;
+pub mod gc;
 pub mod js;
 pub mod ops;
 pub mod print;

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::error::{Code, Error, Result};
+use crate::gc;
 use crate::js;
 use crate::ops::{self, Cmp};
 use crate::print;
@@ -133,7 +134,17 @@ pub struct Vm {
     async_steps: u32,
     sync_ms: f64,
     done: bool,
+    /// The containers written into, where the run may have closed reference cycles.
+    written: gc::Tracker,
     pub(crate) regex_cache: HashMap<String, Rc<regex::Regex>>,
+}
+
+/// A VM dropped before its run ended (say, suspended on an async call the host gave up on) frees
+/// the cycles the run built too.
+impl Drop for Vm {
+    fn drop(&mut self) {
+        self.free_cycles();
+    }
 }
 
 /// Cost of a value on the stack: 8 bytes, plus its characters for a string, plus 8 per element of a
@@ -202,6 +213,7 @@ impl Vm {
             async_steps: 0,
             sync_ms: 0.0,
             done: false,
+            written: gc::Tracker::default(),
             regex_cache: HashMap::new(),
         }
     }
@@ -223,9 +235,30 @@ impl Vm {
         let result = self.run_inner(host, start);
         match &result {
             Ok(Outcome::Suspended { .. }) => self.sync_ms += host.now_ms() - start,
-            _ => self.done = true,
+            _ => {
+                self.done = true;
+                self.free_cycles();
+            }
         }
         result
+    }
+
+    /// Lets go of the run's state (stack, upvalues, globals), then frees the reference cycles the run
+    /// built that nothing outside holds (see [`gc`]); what the host holds, such as the returned value,
+    /// stays intact. Only once the run is over: at its end, or when the VM is dropped.
+    fn free_cycles(&mut self) {
+        if self.written.is_empty() {
+            return;
+        }
+        self.stack.clear();
+        self.costs.clear();
+        self.mem_used = 0;
+        self.upvalues.clear();
+        self.sorted_upvalues.clear();
+        self.frames.clear();
+        self.throw_stack.clear();
+        self.options.globals = Value::Null;
+        gc::collect(self.written.take());
     }
 
     /// Answers the async call the run is suspended on, then continues it.
@@ -788,6 +821,7 @@ impl Vm {
                     let value = self.pop()?;
                     let key = self.pop()?;
                     let obj = self.pop()?;
+                    self.written.wrote(&obj, &key, &value);
                     ops::set_property(&obj, &key, value)?;
                 }
                 42 => {

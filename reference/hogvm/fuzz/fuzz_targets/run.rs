@@ -42,4 +42,8 @@ fuzz_target!(|data: &[u8]| {
     options.async_functions = vec!["fetch".into()];
     let run = hogvm::run(&program, options).expect("a run always reports");
     assert!(run.ops <= 200_000 + 1, "ran past the operation budget");
+    // A host done with a returned value releases it: one holding a reference cycle would leak if dropped.
+    if let Ok(v) = run.result {
+        hogvm::gc::release(v);
+    }
 });
