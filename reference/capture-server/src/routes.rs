@@ -231,7 +231,12 @@ async fn log_errors(request: Request, next: Next) -> Response {
     if let Some(LoggedError(detail)) = response.extensions().get::<LoggedError>()
         && response.status().is_server_error()
     {
-        eprintln!("capture: {path}: {} {detail}", response.status().as_u16());
+        tracing::error!(
+            path,
+            status = response.status().as_u16(),
+            detail = %detail,
+            "request failed"
+        );
     }
     response
 }

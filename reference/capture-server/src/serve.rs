@@ -71,22 +71,22 @@ pub fn serve_blocking(config: &ServeConfig) -> Result<()> {
     );
     match sink.missing_topics(Duration::from_secs(10)) {
         Ok(missing) if missing.is_empty() => {}
-        Ok(missing) => eprintln!(
-            "capture: warning: topics missing on the broker (requests producing to them answer 503): {}",
-            missing.join(", ")
+        Ok(missing) => tracing::warn!(
+            topics = %missing.join(", "),
+            "topics missing on the broker (requests producing to them answer 503)"
         ),
-        Err(e) => eprintln!("capture: warning: {e}"),
+        Err(e) => tracing::warn!(error = %e, "listing the broker's topics failed"),
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(config.addr).await?;
-        eprintln!(
-            "capture: listening on http://{} (kafka {}, topic prefix {:?})",
-            listener.local_addr()?,
-            config.kafka_hosts,
-            config.kafka_prefix
+        tracing::info!(
+            url = %format_args!("http://{}", listener.local_addr()?),
+            kafka = %config.kafka_hosts,
+            kafka_prefix = %config.kafka_prefix,
+            "listening"
         );
         let state = AppState::new(sink.clone());
         serve(listener, state, shutdown_signal()).await?;

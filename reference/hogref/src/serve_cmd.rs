@@ -23,8 +23,6 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::Router;
 use axum::routing::get;
-use query_api::log::{Level, log};
-use serde_json::json;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ServeArgs {
@@ -71,39 +69,30 @@ const DEV_DEFAULTS: &[(&str, &str)] = &[
     ),
 ];
 
-fn load_settings() -> anyhow::Result<settings::Settings> {
+/// The settings, and which of [`DEV_DEFAULTS`] filled a gap (logged once the logger is up).
+fn load_settings() -> anyhow::Result<(settings::Settings, Vec<&'static str>)> {
     let env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, v)| settings::VARIABLES.contains(&k.as_str()) && !v.trim().is_empty())
         .collect();
     let mut layered: Vec<(String, String)> = Vec::new();
+    let mut defaulted = Vec::new();
     for (name, value) in DEV_DEFAULTS {
         if !env.iter().any(|(k, _)| k == name) {
-            log(
-                Level::Warn,
-                "serve",
-                "setting not set; using a throwaway development value",
-                json!({"var": name}),
-            );
+            defaulted.push(*name);
             layered.push(((*name).to_owned(), (*value).to_owned()));
         }
     }
     layered.extend(env);
-    settings::Settings::from_env(layered).context("configuration")
-}
-
-fn level(level: settings::LogLevel) -> Level {
-    match level {
-        settings::LogLevel::Error => Level::Error,
-        settings::LogLevel::Warn => Level::Warn,
-        settings::LogLevel::Info => Level::Info,
-        settings::LogLevel::Debug => Level::Debug,
-        settings::LogLevel::Trace => Level::Trace,
-    }
+    let settings = settings::Settings::from_env(layered).context("configuration")?;
+    Ok((settings, defaulted))
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<i32> {
-    let settings = load_settings()?;
-    query_api::log::set_max_level(level(settings.server.log_level));
+    let (settings, defaulted) = load_settings()?;
+    logging::init(settings.server.log_level)?;
+    for var in defaulted {
+        tracing::warn!(var, "setting not set; using a throwaway development value");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -133,11 +122,10 @@ fn migrate_clickhouse(dir: &str, settings: &settings::Settings) -> anyhow::Resul
         &env,
     );
     let report = migration_runner::apply(&topology, &migrations)?;
-    log(
-        Level::Info,
-        "serve",
-        "clickhouse migrations",
-        json!({"applied": report.applied, "already_applied": report.already_applied.len()}),
+    tracing::info!(
+        applied = %report.applied.join(", "),
+        already_applied = report.already_applied.len(),
+        "clickhouse migrations"
     );
     Ok(())
 }
@@ -169,11 +157,10 @@ async fn listen(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
-    log(
-        Level::Info,
-        "serve",
-        "listening",
-        json!({"api": what, "url": format!("http://{}", listener.local_addr()?)}),
+    tracing::info!(
+        api = what,
+        url = %format_args!("http://{}", listener.local_addr()?),
+        "listening"
     );
     let mut stopped = stopped.clone();
     Ok(tokio::spawn(async move {
@@ -233,11 +220,13 @@ async fn serve(args: ServeArgs, settings: settings::Settings) -> anyhow::Result<
         let settings::WorkerSettings { index, count } = settings.worker;
         let worker = ingest_worker::Worker::new(config.clone(), pool.clone())?
             .with_partition_share(index, count)?;
-        log(
-            Level::Info,
-            "serve",
-            "worker consuming",
-            json!({"topic": format!("{}events_plugin_ingestion", config.kafka_prefix), "group": config.group_id, "kafka": config.kafka_hosts, "worker_index": index, "worker_count": count}),
+        tracing::info!(
+            topic = %format_args!("{}events_plugin_ingestion", config.kafka_prefix),
+            group = %config.group_id,
+            kafka = %config.kafka_hosts,
+            worker_index = index,
+            worker_count = count,
+            "worker consuming"
         );
         worker_task = Some(tokio::spawn(worker.run(stopped.clone())));
     }
@@ -248,11 +237,9 @@ async fn serve(args: ServeArgs, settings: settings::Settings) -> anyhow::Result<
         if let Ok(missing) = kafka.missing_topics(Duration::from_secs(10))
             && !missing.is_empty()
         {
-            log(
-                Level::Warn,
-                "serve",
-                "topics missing on the broker (requests producing to them answer 503)",
-                json!({"topics": missing}),
+            tracing::warn!(
+                topics = %missing.join(", "),
+                "topics missing on the broker (requests producing to them answer 503)"
             );
         }
         let state = capture_server::AppState::new(kafka.clone());
@@ -346,7 +333,7 @@ async fn serve(args: ServeArgs, settings: settings::Settings) -> anyhow::Result<
             None
         }
     };
-    log(Level::Info, "serve", "shutting down", json!({}));
+    tracing::info!("shutting down");
     stop.send_replace(true);
     for server in servers {
         server.await??;
@@ -362,6 +349,6 @@ async fn serve(args: ServeArgs, settings: settings::Settings) -> anyhow::Result<
     if let Some(pool) = pool {
         pool.close().await;
     }
-    log(Level::Info, "serve", "stopped", json!({}));
+    tracing::info!("stopped");
     Ok(())
 }

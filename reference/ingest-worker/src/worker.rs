@@ -423,7 +423,7 @@ impl Worker {
                 // A share with no partition (more workers than partitions) will not fix itself.
                 Err(e @ Error::Config(_)) => return Err(e),
                 Err(e) => {
-                    eprintln!("ingest: assigning partitions failed (retrying): {e}");
+                    tracing::warn!(error = %e, "assigning partitions failed (retrying)");
                     if sleep_or_stop(&mut shutdown, backoff).await {
                         return Ok(());
                     }
@@ -459,7 +459,7 @@ impl Worker {
                         Ok(Err(e)) => {
                             // Broker gone for a moment: librdkafka reconnects by itself.
                             if last_error_log.elapsed() > Duration::from_secs(2) {
-                                eprintln!("ingest: consumer error: {e}");
+                                tracing::warn!(error = %e, "consumer error");
                                 last_error_log = Instant::now();
                             }
                             break;
@@ -483,7 +483,7 @@ impl Worker {
                     Err(BatchError::Retry(e)) => {
                         // What is already in flight may still be acknowledged: keep that progress.
                         if let Err(earlier) = self.settle(&mut in_flight, 0).await {
-                            eprintln!("ingest: an earlier batch failed too: {earlier}");
+                            tracing::error!(error = %earlier, "an earlier batch failed too");
                         }
                         Err(e)
                     }
@@ -509,16 +509,19 @@ impl Worker {
                         self.commit();
                     }
                     self.stats.retried_batches.fetch_add(1, Ordering::Relaxed);
-                    eprintln!(
-                        "ingest: batch of {} failed ({abandoned} later batches in flight abandoned), reading again after the last acknowledged batch in {backoff:?}: {e}",
-                        batch.len()
+                    tracing::error!(
+                        batch = batch.len(),
+                        abandoned,
+                        retry_in = ?backoff,
+                        error = %e,
+                        "batch failed; reading again after the last acknowledged batch"
                     );
                     if sleep_or_stop(&mut shutdown, backoff).await {
                         break;
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                     if let Err(e) = self.rewind() {
-                        eprintln!("ingest: rewinding failed (retrying): {e}");
+                        tracing::warn!(error = %e, "rewinding failed (retrying)");
                     }
                 }
             }
@@ -571,10 +574,11 @@ impl Worker {
         if !in_flight.is_empty() {
             match tokio::time::timeout(SHUTDOWN_SETTLE, self.settle(&mut in_flight, 0)).await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => eprintln!("ingest: at shutdown, a batch in flight failed: {e}"),
-                Err(_) => eprintln!(
-                    "ingest: at shutdown, {} batches still unacknowledged after {SHUTDOWN_SETTLE:?}: they will be read again",
-                    in_flight.len()
+                Ok(Err(e)) => tracing::error!(error = %e, "at shutdown, a batch in flight failed"),
+                Err(_) => tracing::warn!(
+                    batches = in_flight.len(),
+                    waited = ?SHUTDOWN_SETTLE,
+                    "at shutdown, batches still unacknowledged: they will be read again"
                 ),
             }
             for f in in_flight.drain(..) {
@@ -744,7 +748,7 @@ impl Worker {
             attempt += 1;
             match self.build_rows(batch).await {
                 Err(e) if attempt < RACE_ATTEMPTS && is_retryable(&e) => {
-                    eprintln!("ingest: batch lost a race with a concurrent writer, again: {e}");
+                    tracing::warn!(error = %e, "batch lost a race with a concurrent writer, again");
                 }
                 Err(e) => return Err(e.into()),
                 Ok(built) => break built,
@@ -819,7 +823,7 @@ impl Worker {
             match parse_message(message.payload().unwrap_or_default()) {
                 Ok(event) => parsed.push((where_, event)),
                 Err(e) => {
-                    eprintln!("ingest: dead-lettering {where_}: {e}");
+                    tracing::warn!(message = %where_, error = %e, "dead-lettering");
                     built.dead_letter(&dlq_topic, message, "parse", &e.to_string());
                 }
             }
@@ -840,9 +844,11 @@ impl Worker {
 
         for (where_, mut event) in parsed {
             let Some((_, Some(team))) = self.teams.get(&event.token) else {
-                eprintln!(
-                    "ingest: dropping {where_}: invalid_token (no team has token {:?})",
-                    event.token
+                tracing::info!(
+                    message = %where_,
+                    token = %event.token,
+                    reason = "invalid_token",
+                    "dropping an event: no team has its token"
                 );
                 built.dropped += 1;
                 continue;
@@ -852,9 +858,11 @@ impl Worker {
             if let Some(g) = &identify
                 && g.group_key.chars().count() > MAX_GROUP_KEY_CHARS
             {
-                eprintln!(
-                    "ingest: ingestion warning team={} type={WARN_GROUP_KEY_TOO_LONG} event={}: dropped",
-                    team.id, event.uuid
+                tracing::info!(
+                    team_id = team.id,
+                    r#type = WARN_GROUP_KEY_TOO_LONG,
+                    event = %event.uuid,
+                    "ingestion warning; event dropped"
                 );
                 let mut extra = serde_json::Map::new();
                 extra.insert("groupKey".into(), g.group_key.clone().into());
@@ -872,9 +880,12 @@ impl Worker {
             }
             let outcome = process_person_in(&mut persons, &team, &mut event).await?;
             for warning in &outcome.warnings {
-                eprintln!(
-                    "ingest: ingestion warning team={} type={warning} event={} distinct_id={:?}",
-                    team.id, event.uuid, event.distinct_id
+                tracing::info!(
+                    team_id = team.id,
+                    r#type = warning,
+                    event = %event.uuid,
+                    distinct_id = %event.distinct_id,
+                    "ingestion warning"
                 );
                 let row = warning_row(
                     team.id,
@@ -964,7 +975,7 @@ impl Worker {
         let mut list = TopicPartitionList::new();
         for (partition, offset) in &self.positions {
             if let Err(e) = list.add_partition_offset(&topic, *partition, Offset::Offset(*offset)) {
-                eprintln!("ingest: offset list: {e}");
+                tracing::error!(error = %e, "building the offset list to commit failed");
                 return;
             }
         }
@@ -977,7 +988,7 @@ impl Worker {
             }
             Err(e) => {
                 self.stats.failed_commits.fetch_add(1, Ordering::Relaxed);
-                eprintln!("ingest: committing offsets failed (will retry): {e}");
+                tracing::warn!(error = %e, "committing offsets failed (will retry)");
             }
         }
     }

@@ -12,7 +12,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::error::{Error, Result};
 use crate::request::{Refresh, canonical, refresh_mode};
-use crate::{AppState, log, prepare};
+use crate::{AppState, prepare};
 
 /// A parsed insight request.
 #[derive(Debug, Clone)]
@@ -108,12 +108,7 @@ pub async fn answer(
                 }
             }
             Ok(None) => {}
-            Err(e) => log::log(
-                log::Level::Warn,
-                "query",
-                "redis read failed; running uncached",
-                json!({"error": e.to_string()}),
-            ),
+            Err(e) => tracing::warn!(error = %e, "redis read failed; running uncached"),
         }
     }
     if request.refresh == Refresh::ForceCache {
@@ -185,12 +180,7 @@ pub async fn answer(
             .await
             .map_err(|e| Error::Internal(e.to_string()))?;
         if let Err(e) = stored {
-            log::log(
-                log::Level::Warn,
-                "query",
-                "redis write failed; result not cached",
-                json!({"error": e.to_string()}),
-            );
+            tracing::warn!(error = %e, "redis write failed; result not cached");
         }
     }
     Ok(body)

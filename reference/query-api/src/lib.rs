@@ -20,7 +20,6 @@ pub mod clickhouse_errors;
 mod error;
 pub mod insights;
 pub mod limits;
-pub mod log;
 pub mod metrics;
 pub mod prepare;
 pub mod request;
@@ -120,26 +119,21 @@ async fn query(
         Err(e) => {
             let status = e.status().as_u16();
             let code = e.code();
-            let level = if status >= 500 {
-                log::Level::Error
+            let detail = e.to_string();
+            if status >= 500 {
+                tracing::error!(%team_id, status, code, detail, "query rejected");
             } else {
-                log::Level::Info
-            };
-            log::log(
-                level,
-                "query",
-                "query rejected",
-                json!({"team_id": team_id, "status": status, "code": code, "detail": e.to_string()}),
-            );
+                tracing::info!(%team_id, status, code, detail, "query rejected");
+            }
             (e.into_response(), status, code)
         }
     };
     state.metrics.record_response(status, code);
-    log::log(
-        log::Level::Debug,
-        "query",
-        "query answered",
-        json!({"team_id": team_id, "status": status, "seconds": started.elapsed().as_secs_f64()}),
+    tracing::debug!(
+        %team_id,
+        status,
+        seconds = started.elapsed().as_secs_f64(),
+        "query answered"
     );
     response
 }
@@ -248,12 +242,7 @@ async fn answer(
                 }
             }
             Ok(None) => {}
-            Err(e) => log::log(
-                log::Level::Warn,
-                "query",
-                "redis read failed; running uncached",
-                json!({"error": e.to_string()}),
-            ),
+            Err(e) => tracing::warn!(error = %e, "redis read failed; running uncached"),
         }
     }
     if request.refresh == Refresh::ForceCache {
@@ -334,12 +323,7 @@ async fn answer(
             .await
             .map_err(|e| Error::Internal(e.to_string()))?;
         if let Err(e) = stored {
-            log::log(
-                log::Level::Warn,
-                "query",
-                "redis write failed; result not cached",
-                json!({"error": e.to_string()}),
-            );
+            tracing::warn!(error = %e, "redis write failed; result not cached");
         }
     }
     Ok(body)
