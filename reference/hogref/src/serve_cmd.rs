@@ -203,6 +203,9 @@ async fn serve(args: ServeArgs, settings: settings::Settings) -> anyhow::Result<
     }
 
     let pool = if runs_worker || runs_query {
+        tracing::info!(
+            "connecting to PostgreSQL (DATABASE_URL); the pool gives up after its acquire timeout"
+        );
         let pool = ingest_worker::connect(settings.postgres.url.as_str())
             .await
             .context("connecting to PostgreSQL (DATABASE_URL)")?;
