@@ -77,6 +77,8 @@ struct Row {
     funnel_compile_us: f64,
     trends_server_compile_us: f64,
     funnel_server_compile_us: f64,
+    /// Queries that failed (their cells are NaN, printed as `-`).
+    failures: Vec<String>,
 }
 
 /// `hogref serve` and the stack, stopped when dropped.
@@ -193,6 +195,10 @@ pub(crate) fn run(args: &InsightsArgs) -> anyhow::Result<()> {
     }
     drop(services);
     print!("{}", render(&rows, profile));
+    let failed = rows.iter().map(|r| r.failures.len()).sum::<usize>();
+    if failed > 0 {
+        bail!("{failed} insight queries failed (listed under the table)");
+    }
     Ok(())
 }
 
@@ -507,6 +513,30 @@ fn server_compile_us(answer: &Value) -> f64 {
         * 1e6
 }
 
+/// Cold and cached latency and the server's compile time of `query`, after `check` of its answer;
+/// NaN for each (and a line in `failures`) when the query fails, so one failure does not lose the run.
+fn timed(
+    base: &str,
+    team: i64,
+    key: &str,
+    query: &Value,
+    runs: usize,
+    failures: &mut Vec<String>,
+    check: impl Fn(&Value) -> anyhow::Result<()>,
+) -> (f64, f64, f64) {
+    let result = latency(base, team, key, query, runs)
+        .and_then(|(cold, cached, answer)| check(&answer).map(|()| (cold, cached, answer)));
+    match result {
+        Ok((cold, cached, answer)) => (cold, cached, server_compile_us(&answer)),
+        Err(e) => {
+            let line = format!("{}: {e:#}", query["kind"].as_str().unwrap_or("query"));
+            eprintln!("bench insights: {line}");
+            failures.push(line);
+            (f64::NAN, f64::NAN, f64::NAN)
+        }
+    }
+}
+
 fn measure(
     bin: &Path,
     env: &[(String, String)],
@@ -521,23 +551,45 @@ fn measure(
     load(clickhouse, team, n)?;
     let load_s = started.elapsed().as_secs_f64();
     eprintln!("bench insights: {n} events loaded in {load_s:.1}s; querying");
-    let (trends_cold_ms, trends_cached_ms, trends) =
-        latency(base, team, &key, &trends_query(), runs)?;
-    let breakdowns = trends["results"].as_array().map_or(0, Vec::len);
-    if breakdowns != 4 {
-        bail!("TrendsQuery: expected 4 $browser breakdown series, got {breakdowns}");
-    }
-    let (funnel_cold_ms, funnel_cached_ms, funnel) =
-        latency(base, team, &key, &funnel_query(), runs)?;
-    let counts: Vec<i64> = funnel["results"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|s| s["count"].as_i64())
-        .collect();
-    eprintln!("bench insights: {n} events: funnel step counts {counts:?}");
-    if counts.len() != 5 || counts[0] == 0 {
-        bail!("FunnelsQuery: expected 5 steps with people in the first, got {counts:?}");
+    let mut failures = Vec::new();
+    let (trends_cold_ms, trends_cached_ms, trends_server_compile_us) = timed(
+        base,
+        team,
+        &key,
+        &trends_query(),
+        runs,
+        &mut failures,
+        |answer| {
+            let breakdowns = answer["results"].as_array().map_or(0, Vec::len);
+            if breakdowns != 4 {
+                bail!("expected 4 $browser breakdown series, got {breakdowns}");
+            }
+            Ok(())
+        },
+    );
+    let (funnel_cold_ms, funnel_cached_ms, funnel_server_compile_us) = timed(
+        base,
+        team,
+        &key,
+        &funnel_query(),
+        runs,
+        &mut failures,
+        |answer| {
+            let counts: Vec<i64> = answer["results"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["count"].as_i64())
+                .collect();
+            eprintln!("bench insights: funnel step counts {counts:?}");
+            if counts.len() != 5 || counts[0] == 0 {
+                bail!("expected 5 steps with people in the first, got {counts:?}");
+            }
+            Ok(())
+        },
+    );
+    for f in &mut failures {
+        *f = format!("{n} events: {f}");
     }
     Ok(Row {
         events: n,
@@ -548,8 +600,9 @@ fn measure(
         funnel_cached_ms,
         trends_compile_us: compile_us(&trends_query(), team)?,
         funnel_compile_us: compile_us(&funnel_query(), team)?,
-        trends_server_compile_us: server_compile_us(&trends),
-        funnel_server_compile_us: server_compile_us(&funnel),
+        trends_server_compile_us,
+        funnel_server_compile_us,
+        failures,
     })
 }
 
@@ -598,7 +651,12 @@ fn render(rows: &[Row], server_profile: &str) -> String {
     for r in rows {
         out.push_str(&format!("{:>10}", r.events));
         for f in figures(r) {
-            out.push_str(&format!(" {f:>18.2}"));
+            let cell = if f.is_nan() {
+                "-".to_owned()
+            } else {
+                format!("{f:.2}")
+            };
+            out.push_str(&format!(" {cell:>18}"));
         }
         out.push('\n');
     }
@@ -611,10 +669,19 @@ fn render(rows: &[Row], server_profile: &str) -> String {
                 format!("x{:.1}", b.events as f64 / a.events as f64)
             ));
             for (fa, fb) in figures(a).iter().zip(figures(b)) {
-                out.push_str(&format!(" {:>18}", format!("x{:.2}", fb / fa)));
+                let ratio = fb / fa;
+                let cell = if ratio.is_finite() {
+                    format!("x{ratio:.2}")
+                } else {
+                    "-".to_owned()
+                };
+                out.push_str(&format!(" {cell:>18}"));
             }
             out.push('\n');
         }
+    }
+    for f in rows.iter().flat_map(|r| &r.failures) {
+        out.push_str(&format!("failed: {f}\n"));
     }
     out
 }
@@ -654,9 +721,19 @@ mod tests {
             funnel_compile_us: k,
             trends_server_compile_us: k,
             funnel_server_compile_us: k,
+            failures: Vec::new(),
         };
-        let text = render(&[row(100, 1.0), row(1000, 3.0)], "debug");
+        let mut failed = row(10_000, f64::NAN);
+        failed
+            .failures
+            .push("10000 events: FunnelsQuery: 504".into());
+        let text = render(&[row(100, 1.0), row(1000, 3.0), failed], "debug");
         assert!(text.contains("x10.0"), "{text}");
         assert!(text.contains("x3.00"), "{text}");
+        assert!(!text.contains("NaN") && !text.contains("inf"), "{text}");
+        assert!(
+            text.contains("failed: 10000 events: FunnelsQuery: 504"),
+            "{text}"
+        );
     }
 }
