@@ -7,7 +7,7 @@
 //! (default `100000,1000000`; 10M is `--events 100000,1000000,10000000`):
 //!
 //! - empties `sharded_events`, creates a team (`hogref team create`) and fills it with N events by
-//!   `INSERT ... SELECT FROM numbers(...)` in chunks of 1M rows: 1,000 distinct ids (one person each,
+//!   `INSERT ... SELECT FROM numbers(...)` in chunks of 1M rows: `--persons` distinct ids (default 1,000; one person each,
 //!   with `person` and `person_distinct_id2` rows), five event names in funnel order, a `$browser`
 //!   property among four values, spread evenly over the last 30 days;
 //! - times, through `POST /api/projects/:team/query`, a TrendsQuery with a `$browser` breakdown and a
@@ -39,6 +39,9 @@ pub(crate) struct InsightsArgs {
     /// Insights: cold runs per query and size (the median is reported).
     #[arg(long, default_value_t = 3)]
     runs: usize,
+    /// Insights: distinct ids (one person each) per team; events per person grow with the count.
+    #[arg(long, default_value_t = 1000)]
+    persons: u64,
     /// Insights: serve from a release build of `hogref` (default: the debug build).
     #[arg(long)]
     release: bool,
@@ -52,8 +55,6 @@ const READY_LIMIT: Duration = Duration::from_secs(300);
 const TEAM_LIMIT: Duration = Duration::from_secs(120);
 /// Rows per INSERT: each statement stays well inside the HTTP client's 120 s read deadline.
 const CHUNK: u64 = 1_000_000;
-/// Distinct ids (and persons) per team.
-const PERSONS: u64 = 1000;
 /// The ClickHouse database the server and the generator use.
 const DATABASE: &str = "bench_insights";
 /// The five event names, in funnel order.
@@ -191,6 +192,7 @@ pub(crate) fn run(args: &InsightsArgs) -> anyhow::Result<()> {
             &base,
             n,
             args.runs.max(1),
+            args.persons.max(1),
         )?);
     }
     drop(services);
@@ -306,7 +308,7 @@ fn create_team(bin: &Path, env: &[(String, String)], name: &str) -> anyhow::Resu
 }
 
 /// Fills `team` with `n` generated events (see the module doc), in chunks of [`CHUNK`] rows.
-fn load(clickhouse: &str, team: i64, n: u64) -> anyhow::Result<()> {
+fn load(clickhouse: &str, team: i64, n: u64, persons: u64) -> anyhow::Result<()> {
     let db = Some(DATABASE);
     sql(clickhouse, db, "TRUNCATE TABLE IF EXISTS sharded_events")?;
     // The person of distinct id `d`: a UUID whose last group is `d` (12 digits).
@@ -320,7 +322,7 @@ fn load(clickhouse: &str, team: i64, n: u64) -> anyhow::Result<()> {
         db,
         &format!(
             "INSERT INTO person (id, created_at, team_id, properties, is_identified, is_deleted, version) \
-             SELECT {}, now() - toIntervalDay(40), {team}, '{{}}', 0, 0, 0 FROM numbers({PERSONS})",
+             SELECT {}, now() - toIntervalDay(40), {team}, '{{}}', 0, 0, 0 FROM numbers({persons})",
             person("number")
         ),
     )?;
@@ -329,7 +331,7 @@ fn load(clickhouse: &str, team: i64, n: u64) -> anyhow::Result<()> {
         db,
         &format!(
             "INSERT INTO person_distinct_id2 (team_id, distinct_id, person_id, is_deleted, version) \
-             SELECT {team}, concat('user-', toString(number)), {}, 0, 0 FROM numbers({PERSONS})",
+             SELECT {team}, concat('user-', toString(number)), {}, 0, 0 FROM numbers({persons})",
             person("number")
         ),
     )?;
@@ -342,7 +344,7 @@ fn load(clickhouse: &str, team: i64, n: u64) -> anyhow::Result<()> {
     while offset < n {
         let len = CHUNK.min(n - offset);
         // Five consecutive numbers are one user's funnel: the highest number is the earliest.
-        let did = format!("intDiv(number, 5) % {PERSONS}");
+        let did = format!("intDiv(number, 5) % {persons}");
         sql(
             clickhouse,
             db,
@@ -544,11 +546,12 @@ fn measure(
     base: &str,
     n: u64,
     runs: usize,
+    persons: u64,
 ) -> anyhow::Result<Row> {
     let (team, key) = create_team(bin, env, &format!("bench {n}"))?;
     eprintln!("bench insights: {n} events for team {team}: loading");
     let started = Instant::now();
-    load(clickhouse, team, n)?;
+    load(clickhouse, team, n, persons)?;
     let load_s = started.elapsed().as_secs_f64();
     eprintln!("bench insights: {n} events loaded in {load_s:.1}s; querying");
     let mut failures = Vec::new();
