@@ -10,6 +10,8 @@
 //!   the corpus.
 //! - `cargo xtask bench ingest` measures capture throughput and capture-to-ClickHouse latency on a stack
 //!   (see `ingest.rs` of the `benches` crate).
+//! - `cargo xtask bench insights` times a breakdown Trends query and a 5-step funnel through the query API over
+//!   generated events, and their HogQL compile time (see `insights_bench.rs`).
 //!
 //! Regressions: `--save-baseline NAME` records the median of every criterion bench that ran, in
 //! `<cargo target dir>/hogref-bench/baselines/NAME.json` (outside the clone; the target dir is
@@ -33,7 +35,7 @@ use crate::paths::{cargo_target_dir, workspace_root};
 
 #[derive(Debug, Args)]
 pub(crate) struct BenchArgs {
-    /// Which bench group (`parse`, `compile`, `ingest`, `hog`); when absent, every criterion bench of the workspace
+    /// Which bench group (`parse`, `compile`, `ingest`, `hog`, `insights`); when absent, every criterion bench of the workspace
     /// and the side-by-side parse comparison.
     group: Option<String>,
     /// Side by side: time budget per query, side and round, in milliseconds.
@@ -72,9 +74,11 @@ pub(crate) struct BenchArgs {
     threshold: f64,
     #[command(flatten)]
     ingest: crate::ingest_bench::IngestArgs,
+    #[command(flatten)]
+    insights: crate::insights_bench::InsightsArgs,
 }
 
-const GROUPS: &[&str] = &["parse", "compile", "ingest", "hog"];
+const GROUPS: &[&str] = &["parse", "compile", "ingest", "hog", "insights"];
 
 pub(crate) fn run(args: BenchArgs) -> anyhow::Result<()> {
     // One clear line (plus the cause chain): print here and exit non-zero.
@@ -97,6 +101,9 @@ fn run_inner(args: &BenchArgs) -> anyhow::Result<bool> {
     }
     if args.group.as_deref() == Some("ingest") {
         return crate::ingest_bench::run(&args.ingest).map(|()| true);
+    }
+    if args.group.as_deref() == Some("insights") {
+        return crate::insights_bench::run(&args.insights).map(|()| true);
     }
     if args.group.as_deref() == Some("hog") {
         return crate::hog_bench::run(args.millis.max(300), args.rounds).map(|()| true);

@@ -9,6 +9,7 @@ mod conformance;
 mod hog_bench;
 mod hogvm_oracle;
 mod ingest_bench;
+mod insights_bench;
 mod oracle;
 mod parity;
 mod paths;
