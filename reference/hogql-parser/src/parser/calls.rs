@@ -1,7 +1,7 @@
 //! Function calls (parameters, DISTINCT, and the FILTER / WITHIN GROUP / OVER suffixes), window
 //! specifications and frames, type names for `CAST`, and `CASE`, which desugars into a call.
 
-use super::{PResult, Parser, call, constant, sp};
+use super::{List, PResult, Parser, Trailing, call, constant, sp};
 use crate::ast::{Node, Value};
 use crate::lexer::Tok;
 
@@ -102,13 +102,9 @@ impl Parser<'_> {
         if self.at_kw("partition") {
             self.bump()?;
             self.expect_kw("by")?;
-            let mut ps = Vec::new();
-            loop {
-                ps.push(self.expr()?);
-                if !self.eat(Tok::Comma)? || self.tok.kind == Tok::RParen {
-                    break;
-                }
-            }
+            // a trailing comma may stand before the `)` that closes the window spec
+            let list = List::BARE.trailing(Trailing::When(|p| p.tok.kind == Tok::RParen));
+            let ps = self.comma_list(list, Self::expr)?;
             w.set("partition_by", Value::nodes(ps));
         }
         if self.at_kw("order") {
@@ -185,23 +181,16 @@ impl Parser<'_> {
 
     pub(super) fn type_args(&mut self) -> PResult<String> {
         self.expect(Tok::LParen, "(")?;
-        let mut parts = Vec::new();
-        if !self.eat(Tok::RParen)? {
-            loop {
-                let t = self.tok;
-                match t.kind {
-                    Tok::Str | Tok::Number => {
-                        self.bump()?;
-                        parts.push(self.text(t).to_string());
-                    }
-                    _ => parts.push(self.type_spec()?),
+        let parts = self.comma_list(List::closed(Tok::RParen, ")").or_empty(), |p| {
+            let t = p.tok;
+            match t.kind {
+                Tok::Str | Tok::Number => {
+                    p.bump()?;
+                    Ok(p.text(t).to_string())
                 }
-                if !self.eat(Tok::Comma)? {
-                    break;
-                }
+                _ => p.type_spec(),
             }
-            self.expect(Tok::RParen, ")")?;
-        }
+        })?;
         Ok(format!("({})", parts.join(", ")))
     }
 

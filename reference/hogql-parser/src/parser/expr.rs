@@ -2,8 +2,8 @@
 //! loop with its postfix operators, call arguments, and the infix operators and their desugarings.
 
 use super::{
-    Memo, PResult, Parser, RED_ZONE, RESERVED, STACK_SEGMENT, call, clone_result, constant,
-    in_list, is_concat, is_field, memo_size, sp,
+    List, Memo, PResult, Parser, RED_ZONE, RESERVED, STACK_SEGMENT, Trailing, call, clone_result,
+    constant, in_list, is_concat, is_field, memo_size, sp,
 };
 use crate::ast::{Node, Span, Value};
 use crate::lexer::Tok;
@@ -362,23 +362,10 @@ impl Parser<'_> {
     }
 
     fn call_args_inner(&mut self) -> PResult<Vec<Node>> {
-        let mut args = Vec::new();
-        if self.eat(Tok::RParen)? {
-            return Ok(args);
-        }
-        loop {
-            args.push(self.call_arg()?);
-            if self.eat(Tok::Comma)? {
-                if self.tok.kind == Tok::RParen {
-                    self.bump()?;
-                    break;
-                }
-                continue;
-            }
-            self.expect(Tok::RParen, ")")?;
-            break;
-        }
-        Ok(args)
+        let list = List::closed(Tok::RParen, ")")
+            .or_empty()
+            .trailing(Trailing::BeforeClose);
+        self.comma_list(list, Self::call_arg)
     }
 
     fn call_arg(&mut self) -> PResult<Node> {

@@ -3,8 +3,8 @@
 //! FINAL and SAMPLE.
 
 use super::{
-    KEYWORDS, PResult, Parser, RED_ZONE, STACK_SEGMENT, TABLE_ALIAS_OK, constant, field, in_list,
-    sp,
+    KEYWORDS, List, PResult, Parser, RED_ZONE, STACK_SEGMENT, TABLE_ALIAS_OK, constant, field,
+    in_list, sp,
 };
 use crate::ast::{Node, Value};
 use crate::lexer::Tok;
@@ -67,13 +67,7 @@ impl Parser<'_> {
                         ),
                     );
                 } else if self.eat_kw("using")? {
-                    let mut es = Vec::new();
-                    loop {
-                        es.push(self.expr()?);
-                        if !self.eat(Tok::Comma)? {
-                            break;
-                        }
-                    }
+                    let mut es = self.comma_list(List::BARE, Self::expr)?;
                     let e = if es.len() == 1 {
                         let mut e = es.pop().unwrap_or_else(|| constant(Value::Null, None));
                         if e.kind == "Tuple" {
@@ -271,14 +265,9 @@ impl Parser<'_> {
         }
         if j.get("alias").is_some() && self.tok.kind == Tok::LParen {
             self.bump()?;
-            let mut cs = Vec::new();
-            loop {
-                cs.push(Value::Str(self.ident()?));
-                if !self.eat(Tok::Comma)? {
-                    break;
-                }
-            }
-            self.expect(Tok::RParen, ")")?;
+            let cs = self.comma_list(List::closed(Tok::RParen, ")"), |p| {
+                p.ident().map(Value::Str)
+            })?;
             j.set("column_aliases", Value::List(cs));
         }
         if self.eat_kw("final")? {

@@ -285,6 +285,61 @@ pub(crate) struct Parser<'a> {
     paren_groups: std::collections::HashMap<u32, Option<Token>>,
 }
 
+/// How a comma-separated list ends. Every list of the grammar is read by [`Parser::comma_list`];
+/// what differs between them (a closing token, an empty list, a trailing comma) is said here.
+#[derive(Clone, Copy)]
+struct List {
+    /// The token that closes the list (consumed) and what an error names when it is missing;
+    /// `None`: the list ends at the first item without a comma after it, and the caller reads on.
+    close: Option<(Tok, &'static str)>,
+    /// The closing token may come first: an empty list.
+    empty: bool,
+    /// What may follow a comma instead of another item.
+    trailing: Trailing,
+}
+
+/// Where a trailing comma may stand in a [`List`].
+#[derive(Clone, Copy)]
+enum Trailing {
+    /// Nowhere: a comma is always followed by another item.
+    No,
+    /// Before the list's closing token.
+    BeforeClose,
+    /// Before a token this accepts; the list ends there and the token is left for the caller.
+    When(fn(&Parser<'_>) -> bool),
+}
+
+impl List {
+    /// `item (, item)*`, ended by the first item without a comma after it.
+    const BARE: List = List {
+        close: None,
+        empty: false,
+        trailing: Trailing::No,
+    };
+
+    /// `item (, item)* close`; `what` names `close` in the error when it is missing.
+    const fn closed(close: Tok, what: &'static str) -> List {
+        List {
+            close: Some((close, what)),
+            empty: false,
+            trailing: Trailing::No,
+        }
+    }
+
+    /// The same list, which may also be empty (`close` right away).
+    const fn or_empty(self) -> List {
+        List {
+            empty: true,
+            ..self
+        }
+    }
+
+    /// The same list, with a trailing comma allowed where `trailing` says.
+    const fn trailing(self, trailing: Trailing) -> List {
+        List { trailing, ..self }
+    }
+}
+
 /// One remembered `expr()` result: the outcome, where the parser stood after it, and the nesting
 /// depth it was computed at (a result is reused only at the same or a shallower depth, where the
 /// depth limit cannot have changed it).
@@ -516,6 +571,40 @@ impl<'a> Parser<'a> {
                 format!("unexpected '{}' after the end of the input", self.text(t)),
             ))
         }
+    }
+
+    /// Reads a comma-separated list of `item`s that ends as `list` says. A list that starts
+    /// with an item its caller has already read passes that item in through `item`'s first call.
+    fn comma_list<T>(
+        &mut self,
+        list: List,
+        mut item: impl FnMut(&mut Self) -> PResult<T>,
+    ) -> PResult<Vec<T>> {
+        let mut out = Vec::new();
+        if list.empty
+            && let Some((close, _)) = list.close
+            && self.eat(close)?
+        {
+            return Ok(out);
+        }
+        loop {
+            out.push(item(self)?);
+            if !self.eat(Tok::Comma)? {
+                break;
+            }
+            let ends = match list.trailing {
+                Trailing::No => false,
+                Trailing::BeforeClose => list.close.is_some_and(|(c, _)| self.tok.kind == c),
+                Trailing::When(at_end) => at_end(self),
+            };
+            if ends {
+                break;
+            }
+        }
+        if let Some((close, what)) = list.close {
+            self.expect(close, what)?;
+        }
+        Ok(out)
     }
 
     // ---------------------------------------------------------------- identifiers

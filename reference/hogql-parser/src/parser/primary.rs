@@ -2,7 +2,9 @@
 //! subqueries, lambdas), arrays, dicts and placeholders, `*` with EXCLUDE/REPLACE, and words,
 //! among them the keywords that start a special form (`NOT`, `CASE`, `CAST`, `INTERVAL`, ...).
 
-use super::{PResult, Parser, RED_ZONE, STACK_SEGMENT, call, constant, field, in_list, sp};
+use super::{
+    List, PResult, Parser, RED_ZONE, STACK_SEGMENT, Trailing, call, constant, field, in_list, sp,
+};
 use crate::ast::Node;
 use crate::ast::Value;
 use crate::lexer::Tok;
@@ -93,13 +95,7 @@ impl Parser<'_> {
                 ))
             }
             Tok::BacktickIdent | Tok::QuoteIdent if self.at_multi_lambda() => {
-                let mut args = Vec::new();
-                loop {
-                    args.push(self.ident()?);
-                    if !self.eat(Tok::Comma)? {
-                        break;
-                    }
-                }
+                let args = self.comma_list(List::BARE, Self::ident)?;
                 Ok((self.lambda_body(args, start)?, false))
             }
             Tok::BacktickIdent | Tok::QuoteIdent => {
@@ -124,14 +120,9 @@ impl Parser<'_> {
         if self.at_kw("exclude") && self.peek(1).kind == Tok::LParen {
             self.bump()?;
             self.bump()?;
-            let mut names = Vec::new();
-            loop {
-                names.push(Value::Str(self.ident()?));
-                if !self.eat(Tok::Comma)? {
-                    break;
-                }
-            }
-            self.expect(Tok::RParen, ")")?;
+            let names = self.comma_list(List::closed(Tok::RParen, ")"), |p| {
+                p.ident().map(Value::Str)
+            })?;
             return Ok((
                 Node::new("ColumnsExpr", self.span_from(start))
                     .with("all_columns", Value::Bool(true))
@@ -145,17 +136,12 @@ impl Parser<'_> {
             }
             self.bump()?;
             self.bump()?;
-            let mut items = Vec::new();
-            loop {
-                let e = self.expr_bp(11)?;
-                self.expect_kw("as")?;
-                let name = self.ident()?;
-                items.push((name, Value::node(e)));
-                if !self.eat(Tok::Comma)? {
-                    break;
-                }
-            }
-            self.expect(Tok::RParen, ")")?;
+            let items = self.comma_list(List::closed(Tok::RParen, ")"), |p| {
+                let e = p.expr_bp(11)?;
+                p.expect_kw("as")?;
+                let name = p.ident()?;
+                Ok((name, Value::node(e)))
+            })?;
             return Ok((
                 Node::new("ColumnsExpr", self.span_from(start))
                     .with("all_columns", Value::Bool(true))
@@ -176,22 +162,10 @@ impl Parser<'_> {
     }
 
     fn expr_list_until_inner(&mut self, close: Tok, what: &'static str) -> PResult<Vec<Node>> {
-        let mut out = Vec::new();
-        if self.eat(close)? {
-            return Ok(out);
-        }
-        loop {
-            out.push(self.expr()?);
-            if self.eat(Tok::Comma)? {
-                if self.eat(close)? {
-                    break;
-                }
-                continue;
-            }
-            self.expect(close, what)?;
-            break;
-        }
-        Ok(out)
+        let list = List::closed(close, what)
+            .or_empty()
+            .trailing(Trailing::BeforeClose);
+        self.comma_list(list, Self::expr)
     }
 
     fn paren(&mut self) -> PResult<(Node, bool)> {
@@ -280,14 +254,13 @@ impl Parser<'_> {
     /// After the first expression inside `(`: a tuple or a parenthesised expression.
     fn paren_rest(&mut self, first: Node, start: u32) -> PResult<(Node, bool)> {
         if self.tok.kind == Tok::Comma {
-            let mut exprs = vec![first];
-            while self.eat(Tok::Comma)? {
-                if self.tok.kind == Tok::RParen {
-                    break;
-                }
-                exprs.push(self.expr()?);
-            }
-            self.expect(Tok::RParen, ")")?;
+            // the first item is already read: the first call hands it in
+            let mut first = Some(first);
+            let list = List::closed(Tok::RParen, ")").trailing(Trailing::BeforeClose);
+            let exprs = self.comma_list(list, |p| match first.take() {
+                Some(f) => Ok(f),
+                None => p.expr(),
+            })?;
             return Ok((
                 Node::new("Tuple", self.span_from(start)).with("exprs", Value::nodes(exprs)),
                 false,
@@ -319,14 +292,7 @@ impl Parser<'_> {
             }
             return Ok(None);
         }
-        let mut args = Vec::new();
-        loop {
-            args.push(self.ident()?);
-            if !self.eat(Tok::Comma)? {
-                break;
-            }
-        }
-        self.expect(Tok::RParen, ")")?;
+        let args = self.comma_list(List::closed(Tok::RParen, ")"), Self::ident)?;
         Ok(Some(args))
     }
 
@@ -367,20 +333,18 @@ impl Parser<'_> {
         }
         let first = self.expr()?;
         if self.tok.kind == Tok::Colon {
-            let mut items = Vec::new();
-            self.bump()?;
-            let v = self.expr()?;
-            items.push(Value::List(vec![Value::node(first), Value::node(v)]));
-            while self.eat(Tok::Comma)? {
-                if self.tok.kind == Tok::RBrace {
-                    break;
-                }
-                let k = self.expr()?;
-                self.expect(Tok::Colon, ":")?;
-                let v = self.expr()?;
-                items.push(Value::List(vec![Value::node(k), Value::node(v)]));
-            }
-            self.expect(Tok::RBrace, "}")?;
+            // the first key is already read: the first call hands it in
+            let mut first = Some(first);
+            let list = List::closed(Tok::RBrace, "}").trailing(Trailing::BeforeClose);
+            let items = self.comma_list(list, |p| {
+                let k = match first.take() {
+                    Some(k) => k,
+                    None => p.expr()?,
+                };
+                p.expect(Tok::Colon, ":")?;
+                let v = p.expr()?;
+                Ok(Value::List(vec![Value::node(k), Value::node(v)]))
+            })?;
             return Ok(Node::new("Dict", self.span_from(start)).with("items", Value::List(items)));
         }
         self.expect(Tok::RBrace, "}")?;
@@ -395,13 +359,7 @@ impl Parser<'_> {
         let next = self.peek(1);
         let span = sp(t.start, t.end);
         if next.kind == Tok::Comma && self.ident_tok(t) && self.at_multi_lambda() {
-            let mut args = Vec::new();
-            loop {
-                args.push(self.ident()?);
-                if !self.eat(Tok::Comma)? {
-                    break;
-                }
-            }
+            let args = self.comma_list(List::BARE, Self::ident)?;
             return Ok((self.lambda_body(args, start)?, false));
         }
         match lw.as_str() {
@@ -608,14 +566,8 @@ impl Parser<'_> {
                 } =>
             {
                 self.bump()?;
-                let mut args = Vec::new();
-                loop {
-                    args.push(Value::Str(self.ident()?));
-                    if !self.eat(Tok::Comma)? {
-                        break;
-                    }
-                }
-                self.expect(Tok::Colon, ":")?;
+                let args =
+                    self.comma_list(List::closed(Tok::Colon, ":"), |p| p.ident().map(Value::Str))?;
                 let body = self.expr()?;
                 return Ok((
                     Node::new("Lambda", self.span_from(start))
@@ -630,13 +582,7 @@ impl Parser<'_> {
             return Err(self.unexpected("expression"));
         }
         if self.at_multi_lambda() {
-            let mut args = Vec::new();
-            loop {
-                args.push(self.ident()?);
-                if !self.eat(Tok::Comma)? {
-                    break;
-                }
-            }
+            let args = self.comma_list(List::BARE, Self::ident)?;
             return Ok((self.lambda_body(args, start)?, false));
         }
         self.bump()?;

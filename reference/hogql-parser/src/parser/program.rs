@@ -10,7 +10,7 @@
 //! its header has parsed, so a program is parsed in linear work: `if (x) ...` falls back to an
 //! expression statement (`if(a, b, c)`) only when the `(...)` header itself is not a condition.
 
-use super::{PResult, Parser, RED_ZONE, STACK_SEGMENT, sp};
+use super::{List, PResult, Parser, RED_ZONE, STACK_SEGMENT, Trailing, sp};
 use crate::ast::{Node, Value};
 use crate::lexer::Tok;
 
@@ -265,18 +265,16 @@ impl Parser<'_> {
         self.bump()?;
         let name = self.ident()?;
         self.expect(Tok::LParen, "(")?;
-        let mut params = Vec::new();
-        while self.tok.kind != Tok::RParen {
-            let mut parts = vec![self.ident()?];
-            while self.eat(Tok::Dot)? {
-                parts.push(self.ident()?);
+        let list = List::closed(Tok::RParen, ")")
+            .or_empty()
+            .trailing(Trailing::BeforeClose);
+        let params = self.comma_list(list, |p| {
+            let mut parts = vec![p.ident()?];
+            while p.eat(Tok::Dot)? {
+                parts.push(p.ident()?);
             }
-            params.push(Value::Str(parts.join(".")));
-            if !self.eat(Tok::Comma)? {
-                break;
-            }
-        }
-        self.expect(Tok::RParen, ")")?;
+            Ok(Value::Str(parts.join(".")))
+        })?;
         let body = self.block()?;
         Ok(Node::new("Function", None)
             .with("name", Value::Str(name))

@@ -2,7 +2,9 @@
 //! select statement with its clauses (columns, CTEs, ARRAY JOIN, WHERE, GROUP BY, HAVING, WINDOW,
 //! ORDER BY, LIMIT/OFFSET, SETTINGS).
 
-use super::{COLUMN_ALIAS_OK, KEYWORDS, PResult, Parser, RED_ZONE, STACK_SEGMENT, in_list};
+use super::{
+    COLUMN_ALIAS_OK, KEYWORDS, List, PResult, Parser, RED_ZONE, STACK_SEGMENT, Trailing, in_list,
+};
 use crate::ast::{Node, Value};
 use crate::lexer::Tok;
 
@@ -52,14 +54,7 @@ impl Parser<'_> {
     }
 
     pub(super) fn order_list(&mut self) -> PResult<Vec<Node>> {
-        let mut out = Vec::new();
-        loop {
-            out.push(self.order_expr()?);
-            if !self.eat(Tok::Comma)? {
-                break;
-            }
-        }
-        Ok(out)
+        self.comma_list(List::BARE, Self::order_expr)
     }
 
     // ---------------------------------------------------------------- SELECT
@@ -190,19 +185,36 @@ impl Parser<'_> {
         }
     }
 
+    /// After a comma in the column list: does the list end here (a trailing comma)?
+    fn ends_columns(&self) -> bool {
+        matches!(self.tok.kind, Tok::Eof | Tok::RParen | Tok::Semi)
+            || [
+                "from",
+                "where",
+                "prewhere",
+                "group",
+                "having",
+                "order",
+                "limit",
+                "offset",
+                "union",
+                "intersect",
+                "except",
+                "window",
+                "qualify",
+                "settings",
+            ]
+            .iter()
+            .any(|k| self.at_kw(k))
+    }
+
     fn select_stmt(&mut self) -> PResult<Node> {
         let start = self.tok.start;
         let mut q = Node::new("SelectQuery", None);
         if self.at_kw("with") {
             self.bump()?;
             let recursive = self.eat_kw("recursive")?;
-            let mut ctes = Vec::new();
-            loop {
-                ctes.push(self.cte(recursive)?);
-                if !self.eat(Tok::Comma)? {
-                    break;
-                }
-            }
+            let ctes = self.comma_list(List::BARE, |p| p.cte(recursive))?;
             q.set("ctes", Value::nodes(ctes));
         }
         self.expect_kw("select")?;
@@ -220,45 +232,18 @@ impl Parser<'_> {
             }
             return Err(self.not_impl(ts, self.last_end, "Unsupported: SelectStmt.topClause()"));
         }
-        let mut cols = Vec::new();
-        loop {
-            if self.at_kw("from")
-                && (self.ident_tok(self.peek(1)) || self.peek(1).kind == Tok::LParen)
-            {
-                let t = self.tok;
-                return Err(self.err_at(
+        let list = List::BARE.trailing(Trailing::When(|p| p.ends_columns()));
+        let cols = self.comma_list(list, |p| {
+            if p.at_kw("from") && (p.ident_tok(p.peek(1)) || p.peek(1).kind == Tok::LParen) {
+                let t = p.tok;
+                return Err(p.err_at(
                     t.start,
                     t.end,
                     "cannot use \"from\" before an implicit alias",
                 ));
             }
-            cols.push(self.column()?);
-            if !self.eat(Tok::Comma)? {
-                break;
-            }
-            if matches!(self.tok.kind, Tok::Eof | Tok::RParen | Tok::Semi)
-                || [
-                    "from",
-                    "where",
-                    "prewhere",
-                    "group",
-                    "having",
-                    "order",
-                    "limit",
-                    "offset",
-                    "union",
-                    "intersect",
-                    "except",
-                    "window",
-                    "qualify",
-                    "settings",
-                ]
-                .iter()
-                .any(|k| self.at_kw(k))
-            {
-                break;
-            }
-        }
+            p.column()
+        })?;
         q.set("select", Value::nodes(cols));
         if self.eat_kw("from")? {
             let j = self.join_expr()?;
@@ -287,20 +272,16 @@ impl Parser<'_> {
                 self.bump()?;
             }
             self.bump()?;
-            let mut list = Vec::new();
-            loop {
-                let e = self.expr()?;
+            let list = self.comma_list(List::BARE, |p| {
+                let e = p.expr()?;
                 if e.kind != "Alias" {
                     let (s, en) = e
                         .span
-                        .map_or((self.last_end, self.last_end), |s| (s.start, s.end));
-                    return Err(self.err_at(s, en, "ARRAY JOIN arrays must have an alias"));
+                        .map_or((p.last_end, p.last_end), |s| (s.start, s.end));
+                    return Err(p.err_at(s, en, "ARRAY JOIN arrays must have an alias"));
                 }
-                list.push(e);
-                if !self.eat(Tok::Comma)? {
-                    break;
-                }
-            }
+                Ok(e)
+            })?;
             q.set("array_join_list", Value::nodes(list));
             q.set("array_join_op", Value::Str(op.into()));
         }
@@ -330,18 +311,14 @@ impl Parser<'_> {
             q.set("qualify", Value::node(self.expr()?));
         }
         if self.eat_kw("window")? {
-            let mut map = Vec::new();
-            loop {
-                let name = self.ident()?;
-                self.expect_kw("as")?;
-                self.expect(Tok::LParen, "(")?;
-                let w = self.window_spec()?;
-                self.expect(Tok::RParen, ")")?;
-                map.push((name, Value::node(w)));
-                if !self.eat(Tok::Comma)? {
-                    break;
-                }
-            }
+            let map = self.comma_list(List::BARE, |p| {
+                let name = p.ident()?;
+                p.expect_kw("as")?;
+                p.expect(Tok::LParen, "(")?;
+                let w = p.window_spec()?;
+                p.expect(Tok::RParen, ")")?;
+                Ok((name, Value::node(w)))
+            })?;
             q.set("window_exprs", Value::Map(map));
         }
         if self.at_kw("order") && self.peek_kw(1, "by") {
@@ -352,19 +329,13 @@ impl Parser<'_> {
             if self.at_kw("interpolate") {
                 self.bump()?;
                 let mut items = Vec::new();
-                if self.eat(Tok::LParen)? && !self.eat(Tok::RParen)? {
-                    loop {
-                        let s = self.tok.start;
-                        let e = self.expr()?;
-                        items.push(
-                            Node::new("InterpolateExpr", self.span_from(s))
-                                .with("expr", Value::node(e)),
-                        );
-                        if !self.eat(Tok::Comma)? {
-                            break;
-                        }
-                    }
-                    self.expect(Tok::RParen, ")")?;
+                if self.eat(Tok::LParen)? {
+                    items = self.comma_list(List::closed(Tok::RParen, ")").or_empty(), |p| {
+                        let s = p.tok.start;
+                        let e = p.expr()?;
+                        Ok(Node::new("InterpolateExpr", p.span_from(s))
+                            .with("expr", Value::node(e)))
+                    })?;
                 }
                 q.set("interpolate", Value::nodes(items));
             }
@@ -373,14 +344,11 @@ impl Parser<'_> {
         if self.at_kw("settings") {
             let s = self.tok.start;
             self.bump()?;
-            loop {
-                self.ident()?;
-                self.expect(Tok::Eq, "=")?;
-                self.expr()?;
-                if !self.eat(Tok::Comma)? {
-                    break;
-                }
-            }
+            self.comma_list(List::BARE, |p| {
+                p.ident()?;
+                p.expect(Tok::Eq, "=")?;
+                p.expr()
+            })?;
             return Err(self.not_impl(
                 s,
                 self.last_end,
@@ -417,13 +385,7 @@ impl Parser<'_> {
             }
             if self.at_kw("by") && q.get("limit_by").is_none() {
                 self.bump()?;
-                let mut exprs = Vec::new();
-                loop {
-                    exprs.push(self.expr()?);
-                    if !self.eat(Tok::Comma)? {
-                        break;
-                    }
-                }
+                let exprs = self.comma_list(List::BARE, Self::expr)?;
                 let mut lb = Node::new("LimitByExpr", None)
                     .with("exprs", Value::nodes(exprs))
                     .with("n", Value::node(n));
@@ -507,33 +469,20 @@ impl Parser<'_> {
             self.bump()?;
             self.bump()?;
             self.expect(Tok::LParen, "(")?;
-            let mut sets = Vec::new();
-            loop {
-                let s = self.tok.start;
-                let exprs = if self.eat(Tok::LParen)? {
-                    self.expr_list_until(Tok::RParen, ")")?
+            let sets = self.comma_list(List::closed(Tok::RParen, ")"), |p| {
+                let s = p.tok.start;
+                let exprs = if p.eat(Tok::LParen)? {
+                    p.expr_list_until(Tok::RParen, ")")?
                 } else {
-                    vec![self.expr()?]
+                    vec![p.expr()?]
                 };
-                sets.push(
-                    Node::new("GroupingSet", self.span_from(s)).with("exprs", Value::nodes(exprs)),
-                );
-                if !self.eat(Tok::Comma)? {
-                    break;
-                }
-            }
-            self.expect(Tok::RParen, ")")?;
+                Ok(Node::new("GroupingSet", p.span_from(s)).with("exprs", Value::nodes(exprs)))
+            })?;
             q.set("group_by", Value::nodes(sets));
             q.set("group_by_mode", Value::Str("grouping_sets".into()));
             return Ok(());
         }
-        let mut exprs = Vec::new();
-        loop {
-            exprs.push(self.expr()?);
-            if !self.eat(Tok::Comma)? {
-                break;
-            }
-        }
+        let exprs = self.comma_list(List::BARE, Self::expr)?;
         q.set("group_by", Value::nodes(exprs));
         Ok(())
     }
@@ -586,14 +535,9 @@ impl Parser<'_> {
                 }
                 if ok {
                     self.bump()?;
-                    let mut cs = Vec::new();
-                    loop {
-                        cs.push(Value::Str(self.ident()?));
-                        if !self.eat(Tok::Comma)? {
-                            break;
-                        }
-                    }
-                    self.expect(Tok::RParen, ")")?;
+                    let cs = self.comma_list(List::closed(Tok::RParen, ")"), |p| {
+                        p.ident().map(Value::Str)
+                    })?;
                     cols = Some(cs);
                 }
             }
