@@ -6,6 +6,7 @@
 
 pub mod ast;
 mod json;
+pub mod kinds;
 mod lexer;
 mod parser;
 pub mod printer;
@@ -13,6 +14,7 @@ mod program_print;
 
 pub use ast::{Node, Span, Value};
 pub use json::to_json_string;
+pub use kinds::{NODE_KINDS, NodeKind, node_kind};
 pub use program_print::print_program;
 
 /// The grammar entry points, as PostHog's parsers name them.
