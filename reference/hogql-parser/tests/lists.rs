@@ -7,8 +7,11 @@ use hogql_parser::{EntryPoint, parse};
 
 use EntryPoint::{Expr, Program, Select};
 
-/// `(entry point, source, None when it parses or Some((error offset, message)))`.
-const CASES: &[(EntryPoint, &str, Option<(usize, &str)>)] = &[
+/// `None` when the source parses, else `Some((error offset, message))`.
+type Outcome = Option<(usize, &'static str)>;
+
+/// `(entry point, source, outcome)`.
+const CASES: &[(EntryPoint, &str, Outcome)] = &[
     (Expr, "f(a, b)", None),
     (Expr, "f(a, b,)", None),
     (Expr, "f()", None),
