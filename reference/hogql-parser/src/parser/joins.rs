@@ -192,10 +192,7 @@ impl Parser<'_> {
         match t.kind {
             Tok::LParen => {
                 self.bump()?;
-                if self.at_kw("select")
-                    || self.at_kw("with")
-                    || matches!(self.tok.kind, Tok::LParen | Tok::LBrace)
-                {
+                if self.at_select_set() {
                     let q = self.select_set()?;
                     self.expect(Tok::RParen, ")")?;
                     j.set("table", Value::node(q));

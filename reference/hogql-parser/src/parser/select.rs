@@ -154,15 +154,19 @@ impl Parser<'_> {
         Ok(node)
     }
 
+    /// After a `(`: can a select set start here (`select`, `with`, a nested `(` or a placeholder)?
+    pub(super) fn at_select_set(&self) -> bool {
+        self.at_kw("select")
+            || self.at_kw("with")
+            || matches!(self.tok.kind, Tok::LParen | Tok::LBrace)
+    }
+
     fn select_term(&mut self) -> PResult<Node> {
         match self.tok.kind {
             Tok::LParen => {
                 let save = (self.tok, self.last_end);
                 self.bump()?;
-                if self.at_kw("select")
-                    || self.at_kw("with")
-                    || matches!(self.tok.kind, Tok::LParen | Tok::LBrace)
-                {
+                if self.at_select_set() {
                     let q = self.select_set()?;
                     self.expect(Tok::RParen, ")")?;
                     return Ok(q);

@@ -6,6 +6,18 @@ use crate::ast::{Node, Value};
 use crate::lexer::{Tok, unescape};
 
 impl Parser<'_> {
+    /// `{expr}` inside raw text, its `{` at byte `open`: the expression and the byte just past
+    /// its `}`. The current token is then that `}`; the caller reads on from the returned byte.
+    fn braced_expr(&mut self, open: usize) -> PResult<(Node, usize)> {
+        self.last_end = (open + 1) as u32;
+        self.tok = self.lex_from(open + 1)?;
+        let e = self.expr()?;
+        if self.tok.kind != Tok::RBrace {
+            return Err(self.unexpected("}"));
+        }
+        Ok((e, self.tok.end as usize))
+    }
+
     pub(super) fn template_string(&mut self) -> PResult<Node> {
         let t = self.tok; // f'
         let start = t.start;
@@ -62,13 +74,8 @@ impl Parser<'_> {
                             sp(buf_start as u32, pos as u32),
                         ));
                     }
-                    self.last_end = (pos + 1) as u32;
-                    self.tok = self.lex_from(pos + 1)?;
-                    let e = self.expr()?;
-                    if self.tok.kind != Tok::RBrace {
-                        return Err(self.unexpected("}"));
-                    }
-                    pos = self.tok.end as usize;
+                    let (e, after) = self.braced_expr(pos)?;
+                    pos = after;
                     parts.push(e);
                     buf_start = pos;
                 }
@@ -168,13 +175,8 @@ impl Parser<'_> {
                 return Err(self.err_at(start, pos as u32, "unterminated HogQLX tag"));
             }
             if b[pos] == b'{' {
-                self.last_end = (pos + 1) as u32;
-                self.tok = self.lex_from(pos + 1)?;
-                let e = self.expr()?;
-                if self.tok.kind != Tok::RBrace {
-                    return Err(self.unexpected("}"));
-                }
-                pos = self.tok.end as usize;
+                let (e, after) = self.braced_expr(pos)?;
+                pos = after;
                 children.push(Value::node(e));
                 continue;
             }
