@@ -8,35 +8,16 @@
 //! rule: page views, 10 seconds). `null_if_empty` is `nullIf(x, '')`. `$channel_type` is built
 //! from the team's channel rules and is not carried (as in v1).
 
-use super::tables::{NF, col, excluded, expr};
+use super::tables::{NF, SESSION_ATTRIBUTION, col, excluded, expr};
 use super::{FieldDef, LazySource, Table, TableKind, ValueType};
 
 use ValueType as V;
 
-/// The attribution fields of sessions v2: `$entry_<name>` over `initial_<name>`, in PostHog's
-/// order.
-const ATTRIBUTION: [&str; 20] = [
-    "utm_source",
-    "utm_campaign",
-    "utm_medium",
-    "utm_term",
-    "utm_content",
-    "gclid",
-    "gad_source",
-    "gclsrc",
-    "dclid",
-    "gbraid",
-    "wbraid",
-    "fbclid",
-    "msclkid",
-    "twclid",
-    "li_fat_id",
-    "mc_cid",
-    "igshid",
-    "ttclid",
-    "_kx",
-    "irclid",
-];
+/// The attribution fields of sessions v2 (`$entry_<name>` over `initial_<name>`): v1's, then
+/// two more.
+fn attribution() -> impl Iterator<Item = &'static str> {
+    SESSION_ATTRIBUTION.into_iter().chain(["_kx", "irclid"])
+}
 
 /// The session id as PostHog derives it from `session_id_v7` (the UUID's halves swapped back).
 const SESSION_ID: &str = "toString(reinterpretAsUUID(bitOr(bitShiftLeft(raw_sessions.session_id_v7, 64), bitShiftRight(raw_sessions.session_id_v7, 64))))";
@@ -120,7 +101,7 @@ pub(super) fn tables() -> [Table; 2] {
         ),
         string("$entry_referrer", &first("initial_referrer")),
     ];
-    for name in ATTRIBUTION {
+    for name in attribution() {
         lazy.push(string(
             &format!("$entry_{name}"),
             &first(&format!("initial_{name}")),
@@ -171,7 +152,7 @@ pub(super) fn tables() -> [Table; 2] {
         state("initial_referring_domain"),
         state("initial_referrer"),
     ];
-    for name in ATTRIBUTION {
+    for name in attribution() {
         raw.push(state(&format!("initial_{name}")));
     }
     let nullable_state = |name: &str| excluded(col(name, V::Unknown, Some(true), None));

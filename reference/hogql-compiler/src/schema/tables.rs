@@ -387,7 +387,7 @@ fn groups() -> [Table; 2] {
 }
 
 /// The click-id and UTM fields of sessions v1: (lazy name suffix, raw column).
-const SESSION_ATTRIBUTION: [&str; 18] = [
+pub(super) const SESSION_ATTRIBUTION: [&str; 18] = [
     "utm_source",
     "utm_campaign",
     "utm_medium",
