@@ -2188,6 +2188,7 @@ impl<'a, 'db> Printer<'a, 'db> {
         if let Some(sql) = self.session_id_uuid_comparison(op, left, right, span)? {
             return Ok(P::new(sql, false));
         }
+        let op = self.sessions_global_in(op, left, right, span);
         let l = self.expr(left)?;
         let r = self.expr(right)?;
         if self.ctx.modifiers.materialization_mode

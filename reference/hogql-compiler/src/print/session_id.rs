@@ -1,5 +1,6 @@
-//! Session ids in the printer: the sessions v2 join key ([`Printer::join_key_expr`]) and
-//! PostHog's `$session_id` comparison rewrite. An events `$session_id` compared with UUID
+//! Sessions in the printer: the sessions v2 join key ([`Printer::join_key_expr`]), `GLOBAL IN`
+//! against sessions ([`Printer::sessions_global_in`]) and PostHog's `$session_id` comparison
+//! rewrite. An events `$session_id` compared with UUID
 //! constants reads the `$session_id_uuid` column (`Nullable(UInt128)`, materialized from the
 //! property on insert), so ClickHouse compares integers, as `ClickHousePrinter`'s
 //! `_get_optimized_session_id_compare_operation` does.
@@ -11,8 +12,10 @@
 //! read as a UUID compares as NULL.
 
 use super::{Printer, Result};
-use crate::ir::{ChainPart, CompareOp, Constant, Expr, ExprKind, Span};
-use crate::resolve::Resolution;
+use crate::ir::{
+    ChainPart, CompareOp, Constant, Expr, ExprKind, JoinTable, Query, SelectQuery, Span,
+};
+use crate::resolve::{Resolution, ScopeTable, Source};
 
 /// A sessions v2 row's start as printed from its UUIDv7 key: compared bare (no `ifNull`), as
 /// PostHog's printer special-cases it, so the bound can use the table's order key.
@@ -73,6 +76,88 @@ impl Printer<'_, '_> {
         Ok(self.expr(&key)?.sql)
     }
 
+    /// PostHog's resolver turns `IN` / `NOT IN` with a SELECT on the right into `GLOBAL IN` /
+    /// `GLOBAL NOT IN` when the left side is a field of a sessions table (`sessions`,
+    /// `raw_sessions`, also through `events.session`) or the SELECT reads one in its FROM: the
+    /// sessions tables may live on another cluster than the events they are compared with.
+    pub(super) fn sessions_global_in(
+        &self,
+        op: CompareOp,
+        left: &Expr,
+        right: &Expr,
+        span: Option<Span>,
+    ) -> CompareOp {
+        let global = match op {
+            CompareOp::In => CompareOp::GlobalIn,
+            CompareOp::NotIn => CompareOp::GlobalNotIn,
+            _ => return op,
+        };
+        let ExprKind::Query(query) = &right.kind else {
+            return op;
+        };
+        let Query::Select(select) = query.as_ref() else {
+            return op;
+        };
+        if self.reads_sessions_field(left, span) || self.reads_sessions_table(select) {
+            global
+        } else {
+            op
+        }
+    }
+
+    /// Whether `e` (under aliases) is a field of a sessions table.
+    fn reads_sessions_field(&self, e: &Expr, span: Option<Span>) -> bool {
+        let e = unalias(e);
+        let ExprKind::Field(chain) = &e.kind else {
+            return false;
+        };
+        let Some(scope) = self.scopes.last() else {
+            return false;
+        };
+        let table_of = |matches: &dyn Fn(&ScopeTable<'_>) -> bool| {
+            scope
+                .tables
+                .iter()
+                .find(|t| matches(t))
+                .and_then(|t| match &t.source {
+                    Source::Table(table) | Source::LazyTable(table) => Some(table.name),
+                    Source::Subquery(_) => None,
+                })
+        };
+        let table = match self.resolve(chain, span) {
+            Ok(Resolution::Column { table_sql, .. }) => {
+                table_of(&|t| t.sql_ref.as_deref() == Some(table_sql.as_str()))
+            }
+            Ok(Resolution::LazyTableColumn { table_name, .. }) => {
+                table_of(&|t| t.name == table_name)
+            }
+            Ok(Resolution::Property { table, .. } | Resolution::ExpressionField { table, .. }) => {
+                Some(table.name)
+            }
+            Ok(Resolution::LazyColumn { hops, .. }) => hops.last().map(|hop| hop.target.name),
+            _ => None,
+        };
+        table.is_some_and(is_sessions_table)
+    }
+
+    /// Whether a table of the SELECT's FROM list is a sessions table (not a CTE of that name).
+    fn reads_sessions_table(&self, select: &SelectQuery) -> bool {
+        let mut join = select.select_from.as_ref();
+        while let Some(j) = join {
+            if let JoinTable::Table {
+                chain, args: None, ..
+            } = &j.table
+                && let [name] = chain.as_slice()
+                && is_sessions_table(name)
+                && self.cte_columns(name).is_none()
+            {
+                return true;
+            }
+            join = j.next_join.as_deref();
+        }
+        false
+    }
+
     /// The printed events reference when `e` is that table's `$session_id` column or its
     /// `properties.$session_id`.
     fn events_session_id(&self, e: &Expr, span: Option<Span>) -> Option<String> {
@@ -98,6 +183,18 @@ impl Printer<'_, '_> {
             _ => None,
         }
     }
+}
+
+/// The HogQL names of the sessions tables (of any version).
+fn is_sessions_table(name: &str) -> bool {
+    matches!(name, "sessions" | "raw_sessions")
+}
+
+fn unalias(mut e: &Expr) -> &Expr {
+    while let ExprKind::Alias { expr, .. } = &e.kind {
+        e = expr;
+    }
+    e
 }
 
 /// Every field of a schema expression read from the table `owner` (the expressions are calls
