@@ -85,12 +85,13 @@ fn hogref_schema_applies_once_and_is_idempotent() {
             "0009_ingestion_warnings",
             "0010_events_session_id_uuid",
             "0011_raw_sessions_v2",
+            "0012_raw_sessions_v2_mv",
         ]
     );
     let before = schema(&topology);
     let second = apply(&topology, &hogref_migrations()).unwrap();
     assert!(second.applied.is_empty(), "{second:?}");
-    assert_eq!(second.already_applied.len(), 11);
+    assert_eq!(second.already_applied.len(), 12);
     assert_eq!(
         schema(&topology),
         before,
@@ -124,6 +125,15 @@ fn hogref_schema_applies_once_and_is_idempotent() {
              FROM events ORDER BY `$session_id` FORMAT TabSeparated"
         ),
         "$pageview\t018cc477-4500-7000-8000-000000000001\t1\n$pageview\ts1\t\\N\n"
+    );
+    // raw_sessions_mv (0012) aggregated the event with a UUIDv7 session id into sessions v2.
+    assert_eq!(
+        query(
+            &topology,
+            "SELECT toString(reinterpretAsUUID(bitOr(bitShiftLeft(session_id_v7, 64), bitShiftRight(session_id_v7, 64)))), \
+             uniqMerge(pageview_uniq) FROM raw_sessions GROUP BY session_id_v7 FORMAT TabSeparated"
+        ),
+        "018cc477-4500-7000-8000-000000000001\t1\n"
     );
     let recorded = query(
         &topology,
