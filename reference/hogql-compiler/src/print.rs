@@ -830,8 +830,8 @@ impl<'a, 'db> Printer<'a, 'db> {
         };
         let to_col = ident(lazy.hop.join.to_field, span)?;
         // A join keyed on a computed field (`person` on `person_id` in the joined-properties
-        // mode) puts that expression in ON.
-        // A key computed by the join itself (sessions v2: the session id as a UInt128).
+        // mode) puts that expression in ON, and so does a join that computes its own key
+        // (sessions v2: the session id as a UInt128).
         let from_key = match lazy.hop.join.from_expr {
             Some(text) => Some(self.join_key_expr(text, &lazy.hop.owner_name, span)?),
             None => self.computed_join_key(lazy, span)?,
