@@ -317,7 +317,7 @@ pub fn compile_query(query: &Query, ctx: &mut Context) -> Result<Compiled, Compi
     ctx.check().map_err(|e| CompileError::new(e, None))?;
     // The schema for the mode is built once and shared; only a team's materialized columns
     // make a per-query copy (of the columns: the tables stay shared).
-    let shared = Database::posthog_default_for(ctx.poe_mode());
+    let shared = Database::posthog_default_for(ctx.poe_mode(), ctx.sessions_schema());
     let with_columns;
     let db = if ctx.materialized.is_empty()
         || ctx.modifiers.materialization_mode == Some(crate::context::MaterializationMode::Disabled)

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::schema::{MaterializedColumns, PersonsOnEventsMode};
+use crate::schema::{MaterializedColumns, PersonsOnEventsMode, SessionsSchema};
 
 /// PostHog's `MAX_SELECT_RETURNED_ROWS`: the cap on any top-level LIMIT.
 pub const MAX_SELECT_RETURNED_ROWS: i64 = 50_000;
@@ -98,14 +98,15 @@ pub enum PropertyGroupsMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionTableVersion {
-    /// `auto`.
+    /// `auto`: PostHog resolves it to v2.
     #[default]
     Auto,
-    /// `v1`: sessions over `raw_sessions` (the schema this compiler has).
+    /// `v1`: sessions over `raw_sessions`, printed `sessions` (the default when absent).
     V1,
-    /// `v2`: sessions over `raw_sessions_v2`.
+    /// `v2`: sessions over `raw_sessions` v2 (aggregate states per `session_id_v7`), printed
+    /// `raw_sessions`.
     V2,
-    /// `v3`: sessions over `raw_sessions_v3`.
+    /// `v3`: sessions over `raw_sessions_v3` (not supported: `unsupported_modifier`).
     V3,
 }
 
@@ -266,13 +267,8 @@ impl Modifiers {
                 value: value.to_owned(),
             })
         };
-        if let Some(v @ (SessionTableVersion::V2 | SessionTableVersion::V3)) =
-            self.session_table_version
-        {
+        if let Some(v @ SessionTableVersion::V3) = self.session_table_version {
             return reject("sessionTableVersion", &enum_text(&v));
-        }
-        if let Some(v) = self.sessions_v2_join_mode {
-            return reject("sessionsV2JoinMode", &enum_text(&v));
         }
         if let Some(v @ PropertyGroupsMode::Optimized) = self.property_groups_mode {
             return reject("propertyGroupsMode", &enum_text(&v));
@@ -476,6 +472,27 @@ impl Context {
         self.modifiers.check()
     }
 
+    /// The sessions tables in schema terms: v1 when `sessionTableVersion` is absent (the shape
+    /// this compiler prints by default) or `v1`; v2 for `v2` and for `auto`, which PostHog
+    /// resolves to v2; joined from events by `$session_id` unless `sessionsV2JoinMode` is `uuid`.
+    pub fn sessions_schema(&self) -> SessionsSchema {
+        match (
+            self.modifiers.session_table_version,
+            self.modifiers.sessions_v2_join_mode,
+        ) {
+            (None | Some(SessionTableVersion::V1 | SessionTableVersion::V3), _) => {
+                SessionsSchema::V1
+            }
+            (
+                Some(SessionTableVersion::V2 | SessionTableVersion::Auto),
+                Some(SessionsV2JoinMode::Uuid),
+            ) => SessionsSchema::V2JoinByUuid,
+            (Some(SessionTableVersion::V2 | SessionTableVersion::Auto), _) => {
+                SessionsSchema::V2JoinByString
+            }
+        }
+    }
+
     /// The persons-on-events mode in schema terms.
     pub fn poe_mode(&self) -> PersonsOnEventsMode {
         self.modifiers
@@ -553,10 +570,45 @@ mod tests {
         let e = Modifiers::from_json(r#"{"sessionTableVersion": "v9"}"#).unwrap_err();
         assert_eq!(e.code(), "invalid_modifiers");
         assert!(e.to_string().contains("v9"), "{e}");
-        let m = Modifiers::from_json(r#"{"sessionsV2JoinMode": "uuid"}"#).unwrap();
+        let m = Modifiers::from_json(r#"{"sessionTableVersion": "v3"}"#).unwrap();
         let e = m.check().unwrap_err();
         assert_eq!(e.code(), "unsupported_modifier");
-        assert!(e.to_string().contains("sessionsV2JoinMode=uuid"), "{e}");
+        assert!(e.to_string().contains("sessionTableVersion=v3"), "{e}");
+    }
+
+    #[test]
+    fn session_table_versions_resolve_as_posthog_resolves_them() {
+        let schema = |json: &str| {
+            let mut ctx = Context::new(1);
+            ctx.modifiers = Modifiers::from_json(json).unwrap();
+            assert_eq!(ctx.check(), Ok(()));
+            ctx.sessions_schema()
+        };
+        assert_eq!(schema("{}"), SessionsSchema::V1);
+        assert_eq!(
+            schema(r#"{"sessionTableVersion": "v1"}"#),
+            SessionsSchema::V1
+        );
+        assert_eq!(
+            schema(r#"{"sessionTableVersion": "v1", "sessionsV2JoinMode": "uuid"}"#),
+            SessionsSchema::V1
+        );
+        assert_eq!(
+            schema(r#"{"sessionTableVersion": "v2"}"#),
+            SessionsSchema::V2JoinByString
+        );
+        assert_eq!(
+            schema(r#"{"sessionTableVersion": "auto"}"#),
+            SessionsSchema::V2JoinByString
+        );
+        assert_eq!(
+            schema(r#"{"sessionTableVersion": "v2", "sessionsV2JoinMode": "string"}"#),
+            SessionsSchema::V2JoinByString
+        );
+        assert_eq!(
+            schema(r#"{"sessionTableVersion": "auto", "sessionsV2JoinMode": "uuid"}"#),
+            SessionsSchema::V2JoinByUuid
+        );
     }
 
     #[test]

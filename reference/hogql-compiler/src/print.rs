@@ -7,7 +7,7 @@
 //! functions, `toTimeZone` around DateTime columns, timezone-aware functions, the function
 //! allowlist with its errors, LIMIT defaults and clamping, and the global SETTINGS list; lazy
 //! joins and lazy tables as deduplicating subqueries (argMax for persons, distinct ids and
-//! groups, aggregate-state merges for sessions v1; printed in FROM from the plan of the
+//! groups, aggregate-state merges for sessions v1 and v2; printed in FROM from the plan of the
 //! lazy-table pass, [`crate::lazy`], which runs first, so each SELECT is printed once and values
 //! are numbered in PostHog's order; a join keyed on a computed field puts that expression in
 //! ON), CTEs as WITH, materialized event properties, window functions and the WINDOW clause.
@@ -23,6 +23,8 @@ use crate::lazy::{self, Plans};
 use crate::resolve::{LazyField, LazyJoinUse, Resolution, Scope, ScopeTable, Source, SubColumn};
 use crate::schema::{Database, LazySource, PropertySource, TableKind, ValueType};
 use crate::{Error, functions::CompareOp as FnCompareOp};
+
+mod session_id;
 
 type Result<T> = std::result::Result<T, CompileError>;
 
@@ -828,8 +830,13 @@ impl<'a, 'db> Printer<'a, 'db> {
         };
         let to_col = ident(lazy.hop.join.to_field, span)?;
         // A join keyed on a computed field (`person` on `person_id` in the joined-properties
-        // mode) puts that expression in ON.
-        let from_sql = match self.computed_join_key(lazy, span)? {
+        // mode) puts that expression in ON, and so does a join that computes its own key
+        // (sessions v2: the session id as a UInt128).
+        let from_key = match lazy.hop.join.from_expr {
+            Some(text) => Some(self.join_key_expr(text, &lazy.hop.owner_name, span)?),
+            None => self.computed_join_key(lazy, span)?,
+        };
+        let from_sql = match from_key {
             Some(sql) => sql,
             None => {
                 let from_col = ident(&column_of(owner_table, &lazy.hop.join.from_field), span)?;
@@ -1083,7 +1090,9 @@ impl<'a, 'db> Printer<'a, 'db> {
     /// `SELECT <merge expression> AS name, …, raw.session_id AS session_id FROM raw GROUP BY
     /// raw.session_id[, <plain fields>]`. Fields are selected in first-use order and the key
     /// is added when not read; plain (non-aggregate) fields are selected as they are and also
-    /// grouped by, so the key appears twice in GROUP BY, as PostHog prints it.
+    /// grouped by, so the key appears twice in GROUP BY, as PostHog prints it. Sessions v2 is
+    /// the same over `raw_sessions` keyed by `session_id_v7`; timestamp bounds of the outer
+    /// WHERE are pushed down ([`crate::session_where`]).
     fn aggregate_subquery(
         &mut self,
         table: &'db crate::schema::Table,
@@ -1148,7 +1157,10 @@ impl<'a, 'db> Printer<'a, 'db> {
         let sub = SelectQuery {
             select,
             select_from: Some(JoinExpr::table(raw_table)),
-            where_: crate::session_where::inner_where(self.outer_where.as_ref(), raw_table),
+            where_: crate::session_where::inner_where(
+                self.outer_where.as_ref(),
+                &crate::session_where::bound_target(raw_table, group_by),
+            ),
             group_by: group,
             ..SelectQuery::default()
         };
@@ -2173,6 +2185,10 @@ impl<'a, 'db> Printer<'a, 'db> {
         right: &Expr,
         span: Option<Span>,
     ) -> Result<P> {
+        if let Some(sql) = self.session_id_uuid_comparison(op, left, right, span)? {
+            return Ok(P::new(sql, false));
+        }
+        let op = self.sessions_global_in(op, left, right, span);
         let l = self.expr(left)?;
         let r = self.expr(right)?;
         if self.ctx.modifiers.materialization_mode
@@ -2214,7 +2230,8 @@ impl<'a, 'db> Printer<'a, 'db> {
             }
         }
         let timestamp_hack = |s: &str| {
-            s.contains("toTimeZone(") && (s.contains(".timestamp") || s.contains("_timestamp"))
+            (s.contains("toTimeZone(") && (s.contains(".timestamp") || s.contains("_timestamp")))
+                || s == session_id::V7_TIMESTAMP_SQL
         };
         if self.in_join_constraint || timestamp_hack(ls) || timestamp_hack(rs) {
             return Ok(P::new(plain, false));

@@ -27,7 +27,7 @@ type Result<T> = std::result::Result<T, CompileError>;
 /// Print `query` in PostHog's HogQL dialect for `ctx` (its limit context decides the top-level
 /// LIMIT). `pretty` gives PostHog's multi-line form.
 pub fn print_hogql(query: &Query, ctx: &Context, pretty: bool) -> Result<String> {
-    let db = Database::posthog_default_for(ctx.poe_mode());
+    let db = Database::posthog_default_for(ctx.poe_mode(), ctx.sessions_schema());
     let mut printer = HogqlPrinter {
         ctx,
         db,

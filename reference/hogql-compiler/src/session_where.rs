@@ -1,6 +1,7 @@
 //! The `min_timestamp` pre-filter of the sessions v1 subquery, as PostHog's
 //! `SessionMinTimestampWhereClauseExtractorV1` derives it from the WHERE of the SELECT that reads
-//! `sessions` (or `events.session`).
+//! `sessions` (or `events.session`); for sessions v2 the same bounds apply to the session's
+//! start read from its UUIDv7 key ([`bound_target`], PostHog's `…ExtractorV2`).
 //!
 //! `raw_sessions` keeps several rows of aggregate states per session (one per day at least), so
 //! the subquery must see every row of a session; a timestamp condition of the outer query still
@@ -50,13 +51,48 @@ const INTERVALS: &[&str] = &[
 
 const TIMESTAMP_FIELDS: &[&str] = &["timestamp", "min_timestamp", "$start_timestamp"];
 
-/// The pre-filter over `raw_table`'s `min_timestamp` for a SELECT whose WHERE is `where_`, or
+/// The pre-filter over `target` (a [`bound_target`]) for a SELECT whose WHERE is `where_`, or
 /// `None` when nothing can be pushed down.
-pub fn inner_where(where_: Option<&Expr>, raw_table: &str) -> Option<Expr> {
-    match visit(where_?, raw_table) {
+pub fn inner_where(where_: Option<&Expr>, target: &Expr) -> Option<Expr> {
+    match visit(where_?, target) {
         Tri::Expr(e) => Some(e),
         Tri::True | Tri::False => None,
     }
+}
+
+/// What the bounds of a sessions subquery over `raw_table` compare: sessions v1 rows carry
+/// `min_timestamp`; sessions v2 rows are keyed by `session_id_v7`, a UUIDv7 whose top 48 bits
+/// are the session's start in milliseconds, so PostHog's `SessionMinTimestampWhereClauseExtractorV2`
+/// bounds `fromUnixTimestamp(intDiv(_toUInt64(bitShiftRight(session_id_v7, 80)), 1000))`, which
+/// the table is ordered by.
+pub fn bound_target(raw_table: &str, group_by: &[&str]) -> Expr {
+    let field = |name: &str| {
+        Expr::new(ExprKind::Field(vec![
+            ChainPart::Name(raw_table.to_owned()),
+            ChainPart::Name(name.to_owned()),
+        ]))
+    };
+    if group_by != ["session_id_v7"] {
+        return field("min_timestamp");
+    }
+    let int = |n: i64| Expr::new(ExprKind::Constant(Constant::Int(n)));
+    let shifted = call("bitShiftRight", vec![field("session_id_v7"), int(80)]);
+    let millis = call("_toUInt64", vec![shifted]);
+    call(
+        "fromUnixTimestamp",
+        vec![call("intDiv", vec![millis, int(1000)])],
+    )
+}
+
+fn call(name: &str, args: Vec<Expr>) -> Expr {
+    Expr::new(ExprKind::Call(Call {
+        name: name.into(),
+        args,
+        params: None,
+        distinct: false,
+        filter: None,
+        within_group: None,
+    }))
 }
 
 /// A condition, or one of the two constants it folds to.
@@ -66,22 +102,22 @@ enum Tri {
     Expr(Expr),
 }
 
-fn visit(e: &Expr, raw: &str) -> Tri {
-    grow(|| visit_inner(e, raw))
+fn visit(e: &Expr, target: &Expr) -> Tri {
+    grow(|| visit_inner(e, target))
 }
 
-fn visit_inner(e: &Expr, raw: &str) -> Tri {
+fn visit_inner(e: &Expr, target: &Expr) -> Tri {
     match &e.kind {
         ExprKind::Compare {
             op, left, right, ..
-        } => compare(*op, left, right, raw),
-        ExprKind::And(items) => and(items.iter().map(|i| visit(i, raw)).collect()),
-        ExprKind::Or(items) => or(items.iter().map(|i| visit(i, raw)).collect()),
+        } => compare(*op, left, right, target),
+        ExprKind::And(items) => and(items.iter().map(|i| visit(i, target)).collect()),
+        ExprKind::Or(items) => or(items.iter().map(|i| visit(i, target)).collect()),
         ExprKind::Call(c) if c.name == "and" && c.params.is_none() => {
-            and(c.args.iter().map(|i| visit(i, raw)).collect())
+            and(c.args.iter().map(|i| visit(i, target)).collect())
         }
         ExprKind::Call(c) if c.name == "or" && c.params.is_none() => {
-            or(c.args.iter().map(|i| visit(i, raw)).collect())
+            or(c.args.iter().map(|i| visit(i, target)).collect())
         }
         ExprKind::Call(c) if c.params.is_none() && c.args.len() == 2 => {
             let op = match c.name.as_str() {
@@ -92,9 +128,9 @@ fn visit_inner(e: &Expr, raw: &str) -> Tri {
                 "greaterOrEquals" => CompareOp::GtEq,
                 _ => return Tri::True,
             };
-            compare(op, &c.args[0], &c.args[1], raw)
+            compare(op, &c.args[0], &c.args[1], target)
         }
-        ExprKind::Alias { expr, .. } => visit(expr, raw),
+        ExprKind::Alias { expr, .. } => visit(expr, target),
         _ => Tri::True,
     }
 }
@@ -139,13 +175,13 @@ fn or(parts: Vec<Tri>) -> Tri {
     }
 }
 
-fn compare(op: CompareOp, left: &Expr, right: &Expr, raw: &str) -> Tri {
+fn compare(op: CompareOp, left: &Expr, right: &Expr, target: &Expr) -> Tri {
     let (left_const, right_const) = (is_constant(left), is_constant(right));
     if left_const && right_const {
         return Tri::True;
     }
     if is_timestamp(left) && right_const {
-        let field = rewrite(left, raw);
+        let field = rewrite(left, target);
         let bound = |op: CompareOp, arith: ArithOp| {
             Expr::new(ExprKind::Compare {
                 op,
@@ -177,7 +213,7 @@ fn compare(op: CompareOp, left: &Expr, right: &Expr, raw: &str) -> Tri {
             CompareOp::LtEq => CompareOp::GtEq,
             _ => return Tri::True,
         };
-        return compare(flipped, right, left, raw);
+        return compare(flipped, right, left, target);
     }
     Tri::True
 }
@@ -252,18 +288,18 @@ fn is_timestamp(e: &Expr) -> bool {
     }
 }
 
-/// The expression with every timestamp field replaced by `raw.min_timestamp`.
-fn rewrite(e: &Expr, raw: &str) -> Expr {
+/// The expression with every timestamp field replaced by `target`.
+fn rewrite(e: &Expr, target: &Expr) -> Expr {
     let mut out = e.clone();
-    rewrite_in_place(&mut out, raw);
+    rewrite_in_place(&mut out, target);
     out
 }
 
-fn rewrite_in_place(e: &mut Expr, raw: &str) {
-    grow(|| rewrite_node(e, raw));
+fn rewrite_in_place(e: &mut Expr, target: &Expr) {
+    grow(|| rewrite_node(e, target));
 }
 
-fn rewrite_node(e: &mut Expr, raw: &str) {
+fn rewrite_node(e: &mut Expr, target: &Expr) {
     e.span = None;
     match &mut e.kind {
         ExprKind::Field(chain)
@@ -271,19 +307,16 @@ fn rewrite_node(e: &mut Expr, raw: &str) {
                 |p| matches!(p, ChainPart::Name(n) if TIMESTAMP_FIELDS.contains(&n.as_str())),
             ) =>
         {
-            *chain = vec![
-                ChainPart::Name(raw.to_owned()),
-                ChainPart::Name("min_timestamp".to_owned()),
-            ];
+            *e = target.clone();
         }
         ExprKind::Arithmetic { left, right, .. } => {
-            rewrite_in_place(left, raw);
-            rewrite_in_place(right, raw);
+            rewrite_in_place(left, target);
+            rewrite_in_place(right, target);
         }
-        ExprKind::Alias { expr, .. } => rewrite_in_place(expr, raw),
+        ExprKind::Alias { expr, .. } => rewrite_in_place(expr, target),
         ExprKind::Call(c) => {
             for a in &mut c.args {
-                rewrite_in_place(a, raw);
+                rewrite_in_place(a, target);
             }
         }
         _ => {}
@@ -299,7 +332,11 @@ mod tests {
     }
 
     fn pushed(where_: &str) -> Option<Expr> {
-        inner_where(Some(&parse(where_)), "raw_sessions").map(strip)
+        inner_where(
+            Some(&parse(where_)),
+            &bound_target("raw_sessions", &["session_id"]),
+        )
+        .map(strip)
     }
 
     #[test]
@@ -347,6 +384,24 @@ mod tests {
             Some(strip(parse(
                 "toTimeZone(raw_sessions.min_timestamp, 'US/Pacific') >= (toDateTime('2024-03-12 00:00:00', 'US/Pacific') - toIntervalDay(3))"
             )))
+        );
+    }
+
+    #[test]
+    fn sessions_v2_bounds_the_uuid_v7_timestamp() {
+        let pushed = inner_where(
+            Some(&parse(
+                "$start_timestamp >= '2021-01-01' and timestamp < today()",
+            )),
+            &bound_target("raw_sessions", &["session_id_v7"]),
+        )
+        .map(strip);
+        let ts = "fromUnixTimestamp(intDiv(_toUInt64(bitShiftRight(raw_sessions.session_id_v7, 80)), 1000))";
+        assert_eq!(
+            pushed,
+            Some(strip(parse(&format!(
+                "{ts} >= ('2021-01-01' - toIntervalDay(3)) and {ts} <= (today() + toIntervalDay(3))"
+            ))))
         );
     }
 

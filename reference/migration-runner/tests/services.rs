@@ -83,12 +83,15 @@ fn hogref_schema_applies_once_and_is_idempotent() {
             "0007_sessions",
             "0008_sessions_mv",
             "0009_ingestion_warnings",
+            "0010_events_session_id_uuid",
+            "0011_raw_sessions_v2",
+            "0012_raw_sessions_v2_mv",
         ]
     );
     let before = schema(&topology);
     let second = apply(&topology, &hogref_migrations()).unwrap();
     assert!(second.applied.is_empty(), "{second:?}");
-    assert_eq!(second.already_applied.len(), 9);
+    assert_eq!(second.already_applied.len(), 12);
     assert_eq!(
         schema(&topology),
         before,
@@ -111,14 +114,26 @@ fn hogref_schema_applies_once_and_is_idempotent() {
         &topology,
         "INSERT INTO writable_events (uuid, event, properties, timestamp, team_id, distinct_id, elements_chain, created_at, person_id, \
          person_created_at, person_properties, person_mode, historical_migration, _timestamp, _offset) VALUES \
-         (generateUUIDv4(), '$pageview', '{\"$session_id\": \"s1\"}', now64(), 7, 'd1', '', now64(), generateUUIDv4(), now64(), '{}', 'full', false, now(), 0)",
+         (generateUUIDv4(), '$pageview', '{\"$session_id\": \"s1\"}', now64(), 7, 'd1', '', now64(), generateUUIDv4(), now64(), '{}', 'full', false, now(), 0), \
+         (generateUUIDv4(), '$pageview', '{\"$session_id\": \"018cc477-4500-7000-8000-000000000001\"}', now64(), 7, 'd1', '', now64(), generateUUIDv4(), now64(), '{}', 'full', false, now(), 0)",
     );
+    // `$session_id_uuid` (0010) is the id as a UInt128 when it is a UUID, NULL otherwise.
     assert_eq!(
         query(
             &topology,
-            "SELECT event, `$session_id` FROM events FORMAT TabSeparated"
+            "SELECT event, `$session_id`, `$session_id_uuid` = toUInt128(toUUID('018cc477-4500-7000-8000-000000000001')) \
+             FROM events ORDER BY `$session_id` FORMAT TabSeparated"
         ),
-        "$pageview\ts1\n"
+        "$pageview\t018cc477-4500-7000-8000-000000000001\t1\n$pageview\ts1\t\\N\n"
+    );
+    // raw_sessions_mv (0012) aggregated the event with a UUIDv7 session id into sessions v2.
+    assert_eq!(
+        query(
+            &topology,
+            "SELECT toString(reinterpretAsUUID(bitOr(bitShiftLeft(session_id_v7, 64), bitShiftRight(session_id_v7, 64)))), \
+             uniqMerge(pageview_uniq) FROM raw_sessions GROUP BY session_id_v7 FORMAT TabSeparated"
+        ),
+        "018cc477-4500-7000-8000-000000000001\t1\n"
     );
     let recorded = query(
         &topology,

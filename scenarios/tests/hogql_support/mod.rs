@@ -31,7 +31,7 @@ pub const TABLES: &[(&str, &str)] = &[
 
 /// Tables derived from the loaded rows by an `INSERT … SELECT` under `dataset/<stem>.sql`, run
 /// after the `.jsonl` files (sessions: aggregate states computed from the events).
-pub const DERIVED: &[&str] = &["sessions"];
+pub const DERIVED: &[&str] = &["sessions", "sessions_v2"];
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -28,7 +28,7 @@
 //! ad219e56a6a6979477963436ba98477a40171465, person_distinct_ids.py @
 //! 006778d4e4ad8c41e69ee55161b851039e70c0fc, person_distinct_id_overrides.py @
 //! 060ebc2b0b56e51fcee2e12e4433c38f99911e2e, groups.py @ 0751027339fe5ec5adb2f45516c0c077e85e13b0,
-//! sessions_v1.py @ 0bc8c76a705c54be7ced673ff1eef1cb45795586, cohort_people.py @
+//! sessions_v1.py @ 0bc8c76a705c54be7ced673ff1eef1cb45795586 (sessions_v2.py: see `sessions_v2.rs`), cohort_people.py @
 //! 06a782c63eb9733697a3357fb3a8d9c42d3868bf, numbers.py @ 110ba9df293ae598c83cff38469298bbb9f7c4fd,
 //! the root table list and `create_hogql_database` mode handling of database.py (index ids
 //! 51806747674 and 54574309229) and `get_asterisk` of models.py (index id 54647781084). ClickHouse column types are from posthog/models/event/sql.py @
@@ -42,11 +42,13 @@
 //!
 //! * Only the core tables of spec §5 are modelled: no `session_replay_events`, logs, heatmaps,
 //!   warehouse tables, saved views, `system.*`, or the `posthog.` namespace.
-//! * `sessions` is v1 only; `$channel_type`'s expression (channel rules) is not carried.
+//! * `sessions` is v1 or v2 ([`SessionsSchema`]; no v3); `$channel_type`'s expression (channel
+//!   rules) is not carried.
 //! * Lazy-join resolution itself (building the join subqueries) is the resolver's job; this module
 //!   only describes the joins.
 
 mod materialized;
+mod sessions_v2;
 mod tables;
 
 #[cfg(test)]
@@ -149,6 +151,9 @@ pub struct LazyJoin {
     pub filter: Option<String>,
     /// Where the default can change (modifiers, feature flags).
     pub note: Option<&'static str>,
+    /// HogQL over the source table's fields that ON compares instead of `from_field` (sessions
+    /// v2 joins on `_toUInt128(toUUID($session_id))`).
+    pub from_expr: Option<&'static str>,
 }
 
 /// What a field name on a table resolves to.
@@ -286,6 +291,19 @@ pub enum PersonsOnEventsMode {
     PersonIdOverridePropertiesJoined,
 }
 
+/// Which `sessions` table a query reads (PostHog's `sessionTableVersion` and
+/// `sessionsV2JoinMode`); [`Database::with_sessions_schema`] rewires the schema for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SessionsSchema {
+    /// Sessions v1 over `raw_sessions` printed `sessions` (the schema's default shape).
+    #[default]
+    V1,
+    /// Sessions v2 over `raw_sessions`; events join on `_toUInt128(toUUID($session_id))`.
+    V2JoinByString,
+    /// Sessions v2; events join on their `$session_id_uuid` column.
+    V2JoinByUuid,
+}
+
 /// The expression PostHog gives `events.person_id` in the override modes.
 pub const OVERRIDE_PERSON_ID_EXPR: &str =
     "if(not(empty(override.distinct_id)), override.person_id, event_person_id)";
@@ -321,15 +339,62 @@ impl Database {
 
     /// The default schema rewired for `mode` ([`Database::with_persons_on_events_mode`]), built
     /// once per mode and shared: what a query without materialized columns compiles against.
-    pub fn posthog_default_for(mode: PersonsOnEventsMode) -> &'static Database {
-        static BY_MODE: [OnceLock<Database>; 4] = [const { OnceLock::new() }; 4];
+    /// The sessions schema is chosen the same way ([`Database::with_sessions_schema`]).
+    pub fn posthog_default_for(
+        mode: PersonsOnEventsMode,
+        sessions: SessionsSchema,
+    ) -> &'static Database {
+        static BY_MODE: [OnceLock<Database>; 12] = [const { OnceLock::new() }; 12];
         let slot = match mode {
             PersonsOnEventsMode::Disabled => 0,
             PersonsOnEventsMode::PersonIdNoOverridePropertiesOnEvents => 1,
             PersonsOnEventsMode::PersonIdOverridePropertiesOnEvents => 2,
             PersonsOnEventsMode::PersonIdOverridePropertiesJoined => 3,
         };
-        BY_MODE[slot].get_or_init(|| Self::posthog_default().with_persons_on_events_mode(mode))
+        let slot = slot * 3
+            + match sessions {
+                SessionsSchema::V1 => 0,
+                SessionsSchema::V2JoinByString => 1,
+                SessionsSchema::V2JoinByUuid => 2,
+            };
+        BY_MODE[slot].get_or_init(|| {
+            Self::posthog_default()
+                .with_persons_on_events_mode(mode)
+                .with_sessions_schema(sessions)
+        })
+    }
+
+    /// The same database with the `sessions` tables of `sessions`, as PostHog's
+    /// `create_hogql_database` swaps in `SessionsTableV2` and `RawSessionsTableV2` and rewires
+    /// `events.session` for `sessionTableVersion` v2 (and auto).
+    pub fn with_sessions_schema(mut self, sessions: SessionsSchema) -> Self {
+        let (from_field, from_expr) = match sessions {
+            SessionsSchema::V1 => return self,
+            SessionsSchema::V2JoinByString => ("$session_id", Some(sessions_v2::EVENTS_JOIN_KEY)),
+            SessionsSchema::V2JoinByUuid => ("$session_id_uuid", None),
+        };
+        let [lazy, raw] = sessions_v2::tables();
+        let by_name = Arc::clone(&self.by_name);
+        let tables = Arc::make_mut(&mut self.tables);
+        for table in [lazy, raw] {
+            if let Some(&i) = by_name.get(table.name) {
+                tables[i] = table;
+            }
+        }
+        if let Some(&i) = by_name.get("events") {
+            let mut session = tables::join_def(
+                "session",
+                "sessions",
+                JoinKind::Left,
+                from_field,
+                "session_id_v7",
+            );
+            if let Field::LazyJoin(join) = &mut session.field {
+                join.from_expr = from_expr;
+            }
+            tables[i].set_field(session);
+        }
+        self
     }
 
     fn from_tables(tables: Vec<Table>) -> Self {

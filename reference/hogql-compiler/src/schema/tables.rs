@@ -43,7 +43,7 @@ pub(super) fn traverser_def(name: &str, chain: &[&'static str]) -> FieldDef {
 }
 
 /// A column whose HogQL name is its ClickHouse name.
-fn col(
+pub(super) fn col(
     name: &str,
     value_type: ValueType,
     nullable: Option<bool>,
@@ -72,7 +72,12 @@ fn renamed(
     }
 }
 
-fn expr(name: &str, expr: Option<&str>, value_type: ValueType, nullable: Option<bool>) -> FieldDef {
+pub(super) fn expr(
+    name: &str,
+    expr: Option<&str>,
+    value_type: ValueType,
+    nullable: Option<bool>,
+) -> FieldDef {
     FieldDef {
         name: name.to_owned(),
         field: Field::Expression(ExpressionField {
@@ -94,6 +99,7 @@ fn join(name: &str, table: &'static str, kind: JoinKind, from: &str, to: &'stati
             to_field: to,
             filter: None,
             note: None,
+            from_expr: None,
         }),
         excluded_from_asterisk: false,
     }
@@ -122,12 +128,12 @@ fn with_note(mut def: FieldDef, note: &'static str) -> FieldDef {
     def
 }
 
-fn excluded(mut def: FieldDef) -> FieldDef {
+pub(super) fn excluded(mut def: FieldDef) -> FieldDef {
     def.excluded_from_asterisk = true;
     def
 }
 
-const NF: Option<bool> = Some(false);
+pub(super) const NF: Option<bool> = Some(false);
 
 fn events() -> Table {
     let mut fields = vec![
@@ -381,7 +387,7 @@ fn groups() -> [Table; 2] {
 }
 
 /// The click-id and UTM fields of sessions v1: (lazy name suffix, raw column).
-const SESSION_ATTRIBUTION: [&str; 18] = [
+pub(super) const SESSION_ATTRIBUTION: [&str; 18] = [
     "utm_source",
     "utm_campaign",
     "utm_medium",

@@ -481,3 +481,122 @@ fn group_type_names_become_traversers() {
     ));
     assert!(db.field("events", "bogus").is_err());
 }
+
+#[test]
+fn sessions_v2_replaces_the_sessions_tables_and_the_events_join() {
+    let v1 = db().with_sessions_schema(SessionsSchema::V1);
+    assert_eq!(
+        v1.table("raw_sessions").unwrap().clickhouse_name,
+        "sessions"
+    );
+    for (schema, from_field, from_expr) in [
+        (
+            SessionsSchema::V2JoinByString,
+            "$session_id",
+            Some("_toUInt128(toUUID($session_id))"),
+        ),
+        (SessionsSchema::V2JoinByUuid, "$session_id_uuid", None),
+    ] {
+        let db = db().with_sessions_schema(schema);
+        let sessions = db.table("sessions").unwrap();
+        let raw = db.table("raw_sessions").unwrap();
+        assert_eq!(
+            (sessions.clickhouse_name, raw.clickhouse_name),
+            ("sessions", "raw_sessions")
+        );
+        let TableKind::Lazy(LazySource::Aggregate {
+            raw_table,
+            group_by,
+        }) = &sessions.kind
+        else {
+            panic!(
+                "sessions v2 is not an aggregate lazy table: {:?}",
+                sessions.kind
+            );
+        };
+        assert_eq!(
+            (*raw_table, group_by.as_slice()),
+            ("raw_sessions", &["session_id_v7"][..])
+        );
+        assert!(raw.has_field("session_id_v7"));
+        let Field::LazyJoin(join) = &db.field("events", "session").unwrap().field else {
+            panic!("events.session is not a lazy join");
+        };
+        assert_eq!(
+            (
+                join.table,
+                join.from_field.as_str(),
+                join.to_field,
+                join.from_expr
+            ),
+            ("sessions", from_field, "session_id_v7", from_expr)
+        );
+        assert!(db.table("events").unwrap().has_field(from_field));
+        // PostHog's `SELECT *` of both tables (avoid_asterisk_fields, and never team_id).
+        let mut expected = vec![
+            "session_id",
+            "distinct_id",
+            "$start_timestamp",
+            "$end_timestamp",
+            "max_inserted_at",
+            "$urls",
+            "$num_uniq_urls",
+            "$entry_current_url",
+            "$entry_pathname",
+            "$entry_hostname",
+            "$end_current_url",
+            "$end_pathname",
+            "$end_hostname",
+            "$entry_referring_domain",
+            "$entry_referrer",
+        ];
+        let attribution = [
+            "$entry_utm_source",
+            "$entry_utm_campaign",
+            "$entry_utm_medium",
+            "$entry_utm_term",
+            "$entry_utm_content",
+            "$entry_gclid",
+            "$entry_gad_source",
+            "$entry_gclsrc",
+            "$entry_dclid",
+            "$entry_gbraid",
+            "$entry_wbraid",
+            "$entry_fbclid",
+            "$entry_msclkid",
+            "$entry_twclid",
+            "$entry_li_fat_id",
+            "$entry_mc_cid",
+            "$entry_igshid",
+            "$entry_ttclid",
+            "$entry__kx",
+            "$entry_irclid",
+        ];
+        expected.extend(attribution);
+        expected.extend([
+            "$pageview_count",
+            "$autocapture_count",
+            "$screen_count",
+            "$channel_type",
+            "$session_duration",
+            "$is_bounce",
+            "$last_external_click_url",
+            "$page_screen_autocapture_count_up_to",
+            "$vitals_lcp",
+        ]);
+        assert_eq!(sessions.asterisk_fields(), expected);
+        assert_eq!(
+            raw.asterisk_fields(),
+            ["min_timestamp", "max_timestamp", "max_inserted_at", "urls"]
+        );
+        for hidden in [
+            "id",
+            "session_id_v7",
+            "duration",
+            "$exit_current_url",
+            "$exit_pathname",
+        ] {
+            assert!(sessions.has_field(hidden), "{hidden}");
+        }
+    }
+}
