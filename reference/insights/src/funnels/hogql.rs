@@ -30,6 +30,7 @@ pub(super) fn query(f: &Funnels) -> String {
     match f.viz {
         super::Viz::Steps => steps_query(f, &rows),
         super::Viz::Trends => trends_query(f, &rows),
+        super::Viz::TimeToConvert => time_to_convert_query(f, &rows),
     }
 }
 
@@ -350,9 +351,9 @@ fn conversion(f: &Funnels, k: usize) -> String {
     }
 }
 
-/// Stage 4, steps: per person then per breakdown value. Columns: `[prop,] s_0.., avg_1..,
-/// median_1..`.
-fn steps_query(f: &Funnels, rows: &str) -> String {
+/// Per person (and breakdown value): the most steps reached, `steps`, and the conversion time into
+/// each step k ≥ 1 averaged over the anchors that reach the most, `conv_k` (null when none).
+fn per_person_query(f: &Funnels, rows: &str) -> String {
     let n = n(f);
     let prop = if f.breakdown.is_some() { ", prop" } else { "" };
     let best = format!(
@@ -373,9 +374,16 @@ fn steps_query(f: &Funnels, rows: &str) -> String {
         .map(|k| format!("if(empty(cv_{k}), NULL, arrayAvg(cv_{k})) AS conv_{k}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let per_person = format!(
+    format!(
         "SELECT target{prop}, steps, {averages} FROM (SELECT target{prop}, steps, {lists} FROM ({best}))"
-    );
+    )
+}
+
+/// Stage 4, steps: per person then per breakdown value. Columns: `[prop,] s_0.., avg_1..,
+/// median_1..`.
+fn steps_query(f: &Funnels, rows: &str) -> String {
+    let n = n(f);
+    let per_person = per_person_query(f, rows);
     let mut columns = Vec::new();
     for k in 0..n {
         columns.push(format!("countIf(steps >= {}) AS s_{k}", k + 1));
@@ -430,3 +438,33 @@ fn trends_query(f: &Funnels, rows: &str) -> String {
     )
 }
 
+/// Stage 4, time to convert: per person who reached the to step, the sum of their conversion
+/// times from the from step, `v`; then the histogram's bounds (PostHog's `histogram_params`) and
+/// the persons per bin. Columns: `lo` (first bin's start), `width`, `average`, `bins` (the bin
+/// count), `idx` (0-based bin), `persons`; one row per non-empty bin (none when no one converted).
+fn time_to_convert_query(f: &Funnels, rows: &str) -> String {
+    let sum = (f.from_step + 1..=f.to_step)
+        .map(|k| format!("conv_{k}"))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let bins = match f.bin_count {
+        Some(b) => b.to_string(),
+        None => format!(
+            "least({}, greatest(1, ceil(cbrt(samples))))",
+            super::MAX_AUTO_BINS
+        ),
+    };
+    let params = format!(
+        "SELECT ifNull(floor(min(v)), 0) AS lo, ifNull(ceil(max(v)), 1) AS hi, round(avg(v), 2) AS average, \
+         count() AS samples, {bins} AS bins, ceil((hi - lo) / bins) AS raw_width, \
+         if(raw_width > 0, raw_width, 60) AS width, groupArrayIf(ifNull(v, 0), isNotNull(v)) AS vs \
+         FROM (SELECT {sum} AS v FROM ({per_person}) WHERE conv_{to} IS NOT NULL)",
+        per_person = per_person_query(f, rows),
+        to = f.to_step,
+    );
+    format!(
+        "SELECT lo, width, average, bins, idx, count() AS persons FROM (\
+         SELECT lo, width, average, bins, arrayJoin(arrayMap(x -> _toInt64(floor((x - lo) / width)), vs)) AS idx \
+         FROM ({params})) GROUP BY lo, width, average, bins, idx ORDER BY idx LIMIT {MAX_ROWS_PER_PART}"
+    )
+}
