@@ -193,9 +193,9 @@ fn time_to_convert(f: &Funnels, rows: &[Value]) -> Result<Value> {
         }
         persons.push((count(&cells[4]), count(&cells[5])));
     }
-    if !(1..=super::MAX_BINS).contains(&bins)
-        || !(width > 0.0 && width.is_finite() && lo.is_finite())
-    {
+    let usable =
+        (1..=super::MAX_BINS).contains(&bins) && width > 0.0 && width.is_finite() && lo.is_finite();
+    if !usable {
         return Err(Error::Rows(format!(
             "time to convert: {bins} bins of {width} seconds from {lo}"
         )));
