@@ -45,6 +45,12 @@ pub(crate) struct InsightsArgs {
     /// Insights: serve from a release build of `hogref` (default: the debug build).
     #[arg(long)]
     release: bool,
+    /// Insights: who provides the services (default local); `external` uses those named by
+    /// CLICKHOUSE_URL, KAFKA_HOSTS, DATABASE_URL and REDIS_URL (e.g. while tansu is not installed):
+    /// the server then starts with `--no-migrate` (it would create Kafka topics first), so database
+    /// `bench_insights` must already carry the migrations (`hogref migrations apply`).
+    #[arg(long, value_enum)]
+    provider: Option<stack_cmd::ProviderArg>,
 }
 
 /// Deadline for building `hogref`.
@@ -162,7 +168,7 @@ pub(crate) fn run(args: &InsightsArgs) -> anyhow::Result<()> {
     eprintln!("bench insights: bringing stack `{name}` up");
     crate::test_cmd::install_ctrlc(&name);
     let stack = stack_cmd::up(&StackTarget {
-        provider: None,
+        provider: args.provider,
         name,
     })?;
     let mut env: Vec<(String, String)> = stack.state().env_vars();
@@ -182,7 +188,8 @@ pub(crate) fn run(args: &InsightsArgs) -> anyhow::Result<()> {
         &format!("CREATE DATABASE IF NOT EXISTS {DATABASE}"),
     )?;
 
-    let base = start_server(&root, &bin, &env, &target, &mut services)?;
+    let migrate = !matches!(args.provider, Some(stack_cmd::ProviderArg::External));
+    let base = start_server(&root, &bin, &env, &target, migrate, &mut services)?;
     let mut rows = Vec::new();
     for &n in &sizes {
         rows.push(measure(
@@ -210,6 +217,7 @@ fn start_server(
     bin: &Path,
     env: &[(String, String)],
     target: &Path,
+    migrate: bool,
     services: &mut Services,
 ) -> anyhow::Result<String> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -226,12 +234,17 @@ fn start_server(
         log_path.display()
     );
     let migrations = root.join("migrations").join("clickhouse");
-    let server = Command::new(bin)
+    let mut server = Command::new(bin);
+    server
         .current_dir(root)
         .args(["serve", "--query-only", "--host", "127.0.0.1"])
         .args(["--port", &port.to_string()])
         .arg("--migrations")
-        .arg(&migrations)
+        .arg(&migrations);
+    if !migrate {
+        server.arg("--no-migrate");
+    }
+    let server = server
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env("HOGREF_LOG_LEVEL", "warn")
         .stdin(Stdio::null())

@@ -223,9 +223,24 @@ fn funnel_variants_compile() {
         json!({"kind": "FunnelsQuery", "series": [step("a"), step("b"), step("c")], "funnelsFilter": {"funnelOrderType": "unordered", "exclusions": [{"kind": "EventsNode", "event": "x", "funnelFromStep": 0, "funnelToStep": 1}]}}),
         "query.funnelsFilter.exclusions[0].funnelFromStep",
     );
+    for order in ["ordered", "strict", "unordered"] {
+        for filter in [
+            json!({"funnelOrderType": order, "funnelVizType": "time_to_convert"}),
+            json!({"funnelOrderType": order, "funnelVizType": "time_to_convert", "funnelFromStep": 1, "funnelToStep": 2, "binCount": 500}),
+        ] {
+            check_compiles(
+                json!({"kind": "FunnelsQuery", "series": [step("a"), step("b"), step("c")], "funnelsFilter": filter}),
+            );
+        }
+    }
     check_refused(
-        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b")], "funnelsFilter": {"funnelVizType": "time_to_convert"}}),
-        "query.funnelsFilter.funnelVizType",
+        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b"), step("c")], "funnelsFilter": {"funnelVizType": "time_to_convert", "funnelFromStep": 1, "funnelToStep": 1}}),
+        "query.funnelsFilter.funnelToStep",
+    );
+    check_refused(
+        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b")], "funnelsFilter": {"funnelVizType": "time_to_convert"},
+        "breakdownFilter": {"breakdown": "$browser"}}),
+        "query.breakdownFilter.breakdown",
     );
     check_refused(
         json!({"kind": "FunnelsQuery", "series": [step("a"), step("b")], "funnelsFilter": {"exclusions": [{"kind": "EventsNode", "event": "x", "funnelFromStep": 1, "funnelToStep": 1}]}}),
@@ -238,6 +253,26 @@ fn funnel_variants_compile() {
     check_refused(
         json!({"kind": "FunnelsQuery", "series": [step("a")]}),
         "query.series",
+    );
+    // No actions or cohorts are stored (PostgreSQL has neither table), so funnels refuse them.
+    check_refused(
+        json!({"kind": "FunnelsQuery", "series": [step("a"), {"kind": "ActionsNode", "id": 4}]}),
+        "query.series[1].kind",
+    );
+    check_refused(
+        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b")], "funnelsFilter": {"exclusions": [
+            {"kind": "FunnelExclusionActionsNode", "id": 4, "funnelFromStep": 0, "funnelToStep": 1}]}}),
+        "query.funnelsFilter.exclusions[0].kind",
+    );
+    check_refused(
+        json!({"kind": "FunnelsQuery", "series": [step("a"), step("b")],
+        "properties": [{"key": "id", "value": 2, "type": "cohort", "operator": "in"}]}),
+        "query.properties[0].type",
+    );
+    check_refused(
+        json!({"kind": "FunnelsQuery", "series": [step("a"), {"kind": "EventsNode", "event": "b",
+            "properties": [{"key": "id", "value": 2, "type": "cohort", "operator": "in"}]}]}),
+        "query.series[1].properties[0].type",
     );
 }
 

@@ -116,6 +116,42 @@ fn funnel_trends_rates_are_percentages_rounded_to_two_places() {
 }
 
 #[test]
+fn funnel_time_to_convert_fills_every_bin() {
+    let step = |e: &str| json!({"kind": "EventsNode", "event": e});
+    let query = |filter: Value| {
+        plan(
+            json!({"kind": "FunnelsQuery", "series": [step("a"), step("b")],
+            "dateRange": {"date_from": "2020-01-01", "date_to": "2020-01-03"}, "funnelsFilter": filter}),
+        )
+    };
+    let p = query(json!({"funnelVizType": "time_to_convert"}));
+    // lo, width, average, bins, bin index, persons: the empty middle bin is filled with 0.
+    let rows = vec![
+        json!([2220.0, 40290.0, 29540.0, 2, 0, 2]),
+        json!([2220.0, 40290.0, 29540.0, 2, 2, "1"]),
+    ];
+    let out = p.shape(&rows).unwrap();
+    assert_eq!(
+        out["results"],
+        json!({"bins": [[2220, 2], [42510, 0], [82800, 1]], "average_conversion_time": 29540.0})
+    );
+    // No one converted: PostHog's bounds 0 and 1, one bin (or binCount of them), no average.
+    let out = p.shape(&[]).unwrap();
+    assert_eq!(
+        out["results"],
+        json!({"bins": [[0, 0], [1, 0]], "average_conversion_time": null})
+    );
+    let p = query(json!({"funnelVizType": "time_to_convert", "binCount": 3}));
+    let out = p.shape(&[]).unwrap();
+    assert_eq!(
+        out["results"]["bins"],
+        json!([[0, 0], [1, 0], [2, 0], [3, 0]])
+    );
+    // A bin count the query cannot have given is an error, not a panic or a huge answer.
+    assert!(p.shape(&[json!([0, 1, 1, 100000, 0, 1])]).is_err());
+}
+
+#[test]
 fn retention_pads_date_to_and_fills_the_matrix() {
     // date_to 2020-01-15 06:00 (day): the range ends at the start of 2020-01-16, 3 intervals back.
     let p = plan(json!({"kind": "RetentionQuery",

@@ -7,7 +7,9 @@
 //!    exclusion `x_j` (for `strict`, one sorted array `e` of `t * 2^20 + m`), and the attributed
 //!    breakdown value `prop`;
 //! 3. per person, `rows`: one array per anchor that no exclusion drops, `[steps, times…]` (the
-//!    step times reached, 0 when missing; for `unordered`, the sorted times);
+//!    step times reached, 0 when missing; for `unordered`, the sorted times); each step's (and
+//!    exclusion's) first time after the anchors' is found for all anchors at once by one sort
+//!    (see [`successors`]), so the stage grows as `n log n` with a person's events;
 //! 4. steps: per person the most steps reached and the conversion times averaged over the anchors
 //!    that reach them, then counts, `avg` and `median` per breakdown value (values past the limit
 //!    fold into "other"); trends: per person and interval of the anchor the most steps, then the
@@ -28,6 +30,7 @@ pub(super) fn query(f: &Funnels) -> String {
     match f.viz {
         super::Viz::Steps => steps_query(f, &rows),
         super::Viz::Trends => trends_query(f, &rows),
+        super::Viz::TimeToConvert => time_to_convert_query(f, &rows),
     }
 }
 
@@ -152,19 +155,71 @@ fn persons_query(f: &Funnels) -> String {
     )
 }
 
-/// Per anchor, the array of step times (0 = not reached); for `unordered`, sorted (0s last).
-fn anchors(f: &Funnels) -> String {
+/// The largest time in milliseconds a query of [`successors`] sorts as: a missing step (0) is
+/// placed after every real time so that it has no successor.
+const NONE: i64 = 1 << 61;
+
+/// Defines (in `defs`, as `expr AS name` items of one SELECT) `name`: for each time of `queries`
+/// (non-decreasing once a 0, "missing", counts as the largest), the first time of the sorted
+/// array `sorted` at or after it (`after`: strictly after it), 0 when there is none or the query
+/// is 0. One sort of both arrays together, so a person's cost grows as `n log n` with their
+/// events (a scan of `sorted` per query grew as the square).
+///
+/// Each time `x` becomes `2x + tag`, the tag putting, at equal times, a query before the sorted
+/// times (`>=`) or after them (`>`); the running count of sorted times before each query is then
+/// the index of its successor. Equal queries have equal successors, so the queries keep their
+/// order after the sort.
+fn successors(defs: &mut Vec<String>, name: &str, queries: &str, sorted: &str, after: bool) {
+    let (query_tag, sorted_tag) = if after { (1, 0) } else { (0, 1) };
+    defs.push(format!(
+        "arraySort(arrayConcat(arrayMap(q -> if(q = 0, _toInt64({NONE}), q) * 2 + {query_tag}, {queries}), \
+         arrayMap(x -> x * 2 + {sorted_tag}, {sorted}))) AS {name}_m"
+    ));
+    defs.push(format!(
+        "arrayMap(c -> {sorted}[c + 1], arrayFilter((c, v) -> bitAnd(v, 1) = {query_tag}, \
+         arrayCumSum(arrayMap(v -> bitAnd(v, 1) = {sorted_tag}, {name}_m)), {name}_m)) AS {name}"
+    ));
+}
+
+/// `arrayMap((v_0, v_1, …) -> BODY, ARRAYS…)` over equally long arrays, `BODY` given the names.
+fn zip(arrays: &[String], body: impl Fn(&[String]) -> String) -> String {
+    let names: Vec<String> = (0..arrays.len()).map(|i| format!("v_{i}")).collect();
+    format!(
+        "arrayMap(({}) -> {}, {})",
+        names.join(", "),
+        body(&names),
+        arrays.join(", ")
+    )
+}
+
+/// Per anchor, `p`: the `n` step times (0 = not reached; for `unordered`, sorted with the 0s last)
+/// then, per exclusion, its first event at or after the exclusion's `funnelFromStep` time. The
+/// arrays it reads are defined in `defs`.
+fn anchors(f: &Funnels, defs: &mut Vec<String>) -> String {
     let n = n(f);
+    let m = f.exclusions.len();
     match f.order {
         Order::Ordered => {
-            let mut level = "arrayMap(a -> [a], t_0)".to_owned();
+            // Step k's times per anchor: the successors of step k-1's, which stay non-decreasing
+            // (then 0s) along the sorted anchors.
+            let mut columns = vec!["t_0".to_owned()];
             for k in 1..n {
-                let op = if f.repeats_previous(k) { ">" } else { ">=" };
-                level = format!(
-                    "arrayMap(p -> arrayPushBack(p, if(p[{k}] = 0, 0, arrayFirst(x -> x {op} p[{k}], t_{k}))), {level})"
+                let name = format!("fq_{k}");
+                successors(
+                    defs,
+                    &name,
+                    &columns[k - 1],
+                    &format!("t_{k}"),
+                    f.repeats_previous(k),
                 );
+                columns.push(name);
             }
-            level
+            for (j, e) in f.exclusions.iter().enumerate() {
+                let name = format!("fx_{j}");
+                successors(defs, &name, &columns[e.from], &format!("x_{j}"), false);
+                columns.push(name);
+            }
+            zip(&columns, |v| format!("[{}]", v.join(", ")))
         }
         Order::Strict => {
             let items = (0..n)
@@ -184,16 +239,29 @@ fn anchors(f: &Funnels) -> String {
             )
         }
         Order::Unordered => {
+            // Per step j as the anchor: every other step's first time at or after it, and each
+            // exclusion's (an unordered funnel excludes from its anchor on).
             let rotations = (0..n)
                 .map(|j| {
-                    let mut times = vec!["a".to_owned()];
+                    let mut columns = vec![format!("t_{j}")];
                     for i in (1..n).map(|i| (i + j) % n) {
-                        times.push(format!("arrayFirst(x -> x >= a, t_{i})"));
+                        let name = format!("fu_{j}_{i}");
+                        successors(defs, &name, &format!("t_{j}"), &format!("t_{i}"), false);
+                        columns.push(name);
                     }
-                    format!(
-                        "arrayMap(a -> arraySort(x -> (x = 0, x), [{}]), t_{j})",
-                        times.join(", ")
-                    )
+                    for x in 0..m {
+                        let name = format!("fx_{j}_{x}");
+                        successors(defs, &name, &format!("t_{j}"), &format!("x_{x}"), false);
+                        columns.push(name);
+                    }
+                    zip(&columns, |v| {
+                        let sorted = format!("arraySort(x -> (x = 0, x), [{}])", v[..n].join(", "));
+                        if m == 0 {
+                            sorted
+                        } else {
+                            format!("arrayConcat({sorted}, [{}])", v[n..].join(", "))
+                        }
+                    })
                 })
                 .collect::<Vec<_>>();
             format!("arrayConcat({})", rotations.join(", "))
@@ -206,14 +274,14 @@ fn excluded(f: &Funnels) -> Option<String> {
     if f.exclusions.is_empty() {
         return None;
     }
-    let w = f.window_ms;
+    let (n, w) = (n(f), f.window_ms);
     let parts = f
         .exclusions
         .iter()
         .enumerate()
         .map(|(j, e)| {
             let (from, to) = (e.from + 1, e.to + 1);
-            let first = format!("arrayFirst(x -> x >= p[{from}], x_{j})");
+            let first = format!("p[{}]", n + 1 + j);
             format!(
                 "(p[{from}] > 0 AND {first} > p[{from}] AND {first} < if(p[{to}] = 0, p[{from}] + {w}, p[{to}]))"
             )
@@ -228,7 +296,10 @@ fn steps_of(f: &Funnels) -> String {
     match f.order {
         // The path is a chain: a missing step stays missing and times only grow.
         Order::Ordered => {
-            format!("1 + arrayCount(x -> x > 0 AND x <= p[1] + {w}, arraySlice(p, 2))")
+            format!(
+                "1 + arrayCount(x -> x > 0 AND x <= p[1] + {w}, arraySlice(p, 2, {}))",
+                n - 1
+            )
         }
         Order::Strict => {
             let mut terms = vec!["1".to_owned()];
@@ -239,23 +310,29 @@ fn steps_of(f: &Funnels) -> String {
             }
             terms.join(" + ")
         }
-        Order::Unordered => format!("1 + arrayCount(x -> x > p[1] AND x <= p[1] + {w}, p)"),
+        Order::Unordered => {
+            format!("1 + arrayCount(x -> x > p[1] AND x <= p[1] + {w}, arraySlice(p, 1, {n}))")
+        }
     }
 }
 
 /// Stage 3: per person, `rows`.
 fn rows_query(f: &Funnels) -> String {
-    let mut kept = anchors(f);
+    let mut defs = Vec::new();
+    let mut kept = anchors(f, &mut defs);
     if let Some(condition) = excluded(f) {
         kept = format!("arrayFilter(p -> NOT ({condition}), {kept})");
     }
     let rows = format!(
-        "arrayMap(p -> arrayConcat([_toInt64({})], p), {kept})",
-        steps_of(f)
+        "arrayMap(p -> arrayConcat([_toInt64({})], arraySlice(p, 1, {})), {kept})",
+        steps_of(f),
+        n(f)
     );
+    defs.push(format!("{rows} AS rows"));
     format!(
-        "SELECT target{}, {rows} AS rows FROM ({})",
+        "SELECT target{}, {} FROM ({})",
         if f.breakdown.is_some() { ", prop" } else { "" },
+        defs.join(", "),
         persons_query(f)
     )
 }
@@ -274,9 +351,9 @@ fn conversion(f: &Funnels, k: usize) -> String {
     }
 }
 
-/// Stage 4, steps: per person then per breakdown value. Columns: `[prop,] s_0.., avg_1..,
-/// median_1..`.
-fn steps_query(f: &Funnels, rows: &str) -> String {
+/// Per person (and breakdown value): the most steps reached, `steps`, and the conversion time into
+/// each step k ≥ 1 averaged over the anchors that reach the most, `conv_k` (null when none).
+fn per_person_query(f: &Funnels, rows: &str) -> String {
     let n = n(f);
     let prop = if f.breakdown.is_some() { ", prop" } else { "" };
     let best = format!(
@@ -297,9 +374,16 @@ fn steps_query(f: &Funnels, rows: &str) -> String {
         .map(|k| format!("if(empty(cv_{k}), NULL, arrayAvg(cv_{k})) AS conv_{k}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let per_person = format!(
+    format!(
         "SELECT target{prop}, steps, {averages} FROM (SELECT target{prop}, steps, {lists} FROM ({best}))"
-    );
+    )
+}
+
+/// Stage 4, steps: per person then per breakdown value. Columns: `[prop,] s_0.., avg_1..,
+/// median_1..`.
+fn steps_query(f: &Funnels, rows: &str) -> String {
+    let n = n(f);
+    let per_person = per_person_query(f, rows);
     let mut columns = Vec::new();
     for k in 0..n {
         columns.push(format!("countIf(steps >= {}) AS s_{k}", k + 1));
@@ -351,5 +435,36 @@ fn trends_query(f: &Funnels, rows: &str) -> String {
          GROUP BY target, bucket) WHERE bucket > 0 GROUP BY bucket ORDER BY bucket LIMIT {MAX_ROWS_PER_PART}",
         from = f.from_step + 1,
         to = f.to_step + 1,
+    )
+}
+
+/// Stage 4, time to convert: per person who reached the to step, the sum of their conversion
+/// times from the from step, `v`; then the histogram's bounds (PostHog's `histogram_params`) and
+/// the persons per bin. Columns: `lo` (first bin's start), `width`, `average`, `bins` (the bin
+/// count), `idx` (0-based bin), `persons`; one row per non-empty bin (none when no one converted).
+fn time_to_convert_query(f: &Funnels, rows: &str) -> String {
+    let sum = (f.from_step + 1..=f.to_step)
+        .map(|k| format!("conv_{k}"))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let bins = match f.bin_count {
+        Some(b) => b.to_string(),
+        None => format!(
+            "least({}, greatest(1, ceil(cbrt(samples))))",
+            super::MAX_AUTO_BINS
+        ),
+    };
+    let params = format!(
+        "SELECT ifNull(floor(min(v)), 0) AS lo, ifNull(ceil(max(v)), 1) AS hi, round(avg(v), 2) AS average, \
+         count() AS samples, {bins} AS bins, ceil((hi - lo) / bins) AS raw_width, \
+         if(raw_width > 0, raw_width, 60) AS width, groupArrayIf(ifNull(v, 0), isNotNull(v)) AS vs \
+         FROM (SELECT {sum} AS v FROM ({per_person}) WHERE conv_{to} IS NOT NULL)",
+        per_person = per_person_query(f, rows),
+        to = f.to_step,
+    );
+    format!(
+        "SELECT lo, width, average, bins, idx, count() AS persons FROM (\
+         SELECT lo, width, average, bins, arrayJoin(arrayMap(x -> _toInt64(floor((x - lo) / width)), vs)) AS idx \
+         FROM ({params})) GROUP BY lo, width, average, bins, idx ORDER BY idx LIMIT {MAX_ROWS_PER_PART}"
     )
 }

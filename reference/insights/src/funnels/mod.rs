@@ -1,6 +1,7 @@
 //! `FunnelsQuery`: how many persons did step 1, then step 2, … each within the conversion window
 //! of their step-1 event, with the average and median time between steps, per breakdown value, or
-//! as a conversion rate per interval (`funnelVizType: trends`).
+//! as a conversion rate per interval (`funnelVizType: trends`), or as a histogram of the persons'
+//! conversion times between two steps (`funnelVizType: time_to_convert`).
 //!
 //! Built from arrays and lambdas that ClickHouse and chDB both run (PostHog's runner now uses
 //! UDFs; this follows the semantics of its window-function funnels): per person, the sorted times
@@ -27,8 +28,18 @@
 //! conversion window is 30 days (PostHog: a calendar month); when several anchors reach the most
 //! steps their conversion times are averaged (PostHog's UDF funnels pick one); `step` attribution
 //! splits a person by the values of their step-k events. Refused (400 naming the field): exclusions
-//! and `step` attribution on `strict` funnels, `time_to_convert`, a breakdown of funnel trends,
-//! actions, group aggregation, and cohort, group, session or HogQL breakdowns.
+//! and `step` attribution on `strict` funnels, a breakdown of funnel trends or of time to convert,
+//! actions (`ActionsNode` steps, `FunnelExclusionActionsNode` exclusions) and cohort property
+//! filters (no actions or cohorts are stored), group aggregation, and cohort, group, session or
+//! HogQL breakdowns.
+//!
+//! Time to convert, as PostHog's non-UDF `FunnelTimeToConvert`: per person who reached
+//! `funnelToStep` (default: the last), the sum of their conversion times from `funnelFromStep`
+//! (default 0) to it; bins from the floor of the least to the ceiling of the greatest, `binCount`
+//! of them (clamped to 1..=90) or, when absent, the cube root of the number of persons rounded up
+//! (1..=60), each `ceil(range / count)` seconds wide (60 when that is 0), plus one more; the
+//! answer is `{bins: [[from_seconds, persons]…], average_conversion_time}` (the average rounded to
+//! two places; null when no one converted).
 
 mod hogql;
 mod shape;
@@ -50,6 +61,10 @@ pub const MAX_EXCLUSIONS: usize = 10;
 pub const MAX_BREAKDOWN_PROPERTIES: usize = 5;
 /// The breakdown value of the values past the limit (PostHog's funnels say `Other`).
 pub const FUNNEL_OTHER: &str = "Other";
+/// The most bins of a time-to-convert histogram (a larger `binCount` is clamped, as PostHog).
+pub const MAX_BINS: i64 = 90;
+/// The most bins PostHog picks by itself (the cube root of the persons who converted).
+pub const MAX_AUTO_BINS: i64 = 60;
 /// PostHog's default number of breakdown values of a funnel.
 pub const DEFAULT_FUNNEL_BREAKDOWN_LIMIT: usize = 25;
 
@@ -71,6 +86,8 @@ pub enum Viz {
     Steps,
     /// Conversion rate per interval of the anchor.
     Trends,
+    /// A histogram of the persons' conversion times from one step to a later one.
+    TimeToConvert,
 }
 
 /// One `exclusions` item.
@@ -119,9 +136,12 @@ pub struct Funnels {
     viz: Viz,
     exclusions: Vec<Exclusion>,
     breakdown: Option<FunnelBreakdown>,
-    /// For trends: the steps the conversion rate goes from and to (0-based).
+    /// For trends and time to convert: the steps the conversion goes from and to (0-based).
     from_step: usize,
     to_step: usize,
+    /// For time to convert: `binCount` (clamped to 1..=90, as PostHog); `None` picks it from the
+    /// number of persons who converted.
+    bin_count: Option<i64>,
 }
 
 impl Funnels {
@@ -170,6 +190,7 @@ impl Funnels {
             .enumerate()
             .map(|(i, s)| {
                 let path = format!("{}[{i}]", obj.child("series"));
+                refuse_actions(s, &path)?;
                 let step = Series::read(s, &path)?;
                 if step.math != Math::Total {
                     return Err(Error::unsupported(
@@ -192,6 +213,7 @@ impl Funnels {
             breakdown: None,
             from_step: 0,
             to_step: n_steps - 1,
+            bin_count: None,
         };
         if let Some(f) = obj.object("funnelsFilter")? {
             funnels.read_filter(&f)?;
@@ -235,6 +257,12 @@ impl Funnels {
                     "a breakdown of funnel trends",
                 ));
             }
+            if funnels.breakdown.is_some() && funnels.viz == Viz::TimeToConvert {
+                return Err(Error::unsupported(
+                    b.child("breakdown"),
+                    "a breakdown of a funnel's time to convert",
+                ));
+            }
         }
         Ok(funnels)
     }
@@ -275,12 +303,7 @@ impl Funnels {
         self.viz = match f.str("funnelVizType")? {
             None | Some("steps") => Viz::Steps,
             Some("trends") => Viz::Trends,
-            Some("time_to_convert") => {
-                return Err(Error::unsupported(
-                    f.child("funnelVizType"),
-                    "`time_to_convert`",
-                ));
-            }
+            Some("time_to_convert") => Viz::TimeToConvert,
             Some(other) => {
                 return Err(Error::invalid(
                     f.child("funnelVizType"),
@@ -336,7 +359,7 @@ impl Funnels {
         let from = step_index("funnelFromStep")?;
         let to = step_index("funnelToStep")?;
         match self.viz {
-            Viz::Trends => {
+            Viz::Trends | Viz::TimeToConvert => {
                 self.from_step = from.unwrap_or(0);
                 self.to_step = to.unwrap_or(n_steps - 1);
                 if self.to_step <= self.from_step {
@@ -360,6 +383,10 @@ impl Funnels {
                     ));
                 }
             }
+        }
+        if self.viz == Viz::TimeToConvert {
+            // PostHog clamps a custom bin count to 1..=90.
+            self.bin_count = f.int("binCount")?.map(|b| b.clamp(1, MAX_BINS));
         }
         if let Some(items) = f.array("exclusions")? {
             if items.len() > MAX_EXCLUSIONS {
@@ -395,6 +422,7 @@ impl Funnels {
                 None => Err(Error::invalid(obj.child(key), "is required")),
             }
         };
+        refuse_actions(item, path)?;
         let from = index("funnelFromStep")?;
         let to = index("funnelToStep")?;
         if to <= from {
@@ -416,9 +444,6 @@ impl Funnels {
             map.remove("funnelToStep");
             if map.get("kind").and_then(Value::as_str) == Some("FunnelExclusionEventsNode") {
                 map.insert("kind".into(), Value::String("EventsNode".into()));
-            }
-            if map.get("kind").and_then(Value::as_str) == Some("FunnelExclusionActionsNode") {
-                map.insert("kind".into(), Value::String("ActionsNode".into()));
             }
         }
         let series = Series::read(&node, path)?;
@@ -451,6 +476,18 @@ impl Funnels {
         let (prev, this) = (&self.steps[k - 1], &self.steps[k]);
         (this.event.is_none() || this.event == prev.event)
             && this.filters.iter().all(|f| prev.filters.contains(f))
+    }
+}
+
+/// Refuses an action (`ActionsNode`, `FunnelExclusionActionsNode`) naming its `kind` before its
+/// other fields (an action's `id` is no field of an events node): no actions are stored.
+fn refuse_actions(node: &Value, path: &str) -> Result<()> {
+    match node.get("kind").and_then(Value::as_str) {
+        Some(kind @ ("ActionsNode" | "FunnelExclusionActionsNode")) => Err(Error::unsupported(
+            format!("{path}.kind"),
+            format!("`{kind}` (no actions are stored)"),
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -1,8 +1,9 @@
 //! A funnel's rows shaped into PostHog's `FunnelsQueryResponse.results`: a list of steps
 //! (`action_id`, `name`, `custom_name`, `order`, `people`, `count`, `type`,
 //! `average_conversion_time`, `median_conversion_time`), one such list per breakdown value (with
-//! `breakdown` and `breakdown_value`), or for trends one series of conversion rates per interval
-//! (`count`, `data`, `days`, `labels`).
+//! `breakdown` and `breakdown_value`), for trends one series of conversion rates per interval
+//! (`count`, `data`, `days`, `labels`), or for time to convert one histogram (`bins`, a list of
+//! `[from_seconds, persons]`, and `average_conversion_time`).
 
 use std::cmp::Ordering;
 
@@ -15,6 +16,7 @@ pub(super) fn shape(f: &Funnels, rows: &[Value]) -> Result<Map<String, Value>> {
     let results = match f.viz {
         Viz::Steps => steps(f, rows)?,
         Viz::Trends => trends(f, rows)?,
+        Viz::TimeToConvert => time_to_convert(f, rows)?,
     };
     let mut out = Map::new();
     out.insert("results".into(), results);
@@ -165,4 +167,48 @@ fn trends(f: &Funnels, rows: &[Value]) -> Result<Value> {
         "days": buckets.iter().map(|b| f.range.day(*b)).collect::<Vec<_>>(),
         "labels": buckets.iter().map(|b| f.range.label(*b)).collect::<Vec<_>>(),
     }]))
+}
+
+/// A number of seconds: an integer when it is one (bin starts are whole seconds).
+fn whole(n: f64) -> Value {
+    if n.fract() == 0.0 && n.abs() < 9e15 {
+        json!(n as i64)
+    } else {
+        json!(n)
+    }
+}
+
+fn time_to_convert(f: &Funnels, rows: &[Value]) -> Result<Value> {
+    // No one converted: PostHog's bounds are 0 and 1 and, without `binCount`, one bin.
+    let mut bins = f.bin_count.unwrap_or(1);
+    let (mut lo, mut width, mut average) = (0.0, (1.0 / bins as f64).ceil(), Value::Null);
+    let mut persons = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let cells = cells(row, 6)?;
+        if i == 0 {
+            lo = crate::number(&cells[0]).unwrap_or(f64::NAN);
+            width = crate::number(&cells[1]).unwrap_or(f64::NAN);
+            average = seconds(&cells[2]);
+            bins = count(&cells[3]);
+        }
+        persons.push((count(&cells[4]), count(&cells[5])));
+    }
+    let usable =
+        (1..=super::MAX_BINS).contains(&bins) && width > 0.0 && width.is_finite() && lo.is_finite();
+    if !usable {
+        return Err(Error::Rows(format!(
+            "time to convert: {bins} bins of {width} seconds from {lo}"
+        )));
+    }
+    let histogram: Vec<Value> = (0..=bins)
+        .map(|i| {
+            let n: i64 = persons
+                .iter()
+                .filter(|(idx, _)| *idx == i)
+                .map(|(_, n)| n)
+                .sum();
+            json!([whole(lo + i as f64 * width), n])
+        })
+        .collect();
+    Ok(json!({"bins": histogram, "average_conversion_time": average}))
 }
