@@ -58,6 +58,27 @@ impl Interval {
     }
 }
 
+/// `intervalCount`: how many intervals make one bucket (1 when absent).
+pub(crate) fn interval_count(obj: &Obj<'_>) -> Result<i64> {
+    match obj.int("intervalCount")? {
+        None => Ok(1),
+        Some(n) if (1..=1000).contains(&n) => Ok(n),
+        Some(_) => Err(Error::invalid(
+            obj.child("intervalCount"),
+            "must be between 1 and 1000",
+        )),
+    }
+}
+
+/// Conditions joined into one `WHERE` body, each in parentheses.
+pub(crate) fn where_clause(conditions: &[String]) -> String {
+    conditions
+        .iter()
+        .map(|c| format!("({c})"))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
 /// What a series counts per bucket.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Math {

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::common::{Interval, Math, Series, property_filters};
+use crate::common::{Interval, Math, Series, interval_count, property_filters, where_clause};
 use crate::dates::{Range, hogql_time, parse_clickhouse_time, step};
 use crate::error::{Error, Result};
 use crate::hogql::string;
@@ -52,9 +52,7 @@ impl Lifecycle {
                 "a group lifecycle (groups' created_at)",
             ));
         }
-        if let Some(n) = obj.int("intervalCount")?
-            && n != 1
-        {
+        if interval_count(&obj)? != 1 {
             return Err(Error::unsupported(
                 obj.child("intervalCount"),
                 "an interval count other than 1",
@@ -72,7 +70,20 @@ impl Lifecycle {
                 "showLegend",
                 "stacked",
             ])?;
-            filter.reject_set("toggledLifecycles", "`toggledLifecycles`")?;
+            // Which statuses the chart shows: PostHog's runner answers all four either way.
+            for (i, status) in filter
+                .array("toggledLifecycles")?
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if !status.as_str().is_some_and(|s| STATUSES.contains(&s)) {
+                    return Err(Error::invalid(
+                        format!("{}[{i}]", filter.child("toggledLifecycles")),
+                        "must be new, returning, resurrecting or dormant",
+                    ));
+                }
+            }
         }
         let items = obj
             .array("series")?
@@ -123,10 +134,13 @@ impl Lifecycle {
         let interval = self.range.interval;
         let first = self.range.first_bucket();
         let before = step(first, interval, -1);
+        // Events of the whole interval holding `date_to` count, as in PostHog's lifecycle (a
+        // month range ending on the 1st still sees the rest of that month).
+        let last = self.range.buckets().last().copied().unwrap_or(first);
         let mut conditions = vec![format!(
-            "timestamp >= toDateTime({}) AND timestamp <= toDateTime({})",
+            "timestamp >= toDateTime({}) AND timestamp < toDateTime({})",
             string(&hogql_time(before)),
-            string(&hogql_time(self.range.to)),
+            string(&hogql_time(step(last, interval, 1))),
         )];
         conditions.extend(self.series.conditions());
         conditions.extend(self.filters.iter().cloned());
@@ -135,11 +149,7 @@ impl Lifecycle {
              FROM events WHERE {where_} GROUP BY target",
             created = interval.start_of("min(person.created_at)"),
             bucket = interval.start_of("timestamp"),
-            where_ = conditions
-                .iter()
-                .map(|c| format!("({c})"))
-                .collect::<Vec<_>>()
-                .join(" AND "),
+            where_ = where_clause(&conditions),
         );
         let window = format!(
             "period >= toDateTime({}) AND period <= toDateTime({})",
