@@ -6,7 +6,9 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::common::{Interval, Math, Series, interval_count, property_filters, where_clause};
+use crate::common::{
+    Interval, Math, Series, interval_count, properties_of, reject_unanswered, where_clause,
+};
 use crate::dates::{Range, hogql_time, parse_clickhouse_time, step};
 use crate::error::{Error, Result};
 use crate::hogql::string;
@@ -41,11 +43,7 @@ impl Lifecycle {
             "dataColorTheme",
             "modifiers",
         ])?;
-        obj.reject_set("modifiers", "`modifiers` on an insight query")?;
-        obj.reject_set(
-            "filterTestAccounts",
-            "`filterTestAccounts: true` (no test account filters are stored)",
-        )?;
+        reject_unanswered(&obj)?;
         if obj.get("aggregation_group_type_index").is_some() {
             return Err(Error::unsupported(
                 obj.child("aggregation_group_type_index"),
@@ -57,11 +55,6 @@ impl Lifecycle {
                 obj.child("intervalCount"),
                 "an interval count other than 1",
             ));
-        }
-        if let Some(factor) = obj.number("samplingFactor")?
-            && factor != 1.0
-        {
-            return Err(Error::unsupported(obj.child("samplingFactor"), "sampling"));
         }
         if let Some(filter) = obj.object("lifecycleFilter")? {
             filter.deny_unknown(&[
@@ -103,16 +96,8 @@ impl Lifecycle {
             ));
         }
         let interval = Interval::read(&obj, "interval")?;
-        let range = Range::read(
-            obj.object("dateRange")?.as_ref(),
-            interval,
-            ctx.now,
-            &ctx.timezone,
-        )?;
-        let filters = match obj.get("properties") {
-            None => Vec::new(),
-            Some(v) => property_filters(v, &obj.child("properties"))?,
-        };
+        let range = Range::of_query(&obj, interval, ctx)?;
+        let filters = properties_of(&obj)?;
         Ok(Lifecycle {
             series,
             range,

@@ -8,11 +8,12 @@
 use serde_json::{Map, Value, json};
 
 use crate::common::{
-    Compare, Interval, Math, Series, interval_count, property_filters, where_clause,
+    Compare, Interval, Math, Series, compare_periods, interval_count, properties_of, read_series,
+    reject_unanswered, where_clause,
 };
 use crate::dates::{Range, hogql_time};
-use crate::hogql::string;
 use crate::error::{Error, Result};
+use crate::hogql::string;
 use crate::json::Obj;
 use crate::trends::MAX_ROWS_PER_PART;
 use crate::{Context, number};
@@ -48,48 +49,19 @@ impl Stickiness {
             "dataColorTheme",
             "modifiers",
         ])?;
-        obj.reject_set("modifiers", "`modifiers` on an insight query")?;
-        obj.reject_set(
-            "filterTestAccounts",
-            "`filterTestAccounts: true` (no test account filters are stored)",
-        )?;
+        reject_unanswered(&obj)?;
         let count = interval_count(&obj)?;
-        if let Some(factor) = obj.number("samplingFactor")?
-            && factor != 1.0
-        {
-            return Err(Error::unsupported(obj.child("samplingFactor"), "sampling"));
+        let series = read_series(&obj)?;
+        for (i, s) in series.iter().enumerate() {
+            if !matches!(s.math, Math::Total | Math::Dau | Math::UniqueGroup(_)) {
+                return Err(Error::unsupported(
+                    format!("{}[{i}].math", obj.child("series")),
+                    "this math in a stickiness query",
+                ));
+            }
         }
-        let items = obj
-            .array("series")?
-            .ok_or_else(|| Error::invalid(obj.child("series"), "is required"))?;
-        if items.is_empty() || items.len() > 26 {
-            return Err(Error::invalid(
-                obj.child("series"),
-                "must have 1 to 26 series",
-            ));
-        }
-        let series = items
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let path = format!("{}[{i}]", obj.child("series"));
-                let series = Series::read(s, &path)?;
-                match series.math {
-                    Math::Total | Math::Dau | Math::UniqueGroup(_) => Ok(series),
-                    _ => Err(Error::unsupported(
-                        format!("{path}.math"),
-                        "this math in a stickiness query",
-                    )),
-                }
-            })
-            .collect::<Result<Vec<_>>>()?;
         let interval = Interval::read(&obj, "interval")?;
-        let range = Range::read(
-            obj.object("dateRange")?.as_ref(),
-            interval,
-            ctx.now,
-            &ctx.timezone,
-        )?;
+        let range = Range::of_query(&obj, interval, ctx)?;
         let mut compare = None;
         let (mut cumulative, mut criteria) = (false, None);
         if let Some(filter) = obj.object("stickinessFilter")? {
@@ -111,7 +83,9 @@ impl Stickiness {
                 Some(other) => {
                     return Err(Error::invalid(
                         filter.child("computedAs"),
-                        format!("unknown computation `{other}` (expected cumulative or non_cumulative)"),
+                        format!(
+                            "unknown computation `{other}` (expected cumulative or non_cumulative)"
+                        ),
                     ));
                 }
             };
@@ -123,19 +97,8 @@ impl Stickiness {
         if let Some(c) = obj.object("compareFilter")? {
             compare = Compare::read(&c)?.or(compare);
         }
-        let mut periods = vec![range];
-        match &compare {
-            None => {}
-            Some(Compare::Previous) => {
-                let n = range.buckets().len() as i64;
-                periods.push(range.shifted_intervals(-n));
-            }
-            Some(Compare::To(by)) => periods.push(range.shifted_back(by)),
-        }
-        let filters = match obj.get("properties") {
-            None => Vec::new(),
-            Some(v) => property_filters(v, &obj.child("properties"))?,
-        };
+        let periods = compare_periods(compare.as_ref(), range);
+        let filters = properties_of(&obj)?;
         Ok(Stickiness {
             series,
             periods,
