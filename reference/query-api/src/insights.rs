@@ -186,17 +186,22 @@ pub async fn answer(
     Ok(body)
 }
 
-/// Now as wall-clock time in the project timezone, read from ClickHouse.
+/// Now (or [`AppState::fixed_now`]) as wall-clock time in the project timezone, read from
+/// ClickHouse.
 async fn project_now(
     state: &AppState,
     team_id: i64,
     timezone: &str,
 ) -> Result<chrono::NaiveDateTime> {
+    let hogql = match state.fixed_now {
+        None => "select toString(now())".to_owned(),
+        Some(at) => format!("select toString(toDateTime({}))", at.timestamp()),
+    };
     let prepared = {
         let timezone = timezone.to_owned();
         tokio::task::spawn_blocking(move || {
             prepare::prepare(
-                "select toString(now())",
+                &hogql,
                 &Map::new(),
                 &Default::default(),
                 team_id,
