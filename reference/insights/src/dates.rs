@@ -156,6 +156,7 @@ impl Range {
         interval: Interval,
         now: NaiveDateTime,
         timezone: &str,
+        earliest: Option<NaiveDateTime>,
     ) -> Result<Range> {
         let field = |k: &str| {
             obj.map(|o| o.child(k))
@@ -179,7 +180,12 @@ impl Range {
         };
         let mut from = match from_text {
             None => start_of_unit(now, Unit::Day) - Duration::days(7),
-            Some("all") => return Err(Error::unsupported(field("date_from"), "`all`")),
+            Some("all") => earliest.ok_or_else(|| {
+                Error::unsupported(
+                    field("date_from"),
+                    "`all` without the team's earliest event",
+                )
+            })?,
             Some(text) => parse_point(text, now, timezone).ok_or_else(|| {
                 Error::invalid(
                     field("date_from"),
@@ -246,6 +252,7 @@ impl Range {
             interval,
             ctx.now,
             &ctx.timezone,
+            ctx.earliest_event,
         )
     }
 
@@ -418,7 +425,7 @@ mod tests {
         let now = at("2030-01-01 00:00:00");
         let value = serde_json::json!({"date_from": "2020-01-09", "date_to": "2020-01-19"});
         let obj = Obj::new("dateRange", &value).unwrap();
-        let range = Range::read(Some(&obj), Interval::Day, now, "UTC").unwrap();
+        let range = Range::read(Some(&obj), Interval::Day, now, "UTC", None).unwrap();
         assert_eq!(range.buckets().len(), 11);
         assert_eq!(range.label(range.from), "9-Jan-2020");
         assert_eq!(hogql_time(range.to), "2020-01-19 23:59:59.999999");
@@ -433,6 +440,7 @@ mod tests {
             Interval::Hour,
             now,
             "UTC",
+            None,
         )
         .unwrap();
         assert_eq!(hourly.buckets().len(), 1);
@@ -445,7 +453,7 @@ mod tests {
         let read = |from: &str| {
             let value = serde_json::json!({"date_from": from});
             let obj = Obj::new("dateRange", &value).unwrap();
-            Range::read(Some(&obj), Interval::Hour, now, "UTC").unwrap()
+            Range::read(Some(&obj), Interval::Hour, now, "UTC", None).unwrap()
         };
         // 48 + 12 + 1 hourly buckets, as PostHog's test_interval_hour_last_days counts them.
         assert_eq!(read("-2d").from, at("2020-01-18 00:00:00"));

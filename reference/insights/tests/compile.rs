@@ -8,6 +8,7 @@ fn ctx() -> insights::Context {
     insights::Context {
         timezone: "UTC".into(),
         now: NaiveDateTime::parse_from_str("2020-01-20 10:00:00", "%Y-%m-%d %H:%M:%S").unwrap(),
+        earliest_event: None,
     }
 }
 
@@ -193,8 +194,10 @@ fn lifecycle_variants_compile() {
         "query.aggregation_group_type_index",
     );
     // `toggledLifecycles` only chooses what the chart shows; the four statuses are answered.
-    check_compiles(json!({"kind": "LifecycleQuery", "series": [{"kind": "EventsNode", "event": "a"}],
-        "lifecycleFilter": {"toggledLifecycles": ["new", "dormant"]}}));
+    check_compiles(
+        json!({"kind": "LifecycleQuery", "series": [{"kind": "EventsNode", "event": "a"}],
+        "lifecycleFilter": {"toggledLifecycles": ["new", "dormant"]}}),
+    );
     check_refused(
         json!({"kind": "LifecycleQuery", "series": [{"kind": "EventsNode", "event": "a"}], "lifecycleFilter": {"toggledLifecycles": ["new", "gone"]}}),
         "query.lifecycleFilter.toggledLifecycles[1]",

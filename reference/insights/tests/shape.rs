@@ -7,6 +7,7 @@ fn plan(query: Value) -> insights::Plan {
     let ctx = insights::Context {
         timezone: "UTC".into(),
         now: NaiveDateTime::parse_from_str("2020-01-20 10:00:00", "%Y-%m-%d %H:%M:%S").unwrap(),
+        earliest_event: None,
     };
     insights::plan(&query, &ctx).unwrap()
 }

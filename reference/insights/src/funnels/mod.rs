@@ -177,7 +177,7 @@ impl Funnels {
         let n_steps = steps.len();
         let mut funnels = Funnels {
             steps,
-            range: Range::read(None, Interval::Day, ctx.now, &ctx.timezone)?,
+            range: Range::read(None, Interval::Day, ctx.now, &ctx.timezone, None)?,
             window_ms: 14 * 86_400_000,
             filters: Vec::new(),
             order: Order::Ordered,
