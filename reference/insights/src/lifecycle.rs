@@ -25,6 +25,8 @@ pub struct Lifecycle {
     series: Series,
     range: Range,
     filters: Vec<String>,
+    /// The project timezone, which the activity array's buckets keep.
+    timezone: String,
 }
 
 impl Lifecycle {
@@ -102,6 +104,7 @@ impl Lifecycle {
             series,
             range,
             filters,
+            timezone: ctx.timezone.clone(),
         })
     }
 
@@ -130,10 +133,22 @@ impl Lifecycle {
         conditions.extend(self.series.conditions());
         conditions.extend(self.filters.iter().cloned());
         let inner = format!(
-            "SELECT person_id AS target, {created} AS created, groupUniqArray({bucket}) AS periods \
+            "SELECT person_id AS target, {created} AS created, {periods} AS periods \
              FROM events WHERE {where_} GROUP BY target",
             created = interval.start_of("min(person.created_at)"),
-            bucket = interval.start_of("timestamp"),
+            periods = match interval {
+                // ClickHouse's arrays of DateTime drop the timezone: put it back, so that the
+                // buckets print as the project's wall clock and `- interval` steps calendar days
+                // across DST. Weeks and months are Dates, which have none to lose.
+                Interval::Hour | Interval::Day => format!(
+                    "arrayMap(p -> toTimeZone(p, {}), groupUniqArray({}))",
+                    string(&self.timezone),
+                    interval.start_of("timestamp")
+                ),
+                Interval::Week | Interval::Month => {
+                    format!("groupUniqArray({})", interval.start_of("timestamp"))
+                }
+            },
             where_ = where_clause(&conditions),
         );
         let window = format!(
