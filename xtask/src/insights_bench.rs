@@ -482,6 +482,7 @@ fn compile_us(query: &Value, team: i64) -> anyhow::Result<f64> {
     let ctx = insights::Context {
         timezone: "UTC".into(),
         now: chrono_now(),
+        earliest_event: None,
     };
     let once = || -> anyhow::Result<f64> {
         let started = Instant::now();

@@ -268,6 +268,7 @@ async fn serve(args: ServeArgs, settings: settings::Settings) -> anyhow::Result<
                 cache: Some(Arc::new(cache)),
                 metrics: Arc::new(query_api::Metrics::default()),
                 limits: Arc::new(query_api::Limits::default()),
+                fixed_now: None,
             })
         }
         _ => None,

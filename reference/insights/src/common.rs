@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use crate::dates::Range;
 use crate::error::{Error, Result};
 use crate::hogql::{field, string};
 use crate::json::Obj;
@@ -56,6 +57,114 @@ impl Interval {
             Interval::Month => format!("toStartOfMonth({expr})"),
         }
     }
+}
+
+/// Refuses what no insight kind here answers on the query object: `modifiers`,
+/// `filterTestAccounts: true` (no test account filters are stored) and sampling.
+pub(crate) fn reject_unanswered(obj: &Obj<'_>) -> Result<()> {
+    obj.reject_set("modifiers", "`modifiers` on an insight query")?;
+    obj.reject_set(
+        "filterTestAccounts",
+        "`filterTestAccounts: true` (no test account filters are stored)",
+    )?;
+    if let Some(factor) = obj.number("samplingFactor")?
+        && factor != 1.0
+    {
+        return Err(Error::unsupported(obj.child("samplingFactor"), "sampling"));
+    }
+    Ok(())
+}
+
+/// The object's `properties` as HogQL conditions (none when absent).
+pub(crate) fn properties_of(obj: &Obj<'_>) -> Result<Vec<String>> {
+    match obj.get("properties") {
+        None => Ok(Vec::new()),
+        Some(v) => property_filters(v, &obj.child("properties")),
+    }
+}
+
+/// `series`: 1 to 26 `EventsNode`s.
+pub(crate) fn read_series(obj: &Obj<'_>) -> Result<Vec<Series>> {
+    let items = obj
+        .array("series")?
+        .ok_or_else(|| Error::invalid(obj.child("series"), "is required"))?;
+    if items.is_empty() || items.len() > 26 {
+        return Err(Error::invalid(
+            obj.child("series"),
+            "must have 1 to 26 series",
+        ));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Series::read(s, &format!("{}[{i}]", obj.child("series"))))
+        .collect()
+}
+
+/// A group type index field (`math_group_type_index`, ...): 0 to 4, `None` when absent.
+pub(crate) fn group_type_index(obj: &Obj<'_>, key: &str) -> Result<Option<i64>> {
+    match obj.int(key)? {
+        Some(index) if !(0..=4).contains(&index) => {
+            Err(Error::invalid(obj.child(key), "must be between 0 and 4"))
+        }
+        other => Ok(other),
+    }
+}
+
+/// The fields of PostHog's `breakdownFilter`.
+const BREAKDOWN_FIELDS: &[&str] = &[
+    "breakdown",
+    "breakdown_type",
+    "breakdown_limit",
+    "breakdown_group_type_index",
+    "breakdown_hide_other_aggregation",
+    "breakdown_normalize_url",
+    "breakdown_histogram_bin_count",
+    "breakdowns",
+];
+
+/// What every `breakdownFilter` reader does first: unknown fields are errors, and histogram bins
+/// and URL normalisation are refused.
+pub(crate) fn breakdown_preamble(obj: &Obj<'_>) -> Result<()> {
+    obj.deny_unknown(BREAKDOWN_FIELDS)?;
+    obj.reject_set(
+        "breakdown_histogram_bin_count",
+        "`breakdown_histogram_bin_count`",
+    )?;
+    obj.reject_set("breakdown_normalize_url", "`breakdown_normalize_url`")
+}
+
+/// `breakdown_limit`: 1 to 1000, `default` when absent.
+pub(crate) fn breakdown_limit(obj: &Obj<'_>, default: usize) -> Result<usize> {
+    match obj.int("breakdown_limit")? {
+        None => Ok(default),
+        Some(n) if (1..=1000).contains(&n) => Ok(n as usize),
+        Some(_) => Err(Error::invalid(
+            obj.child("breakdown_limit"),
+            "must be between 1 and 1000",
+        )),
+    }
+}
+
+/// `intervalCount`: how many intervals make one bucket (1 when absent).
+pub(crate) fn interval_count(obj: &Obj<'_>) -> Result<i64> {
+    match obj.int("intervalCount")? {
+        None => Ok(1),
+        Some(n) if (1..=1000).contains(&n) => Ok(n),
+        Some(_) => Err(Error::invalid(
+            obj.child("intervalCount"),
+            "must be between 1 and 1000",
+        )),
+    }
+}
+
+/// Conditions joined into one `WHERE` body, each in parentheses.
+pub(crate) fn where_clause(conditions: &[String]) -> String {
+    conditions
+        .iter()
+        .map(|c| format!("({c})"))
+        .collect::<Vec<_>>()
+        .join(" AND ")
 }
 
 /// What a series counts per bucket.
@@ -161,7 +270,7 @@ impl Series {
         obj.reject_set("math_hogql", "`math_hogql`")?;
         let math_name = obj.str("math")?.map(str::to_owned);
         let math_property = obj.str("math_property")?.map(str::to_owned);
-        let math_group_type_index = obj.int("math_group_type_index")?;
+        let math_group_type_index = group_type_index(&obj, "math_group_type_index")?;
         let need_property = || {
             math_property.clone().ok_or_else(|| {
                 Error::invalid(obj.child("math_property"), "is required for this math")
@@ -186,12 +295,6 @@ impl Series {
                         "is required for unique_group",
                     )
                 })?;
-                if !(0..=4).contains(&index) {
-                    return Err(Error::invalid(
-                        obj.child("math_group_type_index"),
-                        "must be between 0 and 4",
-                    ));
-                }
                 Math::UniqueGroup(index)
             }
             Some("sum") => property_math("sum")?,
@@ -229,10 +332,7 @@ impl Series {
                 ));
             }
         };
-        let filters = match obj.get("properties") {
-            None => Vec::new(),
-            Some(v) => property_filters(v, &obj.child("properties"))?,
-        };
+        let filters = properties_of(&obj)?;
         Ok(Series {
             event: obj.str("event")?.map(str::to_owned),
             custom_name: obj.str("custom_name")?.map(str::to_owned),
@@ -329,18 +429,12 @@ pub(crate) fn property_filter(value: &Value, path: &str) -> Result<String> {
         "event" => field("properties", key),
         "person" => field("person.properties", key),
         "group" => {
-            let index = obj.int("group_type_index")?.ok_or_else(|| {
+            let index = group_type_index(&obj, "group_type_index")?.ok_or_else(|| {
                 Error::invalid(
                     obj.child("group_type_index"),
                     "is required for a group filter",
                 )
             })?;
-            if !(0..=4).contains(&index) {
-                return Err(Error::invalid(
-                    obj.child("group_type_index"),
-                    "must be between 0 and 4",
-                ));
-            }
             field(&format!("group_{index}.properties"), key)
         }
         "session" => field("session", key),
@@ -517,22 +611,8 @@ pub const DEFAULT_BREAKDOWN_LIMIT: usize = 25;
 impl Breakdown {
     /// Reads `breakdownFilter`; `None` when it asks for no breakdown.
     pub(crate) fn read(obj: &Obj<'_>) -> Result<Option<Breakdown>> {
-        obj.deny_unknown(&[
-            "breakdown",
-            "breakdown_type",
-            "breakdown_limit",
-            "breakdown_group_type_index",
-            "breakdown_hide_other_aggregation",
-            "breakdown_normalize_url",
-            "breakdown_histogram_bin_count",
-            "breakdowns",
-        ])?;
+        breakdown_preamble(obj)?;
         obj.reject_set("breakdowns", "multiple `breakdowns`")?;
-        obj.reject_set(
-            "breakdown_histogram_bin_count",
-            "`breakdown_histogram_bin_count`",
-        )?;
-        obj.reject_set("breakdown_normalize_url", "`breakdown_normalize_url`")?;
         let Some(breakdown) = obj.get("breakdown") else {
             return Ok(None);
         };
@@ -551,18 +631,13 @@ impl Breakdown {
             "event" => field("properties", &key),
             "person" => field("person.properties", &key),
             "group" => {
-                let index = obj.int("breakdown_group_type_index")?.ok_or_else(|| {
-                    Error::invalid(
-                        obj.child("breakdown_group_type_index"),
-                        "is required for a group breakdown",
-                    )
-                })?;
-                if !(0..=4).contains(&index) {
-                    return Err(Error::invalid(
-                        obj.child("breakdown_group_type_index"),
-                        "must be between 0 and 4",
-                    ));
-                }
+                let index =
+                    group_type_index(obj, "breakdown_group_type_index")?.ok_or_else(|| {
+                        Error::invalid(
+                            obj.child("breakdown_group_type_index"),
+                            "is required for a group breakdown",
+                        )
+                    })?;
                 field(&format!("group_{index}.properties"), &key)
             }
             "session" => field("session", &key),
@@ -580,16 +655,7 @@ impl Breakdown {
                 ));
             }
         };
-        let limit = match obj.int("breakdown_limit")? {
-            None => DEFAULT_BREAKDOWN_LIMIT,
-            Some(n) if (1..=1000).contains(&n) => n as usize,
-            Some(_) => {
-                return Err(Error::invalid(
-                    obj.child("breakdown_limit"),
-                    "must be between 1 and 1000",
-                ));
-            }
-        };
+        let limit = breakdown_limit(obj, DEFAULT_BREAKDOWN_LIMIT)?;
         Ok(Some(Breakdown {
             expr: format!(
                 "ifNull(nullIf(toString({subject}), ''), {})",
@@ -601,6 +667,21 @@ impl Breakdown {
                 .unwrap_or(false),
         }))
     }
+}
+
+/// The periods a query answers: its range, then the one `compare` adds (the same number of
+/// intervals just before, or the range shifted by `compare_to`).
+pub(crate) fn compare_periods(compare: Option<&Compare>, range: Range) -> Vec<Range> {
+    let mut periods = vec![range];
+    match compare {
+        None => {}
+        Some(Compare::Previous) => {
+            let n = range.buckets().len() as i64;
+            periods.push(range.shifted_intervals(-n));
+        }
+        Some(Compare::To(by)) => periods.push(range.shifted_back(by)),
+    }
+    periods
 }
 
 /// `compareFilter`.

@@ -2,7 +2,9 @@
 //! `explicitDate`), in the project's wall-clock time, and the bucket calendar of a range. The caller
 //! gives "now" (as wall-clock time in the project timezone), so this stays pure.
 
-use chrono::{Datelike, Duration, Months, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use chrono::{
+    Datelike, Duration, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeZone as _, Timelike,
+};
 
 use crate::common::Interval;
 use crate::error::{Error, Result};
@@ -154,6 +156,7 @@ impl Range {
         interval: Interval,
         now: NaiveDateTime,
         timezone: &str,
+        earliest: Option<NaiveDateTime>,
     ) -> Result<Range> {
         let field = |k: &str| {
             obj.map(|o| o.child(k))
@@ -177,7 +180,12 @@ impl Range {
         };
         let mut from = match from_text {
             None => start_of_unit(now, Unit::Day) - Duration::days(7),
-            Some("all") => return Err(Error::unsupported(field("date_from"), "`all`")),
+            Some("all") => earliest.ok_or_else(|| {
+                Error::unsupported(
+                    field("date_from"),
+                    "`all` without the team's earliest event",
+                )
+            })?,
             Some(text) => parse_point(text, now, timezone).ok_or_else(|| {
                 Error::invalid(
                     field("date_from"),
@@ -185,6 +193,18 @@ impl Range {
                 )
             })?,
         };
+        // A relative start is truncated as PostHog's `always_truncate` does: `-48h` to the start of
+        // its hour, `-2d` (and longer units) to the start of its day, whatever the interval.
+        if let Some(r) = from_text.and_then(Relative::parse) {
+            from = start_of_unit(
+                from,
+                if r.unit == Unit::Hour {
+                    Unit::Hour
+                } else {
+                    Unit::Day
+                },
+            );
+        }
         if !hourly && !explicit {
             from = start_of_unit(from, Unit::Day);
         }
@@ -219,6 +239,21 @@ impl Range {
             ));
         }
         Ok(range)
+    }
+
+    /// Reads the query's `dateRange` with the plan's "now" and timezone.
+    pub(crate) fn of_query(
+        query: &Obj<'_>,
+        interval: Interval,
+        ctx: &crate::Context,
+    ) -> Result<Range> {
+        Range::read(
+            query.object("dateRange")?.as_ref(),
+            interval,
+            ctx.now,
+            &ctx.timezone,
+            ctx.earliest_event,
+        )
     }
 
     /// The start of the first bucket.
@@ -322,20 +357,24 @@ pub(crate) fn parse_point(text: &str, now: NaiveDateTime, timezone: &str) -> Opt
         return Some(relative.resolve(now));
     }
     let text = text.trim();
-    // An explicit offset is only meaningful here when the project is in UTC.
-    let utc = matches!(timezone, "UTC" | "Etc/UTC" | "GMT");
-    let naive = if let Some(t) = text
+    if let Some(t) = text
         .strip_suffix('Z')
         .or_else(|| text.strip_suffix("+00:00"))
     {
-        if !utc {
-            return None;
+        // An instant in UTC: its wall-clock time in the project timezone.
+        let at = parse_wall_clock(t)?;
+        if matches!(timezone, "UTC" | "Etc/UTC" | "GMT") {
+            return Some(at);
         }
-        t
-    } else {
-        text
-    };
-    let naive = naive.replace('T', " ");
+        let zone: chrono_tz::Tz = timezone.parse().ok()?;
+        return Some(zone.from_utc_datetime(&at).naive_local());
+    }
+    parse_wall_clock(text)
+}
+
+/// `2020-01-09`, `2020-01-09 13:00[:00[.000]]` (or with a `T`) as wall-clock time.
+fn parse_wall_clock(text: &str) -> Option<NaiveDateTime> {
+    let naive = text.replace('T', " ");
     for format in [
         "%Y-%m-%d %H:%M:%S%.f",
         "%Y-%m-%d %H:%M:%S",
@@ -386,7 +425,7 @@ mod tests {
         let now = at("2030-01-01 00:00:00");
         let value = serde_json::json!({"date_from": "2020-01-09", "date_to": "2020-01-19"});
         let obj = Obj::new("dateRange", &value).unwrap();
-        let range = Range::read(Some(&obj), Interval::Day, now, "UTC").unwrap();
+        let range = Range::read(Some(&obj), Interval::Day, now, "UTC", None).unwrap();
         assert_eq!(range.buckets().len(), 11);
         assert_eq!(range.label(range.from), "9-Jan-2020");
         assert_eq!(hogql_time(range.to), "2020-01-19 23:59:59.999999");
@@ -401,9 +440,42 @@ mod tests {
             Interval::Hour,
             now,
             "UTC",
+            None,
         )
         .unwrap();
         assert_eq!(hourly.buckets().len(), 1);
         assert_eq!(hourly.label(hourly.from), "9-Jan 00:00");
+    }
+
+    #[test]
+    fn relative_starts_are_truncated_to_their_unit() {
+        let now = at("2020-01-20 12:30:00");
+        let read = |from: &str| {
+            let value = serde_json::json!({"date_from": from});
+            let obj = Obj::new("dateRange", &value).unwrap();
+            Range::read(Some(&obj), Interval::Hour, now, "UTC", None).unwrap()
+        };
+        // 48 + 12 + 1 hourly buckets, as PostHog's test_interval_hour_last_days counts them.
+        assert_eq!(read("-2d").from, at("2020-01-18 00:00:00"));
+        assert_eq!(read("-2d").buckets().len(), 61);
+        assert_eq!(read("-3h").from, at("2020-01-20 09:00:00"));
+    }
+
+    #[test]
+    fn utc_instants_are_read_in_the_project_timezone() {
+        let now = at("2030-01-01 00:00:00");
+        assert_eq!(
+            parse_point("2025-03-09T00:00:00Z", now, "US/Pacific"),
+            Some(at("2025-03-08 16:00:00"))
+        );
+        assert_eq!(
+            parse_point("2025-03-12T00:00:00Z", now, "US/Pacific"),
+            Some(at("2025-03-11 17:00:00"))
+        );
+        assert_eq!(
+            parse_point("2025-03-09T00:00:00Z", now, "UTC"),
+            Some(at("2025-03-09 00:00:00"))
+        );
+        assert_eq!(parse_point("2025-03-09T00:00:00Z", now, "Not/AZone"), None);
     }
 }

@@ -31,6 +31,19 @@ pub struct Context {
     pub timezone: String,
     /// Now, as wall-clock time in the project timezone.
     pub now: NaiveDateTime,
+    /// The team's earliest event, as wall-clock time in the project timezone: where a range with
+    /// `date_from: "all"` starts (`None`: such a range is refused). See [`wants_earliest_event`].
+    pub earliest_event: Option<NaiveDateTime>,
+}
+
+/// Whether planning `query` needs [`Context::earliest_event`] (its `dateRange.date_from` is
+/// `all`), so that the caller looks it up only then.
+pub fn wants_earliest_event(query: &Value) -> bool {
+    query
+        .get("dateRange")
+        .and_then(|r| r.get("date_from"))
+        .and_then(Value::as_str)
+        == Some("all")
 }
 
 /// The insight kinds this crate answers.

@@ -6,7 +6,9 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::common::{Interval, Math, Series, property_filters};
+use crate::common::{
+    Interval, Math, Series, interval_count, properties_of, reject_unanswered, where_clause,
+};
 use crate::dates::{Range, hogql_time, parse_clickhouse_time, step};
 use crate::error::{Error, Result};
 use crate::hogql::string;
@@ -23,6 +25,8 @@ pub struct Lifecycle {
     series: Series,
     range: Range,
     filters: Vec<String>,
+    /// The project timezone, which the activity array's buckets keep.
+    timezone: String,
 }
 
 impl Lifecycle {
@@ -41,29 +45,18 @@ impl Lifecycle {
             "dataColorTheme",
             "modifiers",
         ])?;
-        obj.reject_set("modifiers", "`modifiers` on an insight query")?;
-        obj.reject_set(
-            "filterTestAccounts",
-            "`filterTestAccounts: true` (no test account filters are stored)",
-        )?;
+        reject_unanswered(&obj)?;
         if obj.get("aggregation_group_type_index").is_some() {
             return Err(Error::unsupported(
                 obj.child("aggregation_group_type_index"),
                 "a group lifecycle (groups' created_at)",
             ));
         }
-        if let Some(n) = obj.int("intervalCount")?
-            && n != 1
-        {
+        if interval_count(&obj)? != 1 {
             return Err(Error::unsupported(
                 obj.child("intervalCount"),
                 "an interval count other than 1",
             ));
-        }
-        if let Some(factor) = obj.number("samplingFactor")?
-            && factor != 1.0
-        {
-            return Err(Error::unsupported(obj.child("samplingFactor"), "sampling"));
         }
         if let Some(filter) = obj.object("lifecycleFilter")? {
             filter.deny_unknown(&[
@@ -72,7 +65,20 @@ impl Lifecycle {
                 "showLegend",
                 "stacked",
             ])?;
-            filter.reject_set("toggledLifecycles", "`toggledLifecycles`")?;
+            // Which statuses the chart shows: PostHog's runner answers all four either way.
+            for (i, status) in filter
+                .array("toggledLifecycles")?
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if !status.as_str().is_some_and(|s| STATUSES.contains(&s)) {
+                    return Err(Error::invalid(
+                        format!("{}[{i}]", filter.child("toggledLifecycles")),
+                        "must be new, returning, resurrecting or dormant",
+                    ));
+                }
+            }
         }
         let items = obj
             .array("series")?
@@ -92,20 +98,13 @@ impl Lifecycle {
             ));
         }
         let interval = Interval::read(&obj, "interval")?;
-        let range = Range::read(
-            obj.object("dateRange")?.as_ref(),
-            interval,
-            ctx.now,
-            &ctx.timezone,
-        )?;
-        let filters = match obj.get("properties") {
-            None => Vec::new(),
-            Some(v) => property_filters(v, &obj.child("properties"))?,
-        };
+        let range = Range::of_query(&obj, interval, ctx)?;
+        let filters = properties_of(&obj)?;
         Ok(Lifecycle {
             series,
             range,
             filters,
+            timezone: ctx.timezone.clone(),
         })
     }
 
@@ -123,23 +122,34 @@ impl Lifecycle {
         let interval = self.range.interval;
         let first = self.range.first_bucket();
         let before = step(first, interval, -1);
+        // Events of the whole interval holding `date_to` count, as in PostHog's lifecycle (a
+        // month range ending on the 1st still sees the rest of that month).
+        let last = self.range.buckets().last().copied().unwrap_or(first);
         let mut conditions = vec![format!(
-            "timestamp >= toDateTime({}) AND timestamp <= toDateTime({})",
+            "timestamp >= toDateTime({}) AND timestamp < toDateTime({})",
             string(&hogql_time(before)),
-            string(&hogql_time(self.range.to)),
+            string(&hogql_time(step(last, interval, 1))),
         )];
         conditions.extend(self.series.conditions());
         conditions.extend(self.filters.iter().cloned());
         let inner = format!(
-            "SELECT person_id AS target, {created} AS created, groupUniqArray({bucket}) AS periods \
+            "SELECT person_id AS target, {created} AS created, {periods} AS periods \
              FROM events WHERE {where_} GROUP BY target",
             created = interval.start_of("min(person.created_at)"),
-            bucket = interval.start_of("timestamp"),
-            where_ = conditions
-                .iter()
-                .map(|c| format!("({c})"))
-                .collect::<Vec<_>>()
-                .join(" AND "),
+            periods = match interval {
+                // ClickHouse's arrays of DateTime drop the timezone: put it back, so that the
+                // buckets print as the project's wall clock and `- interval` steps calendar days
+                // across DST. Weeks and months are Dates, which have none to lose.
+                Interval::Hour | Interval::Day => format!(
+                    "arrayMap(p -> toTimeZone(p, {}), groupUniqArray({}))",
+                    string(&self.timezone),
+                    interval.start_of("timestamp")
+                ),
+                Interval::Week | Interval::Month => {
+                    format!("groupUniqArray({})", interval.start_of("timestamp"))
+                }
+            },
+            where_ = where_clause(&conditions),
         );
         let window = format!(
             "period >= toDateTime({}) AND period <= toDateTime({})",

@@ -11,7 +11,10 @@
 use chrono::NaiveDateTime;
 use serde_json::{Map, Value, json};
 
-use crate::common::{BREAKDOWN_OTHER, DEFAULT_BREAKDOWN_LIMIT, Interval, property_filters};
+use crate::common::{
+    BREAKDOWN_OTHER, DEFAULT_BREAKDOWN_LIMIT, Interval, breakdown_limit, breakdown_preamble,
+    group_type_index, properties_of, reject_unanswered,
+};
 use crate::dates::{Relative, hogql_time, parse_point, start_of_interval, step};
 use crate::error::{Error, Result};
 use crate::hogql::{field, string};
@@ -77,10 +80,7 @@ impl Entity {
                 ));
             }
         };
-        let filters = match obj.get("properties") {
-            None => Vec::new(),
-            Some(v) => property_filters(v, &obj.child("properties"))?,
-        };
+        let filters = properties_of(&obj)?;
         Ok(Entity { event, filters })
     }
 
@@ -140,25 +140,8 @@ impl Retention {
             "dataColorTheme",
             "modifiers",
         ])?;
-        obj.reject_set("modifiers", "`modifiers` on an insight query")?;
-        obj.reject_set(
-            "filterTestAccounts",
-            "`filterTestAccounts: true` (no test account filters are stored)",
-        )?;
-        if let Some(factor) = obj.number("samplingFactor")?
-            && factor != 1.0
-        {
-            return Err(Error::unsupported(obj.child("samplingFactor"), "sampling"));
-        }
-        let group_index = obj.int("aggregation_group_type_index")?;
-        if let Some(index) = group_index
-            && !(0..=4).contains(&index)
-        {
-            return Err(Error::invalid(
-                obj.child("aggregation_group_type_index"),
-                "must be between 0 and 4",
-            ));
-        }
+        reject_unanswered(&obj)?;
+        let group_index = group_type_index(&obj, "aggregation_group_type_index")?;
         let filter = obj.object("retentionFilter")?;
         let empty = Value::Object(Map::new());
         let filter = match filter {
@@ -265,10 +248,7 @@ impl Retention {
                 format!("the retention matrix would have more than {MAX_CELLS} cells"),
             ));
         }
-        let filters = match obj.get("properties") {
-            None => Vec::new(),
-            Some(v) => property_filters(v, &obj.child("properties"))?,
-        };
+        let filters = properties_of(&obj)?;
         let breakdown = match obj.object("breakdownFilter")? {
             None => None,
             Some(b) => read_breakdown(&b)?,
@@ -554,35 +534,12 @@ fn range(
 /// `breakdownFilter` of a retention query: one breakdown (PostHog uses the first of `breakdowns`),
 /// its value as a string with nulls as `''`, and the limit.
 fn read_breakdown(obj: &Obj<'_>) -> Result<Option<(String, usize)>> {
-    obj.deny_unknown(&[
-        "breakdown",
-        "breakdown_type",
-        "breakdown_limit",
-        "breakdown_group_type_index",
-        "breakdown_hide_other_aggregation",
-        "breakdown_normalize_url",
-        "breakdown_histogram_bin_count",
-        "breakdowns",
-    ])?;
-    obj.reject_set(
-        "breakdown_histogram_bin_count",
-        "`breakdown_histogram_bin_count`",
-    )?;
-    obj.reject_set("breakdown_normalize_url", "`breakdown_normalize_url`")?;
+    breakdown_preamble(obj)?;
     obj.reject_set(
         "breakdown_hide_other_aggregation",
         "`breakdown_hide_other_aggregation`",
     )?;
-    let limit = match obj.int("breakdown_limit")? {
-        None => DEFAULT_BREAKDOWN_LIMIT,
-        Some(n) if (1..=1_000).contains(&n) => n as usize,
-        Some(_) => {
-            return Err(Error::invalid(
-                obj.child("breakdown_limit"),
-                "must be between 1 and 1000",
-            ));
-        }
-    };
+    let limit = breakdown_limit(obj, DEFAULT_BREAKDOWN_LIMIT)?;
     // (path of the property, property, type, group type index)
     let (path, property, kind, group): (String, String, String, Option<i64>) =
         match obj.array("breakdowns")? {

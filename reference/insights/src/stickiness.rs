@@ -1,12 +1,19 @@
 //! `StickinessQuery`: for each series, how many persons (or groups) were active in exactly 1, 2, …
-//! N intervals of the range, as PostHog's stickiness runner counts them (N is the number of
-//! interval starts in the range plus one, e.g. 11 for ten whole days).
+//! N intervals of the range, as PostHog's stickiness runner counts them: N is the number of
+//! intervals from the one holding `date_from` to the one holding `date_to` (10 for ten whole days),
+//! `intervalCount` groups that many intervals into one from the range's first, `computedAs:
+//! cumulative` turns the counts into "N or more" and `stickinessCriteria` counts only the intervals
+//! with a number of events that meets it.
 
 use serde_json::{Map, Value, json};
 
-use crate::common::{Compare, Interval, Math, Series, property_filters};
-use crate::dates::Range;
+use crate::common::{
+    Compare, Interval, Math, Series, compare_periods, interval_count, properties_of, read_series,
+    reject_unanswered, where_clause,
+};
+use crate::dates::{Range, hogql_time};
 use crate::error::{Error, Result};
+use crate::hogql::string;
 use crate::json::Obj;
 use crate::trends::MAX_ROWS_PER_PART;
 use crate::{Context, number};
@@ -18,6 +25,12 @@ pub struct Stickiness {
     periods: Vec<Range>,
     compare: bool,
     filters: Vec<String>,
+    /// How many intervals make one (`intervalCount`).
+    count: i64,
+    /// `computedAs: cumulative`.
+    cumulative: bool,
+    /// `stickinessCriteria`: the comparison and the number of events an interval needs.
+    criteria: Option<(&'static str, i64)>,
 }
 
 impl Stickiness {
@@ -36,56 +49,21 @@ impl Stickiness {
             "dataColorTheme",
             "modifiers",
         ])?;
-        obj.reject_set("modifiers", "`modifiers` on an insight query")?;
-        obj.reject_set(
-            "filterTestAccounts",
-            "`filterTestAccounts: true` (no test account filters are stored)",
-        )?;
-        if let Some(n) = obj.int("intervalCount")?
-            && n != 1
-        {
-            return Err(Error::unsupported(
-                obj.child("intervalCount"),
-                "an interval count other than 1",
-            ));
+        reject_unanswered(&obj)?;
+        let count = interval_count(&obj)?;
+        let series = read_series(&obj)?;
+        for (i, s) in series.iter().enumerate() {
+            if !matches!(s.math, Math::Total | Math::Dau | Math::UniqueGroup(_)) {
+                return Err(Error::unsupported(
+                    format!("{}[{i}].math", obj.child("series")),
+                    "this math in a stickiness query",
+                ));
+            }
         }
-        if let Some(factor) = obj.number("samplingFactor")?
-            && factor != 1.0
-        {
-            return Err(Error::unsupported(obj.child("samplingFactor"), "sampling"));
-        }
-        let items = obj
-            .array("series")?
-            .ok_or_else(|| Error::invalid(obj.child("series"), "is required"))?;
-        if items.is_empty() || items.len() > 26 {
-            return Err(Error::invalid(
-                obj.child("series"),
-                "must have 1 to 26 series",
-            ));
-        }
-        let series = items
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let path = format!("{}[{i}]", obj.child("series"));
-                let series = Series::read(s, &path)?;
-                match series.math {
-                    Math::Total | Math::Dau | Math::UniqueGroup(_) => Ok(series),
-                    _ => Err(Error::unsupported(
-                        format!("{path}.math"),
-                        "this math in a stickiness query",
-                    )),
-                }
-            })
-            .collect::<Result<Vec<_>>>()?;
         let interval = Interval::read(&obj, "interval")?;
-        let range = Range::read(
-            obj.object("dateRange")?.as_ref(),
-            interval,
-            ctx.now,
-            &ctx.timezone,
-        )?;
+        let range = Range::of_query(&obj, interval, ctx)?;
         let mut compare = None;
+        let (mut cumulative, mut criteria) = (false, None);
         if let Some(filter) = obj.object("stickinessFilter")? {
             filter.deny_unknown(&[
                 "compare",
@@ -99,39 +77,58 @@ impl Stickiness {
                 "computedAs",
                 "stickinessCriteria",
             ])?;
-            if let Some(kind) = filter.str("computedAs")?
-                && kind != "non_cumulative"
-            {
-                return Err(Error::unsupported(
-                    filter.child("computedAs"),
-                    format!("`{kind}`"),
-                ));
+            cumulative = match filter.str("computedAs")? {
+                None | Some("non_cumulative") => false,
+                Some("cumulative") => true,
+                Some(other) => {
+                    return Err(Error::invalid(
+                        filter.child("computedAs"),
+                        format!(
+                            "unknown computation `{other}` (expected cumulative or non_cumulative)"
+                        ),
+                    ));
+                }
+            };
+            if let Some(c) = filter.object("stickinessCriteria")? {
+                criteria = read_criteria(&c)?;
             }
-            filter.reject_set("stickinessCriteria", "`stickinessCriteria`")?;
             compare = Compare::read_legacy(&filter)?;
         }
         if let Some(c) = obj.object("compareFilter")? {
             compare = Compare::read(&c)?.or(compare);
         }
-        let mut periods = vec![range];
-        match &compare {
-            None => {}
-            Some(Compare::Previous) => {
-                let n = range.buckets().len() as i64;
-                periods.push(range.shifted_intervals(-n));
-            }
-            Some(Compare::To(by)) => periods.push(range.shifted_back(by)),
-        }
-        let filters = match obj.get("properties") {
-            None => Vec::new(),
-            Some(v) => property_filters(v, &obj.child("properties"))?,
-        };
+        let periods = compare_periods(compare.as_ref(), range);
+        let filters = properties_of(&obj)?;
         Ok(Stickiness {
             series,
             periods,
             compare: compare.is_some(),
             filters,
+            count,
+            cumulative,
+            criteria,
         })
+    }
+
+    /// How many (grouped) intervals a period has: the width of its series.
+    fn width(&self, period: &Range) -> usize {
+        let buckets = period.buckets().len();
+        let count = self.count.max(1) as usize;
+        buckets.div_ceil(count)
+    }
+
+    /// The HogQL of the interval an event falls in.
+    fn bucket(&self, period: &Range) -> String {
+        let start = period.interval.start_of("timestamp");
+        if self.count == 1 {
+            return start;
+        }
+        format!(
+            "intDiv(dateDiff({}, toDateTime({}), {start}), {})",
+            string(period.interval.name()),
+            string(&hogql_time(period.first_bucket())),
+            self.count
+        )
     }
 
     pub(crate) fn hogql(&self) -> String {
@@ -146,17 +143,23 @@ impl Stickiness {
                 let mut conditions = vec![period.condition()];
                 conditions.extend(series.conditions());
                 conditions.extend(self.filters.iter().cloned());
+                let where_ = where_clause(&conditions);
+                let bucket = self.bucket(period);
+                let per_target = match self.criteria {
+                    None => format!(
+                        "SELECT {target} AS target, count(DISTINCT {bucket}) AS num_intervals \
+                         FROM events WHERE {where_} GROUP BY target"
+                    ),
+                    Some((op, value)) => format!(
+                        "SELECT target, countIf(events_in_interval {op} {value}) AS num_intervals FROM (\
+                         SELECT {target} AS target, {bucket} AS interval, count() AS events_in_interval \
+                         FROM events WHERE {where_} GROUP BY target, interval) \
+                         GROUP BY target HAVING num_intervals > 0"
+                    ),
+                };
                 parts.push(format!(
-                    "SELECT {part} AS part, num_intervals, count() AS value FROM (\
-                     SELECT {target} AS target, count(DISTINCT {bucket}) AS num_intervals \
-                     FROM events WHERE {where_} GROUP BY target) \
-                     GROUP BY num_intervals LIMIT {MAX_ROWS_PER_PART}",
-                    bucket = period.interval.start_of("timestamp"),
-                    where_ = conditions
-                        .iter()
-                        .map(|c| format!("({c})"))
-                        .collect::<Vec<_>>()
-                        .join(" AND "),
+                    "SELECT {part} AS part, num_intervals, count() AS value FROM ({per_target}) \
+                     GROUP BY num_intervals LIMIT {MAX_ROWS_PER_PART}"
                 ));
             }
         }
@@ -165,7 +168,7 @@ impl Stickiness {
 
     pub(crate) fn shape(&self, rows: &[Value]) -> Result<Map<String, Value>> {
         let n_parts = self.periods.len() * self.series.len();
-        let widths: Vec<usize> = self.periods.iter().map(|p| p.buckets().len() + 1).collect();
+        let widths: Vec<usize> = self.periods.iter().map(|p| self.width(p)).collect();
         let mut data: Vec<Vec<f64>> = (0..n_parts)
             .map(|part| vec![0.0; widths[part / self.series.len()]])
             .collect();
@@ -195,6 +198,23 @@ impl Stickiness {
             let unit = self.periods[period].interval.name();
             let mut item = Map::new();
             item.insert("count".into(), json!(values.iter().sum::<f64>()));
+            let values: Vec<f64> = if self.cumulative {
+                // "N or more": the actors of N intervals and of every larger number.
+                let mut running = 0.0;
+                let mut out: Vec<f64> = values
+                    .iter()
+                    .rev()
+                    .map(|v| {
+                        running += v;
+                        running
+                    })
+                    .collect();
+                out.reverse();
+                out
+            } else {
+                values.clone()
+            };
+            let more = if self.cumulative { " or more" } else { "" };
             item.insert(
                 "data".into(),
                 Value::Array(values.iter().map(|v| json!(*v as i64)).collect()),
@@ -204,7 +224,7 @@ impl Stickiness {
                 "labels".into(),
                 json!(
                     (1..=values.len())
-                        .map(|n| format!("{n} {unit}{}", if n == 1 { "" } else { "s" }))
+                        .map(|n| format!("{n} {unit}{}{more}", if n == 1 { "" } else { "s" }))
                         .collect::<Vec<_>>()
                 ),
             );
@@ -223,4 +243,25 @@ impl Stickiness {
         out.insert("results".into(), Value::Array(results));
         Ok(out)
     }
+}
+
+/// `stickinessCriteria` (`{operator: gte|lte|exact, value: N}`): the HogQL comparison and `N`.
+fn read_criteria(obj: &Obj<'_>) -> Result<Option<(&'static str, i64)>> {
+    obj.deny_unknown(&["operator", "value"])?;
+    let op = match obj.str("operator")? {
+        Some("gte") => ">=",
+        Some("lte") => "<=",
+        Some("exact") => "=",
+        Some(other) => {
+            return Err(Error::invalid(
+                obj.child("operator"),
+                format!("unknown operator `{other}` (expected gte, lte or exact)"),
+            ));
+        }
+        None => return Err(Error::invalid(obj.child("operator"), "is required")),
+    };
+    let value = obj
+        .int("value")?
+        .ok_or_else(|| Error::invalid(obj.child("value"), "is required"))?;
+    Ok(Some((op, value)))
 }

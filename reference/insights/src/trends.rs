@@ -8,7 +8,8 @@ use chrono::NaiveDateTime;
 use serde_json::{Map, Value, json};
 
 use crate::common::{
-    BREAKDOWN_NULL, BREAKDOWN_OTHER, Breakdown, Compare, Interval, Math, Series, property_filters,
+    BREAKDOWN_NULL, BREAKDOWN_OTHER, Breakdown, Compare, Interval, Math, Series, compare_periods,
+    properties_of, read_series, reject_unanswered, where_clause,
 };
 use crate::dates::{Range, parse_clickhouse_time};
 use crate::error::{Error, Result};
@@ -94,41 +95,13 @@ impl Trends {
             "modifiers",
             "conversionGoal",
         ])?;
-        obj.reject_set("modifiers", "`modifiers` on an insight query")?;
+        reject_unanswered(&obj)?;
         obj.reject_set("conversionGoal", "`conversionGoal`")?;
         obj.reject_set(
             "aggregation_group_type_index",
             "`aggregation_group_type_index`",
         )?;
-        obj.reject_set(
-            "filterTestAccounts",
-            "`filterTestAccounts: true` (no test account filters are stored)",
-        )?;
-        if let Some(factor) = obj.number("samplingFactor")?
-            && factor != 1.0
-        {
-            return Err(Error::unsupported(obj.child("samplingFactor"), "sampling"));
-        }
-        let items = obj
-            .array("series")?
-            .ok_or_else(|| Error::invalid(obj.child("series"), "is required"))?;
-        if items.is_empty() {
-            return Err(Error::invalid(
-                obj.child("series"),
-                "must have at least one series",
-            ));
-        }
-        if items.len() > 26 {
-            return Err(Error::invalid(
-                obj.child("series"),
-                "must have at most 26 series",
-            ));
-        }
-        let series = items
-            .iter()
-            .enumerate()
-            .map(|(i, s)| Series::read(s, &format!("{}[{i}]", obj.child("series"))))
-            .collect::<Result<Vec<_>>>()?;
+        let series = read_series(&obj)?;
 
         let mut display = Display::Series;
         let mut formulas = Vec::new();
@@ -202,25 +175,12 @@ impl Trends {
         } else {
             Interval::read(&obj, "interval")?
         };
-        let range = Range::read(
-            obj.object("dateRange")?.as_ref(),
-            interval,
-            ctx.now,
-            &ctx.timezone,
-        )?;
+        let range = Range::of_query(&obj, interval, ctx)?;
         let mut compare = None;
         if let Some(c) = obj.object("compareFilter")? {
             compare = Compare::read(&c)?;
         }
-        let mut periods = vec![range];
-        match &compare {
-            None => {}
-            Some(Compare::Previous) => {
-                let n = range.buckets().len() as i64;
-                periods.push(range.shifted_intervals(-n));
-            }
-            Some(Compare::To(by)) => periods.push(range.shifted_back(by)),
-        }
+        let periods = compare_periods(compare.as_ref(), range);
         let breakdown = match obj.object("breakdownFilter")? {
             Some(b) => Breakdown::read(&b)?,
             None => None,
@@ -243,10 +203,7 @@ impl Trends {
                 ));
             }
         }
-        let filters = match obj.get("properties") {
-            None => Vec::new(),
-            Some(v) => property_filters(v, &obj.child("properties"))?,
-        };
+        let filters = properties_of(&obj)?;
         Ok(Trends {
             series,
             periods,
@@ -287,11 +244,7 @@ impl Trends {
                     "SELECT {part} AS part, {bucket} AS bucket, {agg} AS value, {breakdown} AS breakdown_value \
                      FROM events WHERE {where_} GROUP BY bucket, breakdown_value LIMIT {limit}",
                     agg = series.math.aggregate(),
-                    where_ = conditions
-                        .iter()
-                        .map(|c| format!("({c})"))
-                        .collect::<Vec<_>>()
-                        .join(" AND "),
+                    where_ = where_clause(&conditions),
                     limit = MAX_ROWS_PER_PART,
                 ));
             }
@@ -605,11 +558,7 @@ fn active_part(part: usize, period: &Range, lookback: i64, conditions: &[String]
          arrayMap(k -> {first} + toInterval{unit}(k), range(0, {candidates})))) AS d \
          FROM events WHERE {where_}) GROUP BY bucket LIMIT {limit}",
         exclusive = lookback - 1,
-        where_ = conditions
-            .iter()
-            .map(|c| format!("({c})"))
-            .collect::<Vec<_>>()
-            .join(" AND "),
+        where_ = where_clause(conditions),
         limit = MAX_ROWS_PER_PART,
     )
 }

@@ -8,6 +8,7 @@ fn ctx() -> insights::Context {
     insights::Context {
         timezone: "UTC".into(),
         now: NaiveDateTime::parse_from_str("2020-01-20 10:00:00", "%Y-%m-%d %H:%M:%S").unwrap(),
+        earliest_event: None,
     }
 }
 
@@ -155,9 +156,24 @@ fn stickiness_variants_compile() {
         json!({"kind": "StickinessQuery", "series": [{"kind": "EventsNode", "event": "a", "math": "sum", "math_property": "x"}]}),
         "query.series[0].math",
     );
+    for interval in ["hour", "day", "week", "month"] {
+        check_compiles(json!({"kind": "StickinessQuery",
+            "series": [{"kind": "EventsNode", "event": "$pageview", "math": "dau"}],
+            "interval": interval, "intervalCount": 2,
+            "dateRange": {"date_from": "2020-01-11", "date_to": "2020-01-20"},
+            "stickinessFilter": {"computedAs": "cumulative", "stickinessCriteria": {"operator": "gte", "value": 2}}}));
+    }
     check_refused(
-        json!({"kind": "StickinessQuery", "series": [{"kind": "EventsNode", "event": "a"}], "stickinessFilter": {"computedAs": "cumulative"}}),
+        json!({"kind": "StickinessQuery", "series": [{"kind": "EventsNode", "event": "a"}], "stickinessFilter": {"computedAs": "sometimes"}}),
         "query.stickinessFilter.computedAs",
+    );
+    check_refused(
+        json!({"kind": "StickinessQuery", "series": [{"kind": "EventsNode", "event": "a"}], "stickinessFilter": {"stickinessCriteria": {"operator": "gt", "value": 2}}}),
+        "query.stickinessFilter.stickinessCriteria.operator",
+    );
+    check_refused(
+        json!({"kind": "StickinessQuery", "series": [{"kind": "EventsNode", "event": "a"}], "intervalCount": 0}),
+        "query.intervalCount",
     );
 }
 
@@ -176,6 +192,15 @@ fn lifecycle_variants_compile() {
     check_refused(
         json!({"kind": "LifecycleQuery", "series": [{"kind": "EventsNode", "event": "a"}], "aggregation_group_type_index": 0}),
         "query.aggregation_group_type_index",
+    );
+    // `toggledLifecycles` only chooses what the chart shows; the four statuses are answered.
+    check_compiles(
+        json!({"kind": "LifecycleQuery", "series": [{"kind": "EventsNode", "event": "a"}],
+        "lifecycleFilter": {"toggledLifecycles": ["new", "dormant"]}}),
+    );
+    check_refused(
+        json!({"kind": "LifecycleQuery", "series": [{"kind": "EventsNode", "event": "a"}], "lifecycleFilter": {"toggledLifecycles": ["new", "gone"]}}),
+        "query.lifecycleFilter.toggledLifecycles[1]",
     );
 }
 

@@ -7,6 +7,7 @@ fn plan(query: Value) -> insights::Plan {
     let ctx = insights::Context {
         timezone: "UTC".into(),
         now: NaiveDateTime::parse_from_str("2020-01-20 10:00:00", "%Y-%m-%d %H:%M:%S").unwrap(),
+        earliest_event: None,
     };
     insights::plan(&query, &ctx).unwrap()
 }
@@ -221,4 +222,21 @@ fn retention_breakdowns_rank_by_cohort_size_and_fold_into_other() {
     // "b" and "c" both fold into "Other": its first cohort has both.
     assert_eq!(results[2]["values"][0]["count"], json!(2.0));
     assert_eq!(results[0]["values"][1]["count"], json!(1.0));
+}
+
+#[test]
+fn cumulative_stickiness_counts_n_or_more_and_keeps_the_actor_count() {
+    let p = plan(json!({"kind": "StickinessQuery",
+        "series": [{"kind": "EventsNode", "event": "a"}],
+        "dateRange": {"date_from": "2020-01-11", "date_to": "2020-01-13"},
+        "stickinessFilter": {"computedAs": "cumulative"}}));
+    // part, number of intervals, actors: one actor each of 1, 2 and 3 days.
+    let rows = vec![json!([0, 1, 1]), json!([0, 2, "1"]), json!([0, 3, 1])];
+    let out = p.shape(&rows).unwrap();
+    assert_eq!(out["results"][0]["data"], json!([3, 2, 1]));
+    assert_eq!(out["results"][0]["count"], json!(3.0));
+    assert_eq!(
+        out["results"][0]["labels"],
+        json!(["1 day or more", "2 days or more", "3 days or more"])
+    );
 }

@@ -122,9 +122,14 @@ pub async fn answer(
     state.metrics.record_cache_miss();
 
     let now = project_now(state, team_id, timezone).await?;
+    let earliest_event = match insights::wants_earliest_event(&request.query) {
+        true => Some(earliest_event(state, team_id, timezone).await?),
+        false => None,
+    };
     let ctx = insights::Context {
         timezone: timezone.to_owned(),
         now,
+        earliest_event,
     };
     let plan = insights::plan(&request.query, &ctx).map_err(plan_error)?;
     let prepared = {
@@ -186,22 +191,56 @@ pub async fn answer(
     Ok(body)
 }
 
-/// Now as wall-clock time in the project timezone, read from ClickHouse.
+/// Now (or [`AppState::fixed_now`]) as wall-clock time in the project timezone, read from
+/// ClickHouse.
 async fn project_now(
     state: &AppState,
     team_id: i64,
     timezone: &str,
 ) -> Result<chrono::NaiveDateTime> {
+    let hogql = match state.fixed_now {
+        None => "select toString(now())".to_owned(),
+        Some(at) => format!("select toString(toDateTime({}))", at.timestamp()),
+    };
+    first_cell(state, team_id, timezone, hogql)
+        .await?
+        .as_deref()
+        .and_then(wall_clock)
+        .ok_or_else(|| Error::Internal("clickhouse did not tell the time".into()))
+}
+
+/// The team's earliest event as wall-clock time in the project timezone, or PostHog's fallback
+/// (2015-01-01) for a team without events: where `date_from: "all"` starts.
+async fn earliest_event(
+    state: &AppState,
+    team_id: i64,
+    timezone: &str,
+) -> Result<chrono::NaiveDateTime> {
+    let hogql =
+        "select if(count() = 0, '2015-01-01 00:00:00', toString(min(timestamp))) from events";
+    first_cell(state, team_id, timezone, hogql.to_owned())
+        .await?
+        .as_deref()
+        .and_then(wall_clock)
+        .ok_or_else(|| Error::Internal("clickhouse did not tell the earliest event".into()))
+}
+
+/// `2020-01-09 13:00:00[.000000]` as a wall-clock time.
+fn wall_clock(text: &str) -> Option<chrono::NaiveDateTime> {
+    chrono::NaiveDateTime::parse_from_str(text.get(..19)?, "%Y-%m-%d %H:%M:%S").ok()
+}
+
+/// The first cell of a one-row HogQL query for the team, as text.
+async fn first_cell(
+    state: &AppState,
+    team_id: i64,
+    timezone: &str,
+    hogql: String,
+) -> Result<Option<String>> {
     let prepared = {
         let timezone = timezone.to_owned();
         tokio::task::spawn_blocking(move || {
-            prepare::prepare(
-                "select toString(now())",
-                &Map::new(),
-                &Default::default(),
-                team_id,
-                &timezone,
-            )
+            prepare::prepare(&hogql, &Map::new(), &Default::default(), team_id, &timezone)
         })
         .await
         .map_err(|e| Error::Internal(e.to_string()))??
@@ -212,15 +251,12 @@ async fn project_now(
             .await
             .map_err(|e| Error::Internal(e.to_string()))??
     };
-    output
+    Ok(output
         .rows
         .first()
         .and_then(|row| row.get(0))
         .and_then(Value::as_str)
-        .and_then(|text| {
-            chrono::NaiveDateTime::parse_from_str(text.get(..19)?, "%Y-%m-%d %H:%M:%S").ok()
-        })
-        .ok_or_else(|| Error::Internal("clickhouse did not tell the time".into()))
+        .map(str::to_owned))
 }
 
 #[cfg(test)]

@@ -58,6 +58,9 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Body size and time, per-team concurrency (`Limits::default()` in production).
     pub limits: Arc<Limits>,
+    /// The instant insight queries take as now (`None` in production: ClickHouse's clock). Tests
+    /// that replay PostHog's frozen-time cases set it.
+    pub fixed_now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The query routes only (`/api/projects/{team_id}/query`, with and without a trailing `/`), for a

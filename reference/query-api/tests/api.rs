@@ -85,6 +85,7 @@ async fn fixture(cache_url: &str) -> anyhow::Result<Fixture> {
         cache: Some(Arc::new(query_api::Cache::new(cache_url, 60)?)),
         metrics: Arc::new(query_api::Metrics::default()),
         limits: Arc::new(query_api::Limits::default()),
+        fixed_now: None,
     };
     Ok(Fixture { state, a, b })
 }

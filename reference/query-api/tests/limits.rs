@@ -28,6 +28,7 @@ fn state(limits: query_api::Limits) -> query_api::AppState {
         cache: None,
         metrics: Arc::new(query_api::Metrics::default()),
         limits: Arc::new(limits),
+        fixed_now: None,
     }
 }
 

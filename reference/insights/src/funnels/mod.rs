@@ -47,7 +47,10 @@ mod shape;
 use serde_json::{Map, Value};
 
 use crate::Context;
-use crate::common::{Interval, Math, Series, property_filters};
+use crate::common::{
+    Interval, Math, Series, breakdown_limit, breakdown_preamble, properties_of, reject_unanswered,
+    where_clause,
+};
 use crate::dates::Range;
 use crate::error::{Error, Result};
 use crate::hogql::field;
@@ -160,21 +163,12 @@ impl Funnels {
             "dataColorTheme",
             "modifiers",
         ])?;
-        obj.reject_set("modifiers", "`modifiers` on an insight query")?;
-        obj.reject_set(
-            "filterTestAccounts",
-            "`filterTestAccounts: true` (no test account filters are stored)",
-        )?;
+        reject_unanswered(&obj)?;
         if obj.get("aggregation_group_type_index").is_some() {
             return Err(Error::unsupported(
                 obj.child("aggregation_group_type_index"),
                 "group funnels",
             ));
-        }
-        if let Some(factor) = obj.number("samplingFactor")?
-            && factor != 1.0
-        {
-            return Err(Error::unsupported(obj.child("samplingFactor"), "sampling"));
         }
         let items = obj
             .array("series")?
@@ -204,7 +198,7 @@ impl Funnels {
         let n_steps = steps.len();
         let mut funnels = Funnels {
             steps,
-            range: Range::read(None, Interval::Day, ctx.now, &ctx.timezone)?,
+            range: Range::read(None, Interval::Day, ctx.now, &ctx.timezone, None)?,
             window_ms: 14 * 86_400_000,
             filters: Vec::new(),
             order: Order::Ordered,
@@ -219,16 +213,8 @@ impl Funnels {
             funnels.read_filter(&f)?;
         }
         let interval = Interval::read(&obj, "interval")?;
-        funnels.range = Range::read(
-            obj.object("dateRange")?.as_ref(),
-            interval,
-            ctx.now,
-            &ctx.timezone,
-        )?;
-        funnels.filters = match obj.get("properties") {
-            None => Vec::new(),
-            Some(v) => property_filters(v, &obj.child("properties"))?,
-        };
+        funnels.range = Range::of_query(&obj, interval, ctx)?;
+        funnels.filters = properties_of(&obj)?;
         if let Some(b) = obj.object("breakdownFilter")? {
             let attribution = match obj.object("funnelsFilter")? {
                 Some(f) => read_attribution(&f, n_steps)?,
@@ -496,11 +482,7 @@ pub(crate) fn conjunction(conditions: &[String]) -> String {
     if conditions.is_empty() {
         "1 = 1".into()
     } else {
-        conditions
-            .iter()
-            .map(|c| format!("({c})"))
-            .collect::<Vec<_>>()
-            .join(" AND ")
+        where_clause(conditions)
     }
 }
 
@@ -532,22 +514,8 @@ fn read_attribution(f: &Obj<'_>, n_steps: usize) -> Result<Attribution> {
 }
 
 fn read_breakdown(obj: &Obj<'_>, attribution: Attribution) -> Result<Option<FunnelBreakdown>> {
-    obj.deny_unknown(&[
-        "breakdown",
-        "breakdown_type",
-        "breakdown_limit",
-        "breakdown_group_type_index",
-        "breakdown_hide_other_aggregation",
-        "breakdown_normalize_url",
-        "breakdown_histogram_bin_count",
-        "breakdowns",
-    ])?;
+    breakdown_preamble(obj)?;
     obj.reject_set("breakdowns", "multiple `breakdowns` on a funnel")?;
-    obj.reject_set(
-        "breakdown_histogram_bin_count",
-        "`breakdown_histogram_bin_count`",
-    )?;
-    obj.reject_set("breakdown_normalize_url", "`breakdown_normalize_url`")?;
     obj.reject_set(
         "breakdown_hide_other_aggregation",
         "`breakdown_hide_other_aggregation` on a funnel",
@@ -608,16 +576,7 @@ fn read_breakdown(obj: &Obj<'_>, attribution: Attribution) -> Result<Option<Funn
             ));
         }
     };
-    let limit = match obj.int("breakdown_limit")? {
-        None => DEFAULT_FUNNEL_BREAKDOWN_LIMIT,
-        Some(n) if (1..=1000).contains(&n) => n as usize,
-        Some(_) => {
-            return Err(Error::invalid(
-                obj.child("breakdown_limit"),
-                "must be between 1 and 1000",
-            ));
-        }
-    };
+    let limit = breakdown_limit(obj, DEFAULT_FUNNEL_BREAKDOWN_LIMIT)?;
     let exprs = keys
         .iter()
         .map(|k| format!("ifNull(toString({}), '')", field(prefix, k)))
