@@ -268,15 +268,29 @@ fn run_case(target: &dyn Target, case: &Case) -> anyhow::Result<Option<String>> 
         return Ok(Some(format!("status {status}: {answer}")));
     }
     let results = answer["results"].as_array().cloned().unwrap_or_default();
+    let problems = compare_results(&fixture["expect"], &results);
+    Ok((!problems.is_empty()).then(|| {
+        format!(
+            "{} ({}):\n  {}",
+            case.id,
+            fixture["source"],
+            problems.join("\n  ")
+        )
+    }))
+}
+
+/// What keeps `results` (an insight answer's `results`) from meeting a case's `expect`: its `length`,
+/// and each of its `results` matched by [`matches`], in order, or with `"results_order": "any"` as a
+/// set (e.g. funnel breakdowns, whose order is ClickHouse's GROUP BY order in PostHog: each expected
+/// item matches a distinct result). Empty: it meets them. The scenario that runs the same cases on
+/// directly inserted rows (`scenarios/tests/insights.rs`) compares through this too.
+pub fn compare_results(expect: &Value, results: &[Value]) -> Vec<String> {
     let mut problems = Vec::new();
-    let expect = &fixture["expect"];
     if let Some(n) = expect["length"].as_u64()
         && results.len() as u64 != n
     {
         problems.push(format!("expected {n} results, got {}", results.len()));
     }
-    // `"results_order": "any"`: the results are a set (e.g. funnel breakdowns, whose order is
-    // ClickHouse's GROUP BY order in PostHog); each expected item matches a distinct result.
     let any_order = expect["results_order"] == "any";
     let mut used = vec![false; results.len()];
     for (i, e) in expect["results"]
@@ -304,14 +318,7 @@ fn run_case(target: &dyn Target, case: &Case) -> anyhow::Result<Option<String>> 
             &mut problems,
         );
     }
-    Ok((!problems.is_empty()).then(|| {
-        format!(
-            "{} ({}):\n  {}",
-            case.id,
-            fixture["source"],
-            problems.join("\n  ")
-        )
-    }))
+    problems
 }
 
 /// Every key of `expected` equals the same key of `actual` (numbers within 1e-6, relative).
@@ -329,7 +336,7 @@ fn matches(expected: &Value, actual: &Value, path: &str, problems: &mut Vec<Stri
         (Value::Array(e), Value::Array(a)) => {
             if e.len() != a.len() {
                 problems.push(format!(
-                    "{path}: expected {} items, got {}",
+                    "{path}: expected {} items, got {}: {actual}",
                     e.len(),
                     a.len()
                 ));
