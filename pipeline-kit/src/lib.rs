@@ -312,6 +312,15 @@ pub fn clickhouse_schema(settings: &Settings) -> anyhow::Result<Topology> {
     Ok(topology)
 }
 
+/// A ClickHouse database `name` on the running stack with Hogref's schema, its Kafka tables reading
+/// topics (and consumer groups) of their own under `{name}_`, so they never consume another run's rows.
+pub fn clickhouse_database(name: &str) -> anyhow::Result<Topology> {
+    let mut settings = stack_settings()?;
+    settings.clickhouse.database = name.to_owned();
+    settings.kafka.prefix = format!("{name}_");
+    clickhouse_schema(&settings)
+}
+
 /// Rows of a ClickHouse query in `topology`'s database (`FORMAT JSONEachRow` is appended).
 pub fn rows(topology: &Topology, sql: &str) -> anyhow::Result<Vec<Value>> {
     let text = tokio::task::block_in_place(|| {

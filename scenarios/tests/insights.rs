@@ -44,11 +44,7 @@ impl Harness {
     async fn new() -> anyhow::Result<Harness> {
         let clickhouse_url = env("CLICKHOUSE_URL");
         let database = pipeline_kit::unique("insights_test");
-        let mut settings = pipeline_kit::stack_settings()?;
-        settings.clickhouse.database = database.clone();
-        // Its Kafka tables read topics of their own, so they never consume another run's rows.
-        settings.kafka.prefix = format!("{database}_");
-        pipeline_kit::clickhouse_schema(&settings)?;
+        pipeline_kit::clickhouse_database(&database)?;
         let pool = ingest_worker::connect(&env("DATABASE_URL")).await?;
         ingest_worker::migrate(&pool).await?;
         let state = query_api::AppState {

@@ -41,9 +41,9 @@ mod tests {
 
     #[test]
     fn the_pin_matches_the_committed_manifest_and_lock() {
-        let (wanted, locked) =
-            crate::installs::npm_pins(&workspace_root().join("xtask/hogvm-oracle"), HOGVM.0);
-        assert_eq!(wanted, HOGVM.1);
-        assert_eq!(locked, HOGVM.1);
+        crate::installs::assert_npm_pin_committed(
+            &workspace_root().join("xtask/hogvm-oracle"),
+            HOGVM,
+        );
     }
 }

@@ -136,20 +136,21 @@ pub(crate) fn pip_install(label: &str, python: &Path, pin: (&str, &str)) -> anyh
     Ok(())
 }
 
-/// The version `source/package.json` asks for `package`, and the one `source/package-lock.json` locks
-/// (for the tests that hold each pin to its committed files).
+/// Asserts that `source/package.json` asks for exactly `pin` (name, version) and that
+/// `source/package-lock.json` locks that version (the tests that hold each pin to its committed files).
 #[cfg(test)]
-pub(crate) fn npm_pins(source: &Path, package: &str) -> (serde_json::Value, serde_json::Value) {
+#[track_caller]
+pub(crate) fn assert_npm_pin_committed(source: &Path, pin: (&str, &str)) {
     let read = |name: &str| -> serde_json::Value {
         let path = source.join(name);
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     };
-    let manifest = read("package.json");
-    let lock = read("package-lock.json");
-    (
-        manifest["dependencies"][package].clone(),
-        lock["packages"][format!("node_modules/{package}")]["version"].clone(),
-    )
+    let (package, version) = pin;
+    assert_eq!(read("package.json")["dependencies"][package], version);
+    assert_eq!(
+        read("package-lock.json")["packages"][format!("node_modules/{package}")]["version"],
+        version
+    );
 }

@@ -52,10 +52,10 @@ mod tests {
 
     #[test]
     fn the_node_pin_matches_the_committed_manifest_and_lock() {
-        let (wanted, locked) =
-            crate::installs::npm_pins(&workspace_root().join("fixtures/sdk/node"), NODE_SDK.0);
-        assert_eq!(wanted, NODE_SDK.1);
-        assert_eq!(locked, NODE_SDK.1);
+        crate::installs::assert_npm_pin_committed(
+            &workspace_root().join("fixtures/sdk/node"),
+            NODE_SDK,
+        );
     }
 
     #[test]

@@ -30,11 +30,7 @@ struct Fixture {
 async fn fixture(cache_url: &str) -> anyhow::Result<Fixture> {
     let clickhouse_url = env("CLICKHOUSE_URL");
     let database = unique("query_api_test");
-    let mut settings = pipeline_kit::stack_settings()?;
-    settings.clickhouse.database = database.clone();
-    // Its Kafka tables read topics of their own, so they never consume another run's rows.
-    settings.kafka.prefix = format!("{database}_");
-    pipeline_kit::clickhouse_schema(&settings)?;
+    pipeline_kit::clickhouse_database(&database)?;
 
     let pool = ingest_worker::connect(&env("DATABASE_URL")).await?;
     ingest_worker::migrate(&pool).await?;

@@ -54,10 +54,7 @@ pub async fn dataset_database(
     materialized: &[Materialized],
     only_team: Option<i64>,
 ) -> anyhow::Result<clickhouse::Client> {
-    let mut settings = pipeline_kit::stack_settings()?;
-    settings.clickhouse.database = name.to_owned();
-    settings.kafka.prefix = format!("{name}_");
-    pipeline_kit::clickhouse_schema(&settings).context("applying migrations/clickhouse")?;
+    pipeline_kit::clickhouse_database(name).context("applying migrations/clickhouse")?;
     let client = scenarios::clickhouse()?.with_database(name);
 
     for m in materialized {
