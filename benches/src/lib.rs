@@ -17,12 +17,9 @@ pub struct Query {
     pub src: String,
 }
 
-/// The workspace root (the parent of `benches/`).
+/// The workspace root, found at run time (`conformance::paths`).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+    conformance::paths::workspace_root()
 }
 
 /// The parse corpus: every `ok/select` fixture whose name has the `realistic` group, sorted by length

@@ -70,15 +70,13 @@ pub fn send(
     let (host, prefix) = split_url(base)?;
     let mut stream = TcpStream::connect(&host).with_context(|| format!("connecting to {host}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(120)))?;
-    let mut head =
-        format!("{method} {prefix}{uri} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
-        head.push_str(&format!("content-length: {}\r\n", body.len()));
-    }
-    head.push_str("\r\n");
+    let head = request_head(
+        &host,
+        method,
+        &format!("{prefix}{uri}"),
+        headers,
+        body.len(),
+    );
     stream.write_all(head.as_bytes())?;
     // A server may answer (e.g. 413) and close before the whole body is sent: the answer it wrote is
     // still read, and only when there is none does the write error count.
@@ -92,7 +90,29 @@ pub fn send(
     parse_response(&raw).with_context(|| format!("answer of {method} {uri}"))
 }
 
-fn parse_response(raw: &[u8]) -> anyhow::Result<Response> {
+/// The head of a request on a connection that closes after the answer (so the answer is everything
+/// read until EOF): request line, `host`, `connection: close`, `headers` as given, and
+/// `content-length` when there is a body or the method has one.
+pub fn request_head(
+    host: &str,
+    method: &str,
+    uri: &str,
+    headers: &[(String, String)],
+    body_len: usize,
+) -> String {
+    let mut head = format!("{method} {uri} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if body_len > 0 || matches!(method, "POST" | "PUT" | "PATCH") {
+        head.push_str(&format!("content-length: {body_len}\r\n"));
+    }
+    head.push_str("\r\n");
+    head
+}
+
+/// Reads a whole answer (status line, headers, body; a chunked body is decoded).
+pub fn parse_response(raw: &[u8]) -> anyhow::Result<Response> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

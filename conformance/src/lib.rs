@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 pub mod http;
 pub mod known_gaps;
 pub mod normalize;
+pub mod paths;
 pub mod print_case;
 pub mod report;
 pub mod suites;

@@ -360,7 +360,7 @@ mod tests {
 
     #[test]
     fn every_case_in_the_repository_reads_and_numbers_are_unique() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let root = crate::paths::workspace_root();
         let mut n_cases = 0;
         for kind in KINDS {
             let paths = cases(&root, kind);

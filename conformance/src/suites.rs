@@ -12,7 +12,7 @@ mod hogql_exec;
 mod hogql_parse;
 mod hogql_print;
 mod ingestion;
-mod insights;
+pub mod insights;
 mod migrations;
 mod query_api;
 

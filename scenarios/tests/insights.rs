@@ -12,14 +12,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
-use migration_runner::Topology;
-use migration_runner::topology::{Env, Node};
+
+use migration_runner::topology::Node;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
@@ -33,7 +32,7 @@ fn env(name: &str) -> String {
 }
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/insights")
+    conformance::paths::fixtures_dir().join("insights")
 }
 
 struct Harness {
@@ -45,18 +44,8 @@ struct Harness {
 impl Harness {
     async fn new() -> anyhow::Result<Harness> {
         let clickhouse_url = env("CLICKHOUSE_URL");
-        let millis = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() % 100_000_000)
-            .unwrap_or(0);
-        let database = format!("insights_test_{}_{millis}", std::process::id());
-        let mut topology_env = Env::from_process();
-        topology_env.topic_prefix = Some(format!("{database}_"));
-        let topology = Topology::single_node(&clickhouse_url, &database, &topology_env);
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations/clickhouse");
-        let (migrations, problems) = migration_checker::SourceSet::read(dir)?.migrations();
-        anyhow::ensure!(problems.is_empty(), "{problems:?}");
-        migration_runner::apply(&topology, &migrations)?;
+        let database = pipeline_kit::unique("insights_test");
+        pipeline_kit::clickhouse_database(&database)?;
         let pool = ingest_worker::connect(&env("DATABASE_URL")).await?;
         ingest_worker::migrate(&pool).await?;
         let state = query_api::AppState {
@@ -233,52 +222,6 @@ impl Harness {
     }
 }
 
-/// Every key of `expected` equals the same key of `actual` (numbers with a tolerance).
-fn matches(expected: &Value, actual: &Value, path: &str, problems: &mut Vec<String>) {
-    match (expected, actual) {
-        (Value::Number(e), Value::Number(a)) => {
-            let (e, a) = (
-                e.as_f64().unwrap_or(f64::NAN),
-                a.as_f64().unwrap_or(f64::NAN),
-            );
-            if (e - a).abs() > 1e-6 * e.abs().max(1.0) {
-                problems.push(format!("{path}: expected {e}, got {a}"));
-            }
-        }
-        (Value::Array(e), Value::Array(a)) => {
-            // A trailing `"..."`: PostHog's test checks only the items before it.
-            let (e, prefix) = match e.split_last() {
-                Some((Value::String(dots), head)) if dots == "..." => (head, true),
-                _ => (e.as_slice(), false),
-            };
-            if (prefix && a.len() < e.len()) || (!prefix && e.len() != a.len()) {
-                problems.push(format!(
-                    "{path}: expected {}{} items, got {}: {actual}",
-                    if prefix { "at least " } else { "" },
-                    e.len(),
-                    a.len()
-                ));
-                return;
-            }
-            for (i, (e, a)) in e.iter().zip(a).enumerate() {
-                matches(e, a, &format!("{path}[{i}]"), problems);
-            }
-        }
-        (Value::Object(e), Value::Object(a)) => {
-            for (k, e) in e {
-                matches(
-                    e,
-                    a.get(k).unwrap_or(&Value::Null),
-                    &format!("{path}.{k}"),
-                    problems,
-                );
-            }
-        }
-        (e, a) if e == a => {}
-        (e, a) => problems.push(format!("{path}: expected {e}, got {a}")),
-    }
-}
-
 /// The problems of one case (empty: it gives PostHog's numbers).
 async fn run_case(h: &Harness, name: &str, case: &Value) -> anyhow::Result<Vec<String>> {
     let (team, key) = h.team(&format!("insights_{name}")).await?;
@@ -318,53 +261,10 @@ async fn run_case(h: &Harness, name: &str, case: &Value) -> anyhow::Result<Vec<S
             body.to_string(),
         )?;
     }
-    let results = body["results"].as_array().cloned().unwrap_or_default();
-    let mut problems = Vec::new();
-    let expect = &case["expect"];
-    if let Some(n) = expect["length"].as_u64()
-        && results.len() as u64 != n
-    {
-        problems.push(format!("expected {n} results, got {}", results.len()));
-    }
-    // `"results_order": "any"`: the results are a set (e.g. funnel breakdowns, whose order is
-    // ClickHouse's GROUP BY order in PostHog); each expected item matches a distinct result.
-    // An object (a funnel's time to convert: `bins`, `average_conversion_time`) is matched whole.
-    if expect["results"].is_object() {
-        matches(
-            &expect["results"],
-            &body["results"],
-            "results",
-            &mut problems,
-        );
-    }
-    let any_order = expect["results_order"] == "any";
-    let mut used = vec![false; results.len()];
-    for (i, e) in expect["results"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        if any_order {
-            let found = (0..results.len()).find(|&j| {
-                let mut p = Vec::new();
-                matches(e, &results[j], "", &mut p);
-                !used[j] && p.is_empty()
-            });
-            match found {
-                Some(j) => used[j] = true,
-                None => problems.push(format!("results: no result matches expected item {i}: {e}")),
-            }
-            continue;
-        }
-        matches(
-            e,
-            results.get(i).unwrap_or(&Value::Null),
-            &format!("results[{i}]"),
-            &mut problems,
-        );
-    }
-    Ok(problems)
+    Ok(conformance::suites::insights::compare_results(
+        &case["expect"],
+        &body["results"],
+    ))
 }
 
 fn known_gaps() -> anyhow::Result<Vec<String>> {

@@ -1,7 +1,6 @@
 //! PostgreSQL with `sqlx`: a migration applied by sqlx's migrator, then queries, in a schema of its own.
 #![cfg(feature = "services")]
 
-use std::path::Path;
 use std::str::FromStr as _;
 
 use sqlx::Row as _;
@@ -24,9 +23,10 @@ async fn migration_applies_and_queries_see_its_table() -> anyhow::Result<()> {
         .max_connections(2)
         .connect_with(options)
         .await?;
-    let migrator =
-        sqlx::migrate::Migrator::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations"))
-            .await?;
+    let migrator = sqlx::migrate::Migrator::new(
+        conformance::paths::workspace_root().join("scenarios/migrations"),
+    )
+    .await?;
     migrator.run(&pool).await?;
     // Applying again is a no-op.
     migrator.run(&pool).await?;

@@ -6,9 +6,6 @@
 //! Idempotent: nothing is downloaded when the locked tree is already installed.
 
 use std::path::PathBuf;
-use std::process::Command;
-
-use anyhow::{Context as _, bail};
 
 use crate::paths::{cache_dir, workspace_root};
 
@@ -30,49 +27,12 @@ pub(crate) fn script(name: &str) -> PathBuf {
 
 /// Installs the oracle when missing or at another version; says what it does on stderr.
 pub(crate) fn ensure_installed() -> anyhow::Result<()> {
-    let dir = cache_dir().join("hogvm-oracle");
-    let src = workspace_root().join("xtask").join("hogvm-oracle");
-    let lock = std::fs::read(src.join("package-lock.json"))
-        .context("reading xtask/hogvm-oracle/package-lock.json")?;
-    let manifest = std::fs::read(src.join("package.json"))
-        .context("reading xtask/hogvm-oracle/package.json")?;
-    let installed = node_modules().join(HOGVM.0).join("package.json");
-    let version_ok = std::fs::read_to_string(&installed)
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .is_some_and(|v| v["version"] == HOGVM.1);
-    let current = std::fs::read(dir.join("package-lock.json")).ok();
-    if version_ok && current.as_deref() == Some(lock.as_slice()) {
-        return Ok(());
-    }
-    eprintln!(
-        "hogvm oracle: npm ci ({}@{}) into {}",
-        HOGVM.0,
-        HOGVM.1,
-        dir.display()
-    );
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::write(dir.join("package.json"), manifest)?;
-    std::fs::write(dir.join("package-lock.json"), lock)?;
-    let status = stack::status_with_deadline(
-        &format!(
-            "hogvm oracle: npm ci in {} (is Node.js with npm installed?)",
-            dir.display()
-        ),
-        Command::new("npm").current_dir(&dir).args([
-            "ci",
-            "--ignore-scripts",
-            "--no-audit",
-            "--no-fund",
-            "--loglevel=error",
-        ]),
-        std::time::Duration::from_secs(900),
+    crate::installs::npm_ci(
+        "hogvm oracle",
+        &workspace_root().join("xtask").join("hogvm-oracle"),
+        &cache_dir().join("hogvm-oracle"),
+        HOGVM,
     )
-    .map_err(anyhow::Error::msg)?;
-    if !status.success() {
-        bail!("npm ci in {} failed", dir.display());
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -81,17 +41,9 @@ mod tests {
 
     #[test]
     fn the_pin_matches_the_committed_manifest_and_lock() {
-        let dir = workspace_root().join("xtask/hogvm-oracle");
-        let manifest: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("package.json")).unwrap())
-                .unwrap();
-        assert_eq!(manifest["dependencies"][HOGVM.0], HOGVM.1);
-        let lock: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("package-lock.json")).unwrap())
-                .unwrap();
-        assert_eq!(
-            lock["packages"][format!("node_modules/{}", HOGVM.0)]["version"],
-            HOGVM.1
+        crate::installs::assert_npm_pin_committed(
+            &workspace_root().join("xtask/hogvm-oracle"),
+            HOGVM,
         );
     }
 }

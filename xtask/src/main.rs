@@ -10,6 +10,7 @@ mod hog_bench;
 mod hogvm_oracle;
 mod ingest_bench;
 mod insights_bench;
+mod installs;
 mod oracle;
 mod parity;
 mod paths;

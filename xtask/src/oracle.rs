@@ -15,10 +15,8 @@ use serde_json::{Value, json};
 
 use crate::paths::cache_dir;
 
-/// Deadline for a venv creation or a version probe.
-const QUICK: Duration = Duration::from_secs(120);
-/// Deadline for one `pip install` (a download on a slow network).
-const INSTALL: Duration = Duration::from_secs(900);
+use crate::installs::QUICK;
+
 /// Deadline for one answer of the driver (the C++ arbiter's timing runs are the slowest).
 const ANSWER: Duration = Duration::from_secs(300);
 
@@ -89,7 +87,8 @@ fn venv_python() -> PathBuf {
 /// True when the venv exists with the fast oracle installed at its pinned version (no network, no installing).
 pub(crate) fn is_installed() -> bool {
     venv_python().is_file()
-        && installed_version(&venv_python(), PINS[0].package).as_deref() == Some(PINS[0].version)
+        && crate::installs::pip_version(&venv_python(), PINS[0].package).as_deref()
+            == Some(PINS[0].version)
 }
 
 /// Finds a Python 3.12 interpreter: `python3.12` on PATH, else pyenv's `3.12*` builds.
@@ -121,73 +120,18 @@ fn find_python312() -> anyhow::Result<PathBuf> {
     )
 }
 
-fn installed_version(python: &Path, package: &str) -> Option<String> {
-    let mut cmd = Command::new(python);
-    cmd.args([
-        "-c",
-        "import importlib.metadata as m, sys\ntry:\n print(m.version(sys.argv[1]))\nexcept m.PackageNotFoundError:\n pass",
-        package,
-    ]);
-    let out = stack::output_with_deadline(cmd, QUICK).ok()?;
-    let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (!v.is_empty()).then_some(v)
-}
-
 /// Creates the venv and installs the pinned wheels that are missing or at another version. Idempotent; says what
 /// it does on stderr. With `arbiter`, the C++ wheel is installed too.
 pub(crate) fn ensure_installed(arbiter: bool) -> anyhow::Result<()> {
-    let venv = venv_dir();
     let python = venv_python();
     if !python.is_file() {
-        let base = find_python312()?;
-        eprintln!(
-            "oracle: creating venv {} with {}",
-            venv.display(),
-            base.display()
-        );
-        let status = stack::status_with_deadline(
-            &format!("oracle: {} -m venv {}", base.display(), venv.display()),
-            Command::new(&base).args(["-m", "venv"]).arg(&venv),
-            QUICK,
-        )
-        .map_err(anyhow::Error::msg)?;
-        if !status.success() {
-            bail!("creating the oracle venv at {} failed", venv.display());
-        }
+        crate::installs::venv("oracle", &find_python312()?, &venv_dir())?;
     }
     for pin in PINS {
         if pin.role == Role::Arbiter && !arbiter {
             continue;
         }
-        match installed_version(&python, pin.package) {
-            Some(v) if v == pin.version => {}
-            found => {
-                eprintln!(
-                    "oracle: installing {}=={} into {} (found: {})",
-                    pin.package,
-                    pin.version,
-                    venv.display(),
-                    found.as_deref().unwrap_or("none")
-                );
-                let status = stack::status_with_deadline(
-                    &format!("oracle: pip install {}=={}", pin.package, pin.version),
-                    Command::new(&python)
-                        .args([
-                            "-m",
-                            "pip",
-                            "install",
-                            "--quiet",
-                            "--disable-pip-version-check",
-                        ])
-                        .arg(format!("{}=={}", pin.package, pin.version)),
-                    INSTALL,
-                )
-                .map_err(anyhow::Error::msg)?;
-                if !status.success() {
-                    bail!("pip install {}=={} failed", pin.package, pin.version);
-                }
-            }
-        }
+        crate::installs::pip_install("oracle", &python, (pin.package, pin.version))?;
     }
     Ok(())
 }

@@ -2,13 +2,9 @@
 
 use std::path::PathBuf;
 
-/// The workspace root (the parent of `xtask/`).
+/// The workspace root, found at run time (`conformance::paths`).
 pub(crate) fn workspace_root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .parent()
-        .expect("xtask sits one level below the root")
-        .to_path_buf()
+    conformance::paths::workspace_root()
 }
 
 /// The cache for tools, venvs, stacks and the workspace's build output: `$HOGREF_CACHE`, else

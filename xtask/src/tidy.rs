@@ -5,7 +5,9 @@
 //! - reference crates sit exactly one level below `reference/`;
 //! - every Rust file starts with a `//!` doc comment;
 //! - no test is ignored or expected to panic (known gaps go in checked lists instead);
-//! - the pure cores depend on no I/O crate.
+//! - the pure cores depend on no I/O crate;
+//! - library code of `reference/*/src` prints nothing with `println!`/`eprintln!` (it logs through
+//!   `tracing`; the `hogref` binary's CLI output and `xtask` may print; test modules are exempt).
 
 use std::fmt::Write as _;
 use std::fs;
@@ -65,10 +67,17 @@ pub(crate) fn check(root: &Path) -> Vec<String> {
 
 /// Workspace member folders: `reference/*` plus the fixed top-level crates.
 fn member_dirs(root: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = ["stack", "xtask", "scenarios", "conformance", "benches"]
-        .iter()
-        .map(|d| root.join(d))
-        .collect();
+    let mut dirs: Vec<PathBuf> = [
+        "stack",
+        "pipeline-kit",
+        "xtask",
+        "scenarios",
+        "conformance",
+        "benches",
+    ]
+    .iter()
+    .map(|d| root.join(d))
+    .collect();
     if let Ok(entries) = fs::read_dir(root.join("reference")) {
         for entry in entries.flatten() {
             if entry.path().join("Cargo.toml").is_file() {
@@ -169,6 +178,7 @@ fn check_rust_file(root: &Path, file: &Path, problems: &mut Vec<String>) {
     if !text.trim_start().starts_with("//!") {
         problems.push(format!("{rel}: does not start with a `//!` doc comment"));
     }
+    problems.extend(print_problems(&rel, &text));
     // Built from pieces so that this file does not match itself.
     let banned = [concat!("#[", "ignore"), concat!("#[", "should_panic")];
     for (idx, line) in text.lines().enumerate() {
@@ -183,9 +193,81 @@ fn check_rust_file(root: &Path, file: &Path, problems: &mut Vec<String>) {
     }
 }
 
+/// Printing macros in library code of `reference/*/src`, which logs through `tracing` instead: one line
+/// per use, outside comments and before the file's first `#[cfg(test)]`. The `hogref` binary
+/// (`reference/hogref/src`, whose output is its CLI's), `xtask` and every test are exempt.
+fn print_problems(rel: &str, text: &str) -> Vec<String> {
+    let rel = rel.replace('\\', "/");
+    let mut parts = rel.split('/');
+    let in_library = parts.next() == Some("reference")
+        && parts.next().is_some_and(|krate| krate != "hogref")
+        && parts.next() == Some("src")
+        && !rel.ends_with("/tests.rs");
+    if !in_library {
+        return Vec::new();
+    }
+    // Built from pieces so that this file does not match itself.
+    let macros = [concat!("eprint", "ln!"), concat!("print", "ln!")];
+    let test_module = concat!("#[cfg(", "test)]");
+    let mut problems = Vec::new();
+    for (idx, line) in text.lines().enumerate() {
+        let code = line.trim_start();
+        if code.starts_with(test_module) {
+            break;
+        }
+        if code.starts_with("//") {
+            continue;
+        }
+        for name in macros {
+            let used = code
+                .match_indices(name)
+                .any(|(at, _)| !code[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_'));
+            if used {
+                problems.push(format!(
+                    "{rel}:{}: `{name}` in library code; log through `tracing` (the `logging` crate installs it)",
+                    idx + 1
+                ));
+            }
+        }
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printing_in_reference_library_code_is_reported() {
+        let eprint = concat!("eprint", "ln!");
+        let print = concat!("print", "ln!");
+        let code = format!("//! doc\nfn f() {{\n    {eprint}(\"x\");\n}}\n");
+        assert_eq!(
+            print_problems("reference/ingest-worker/src/worker.rs", &code),
+            vec![format!(
+                "reference/ingest-worker/src/worker.rs:3: `{eprint}` in library code; log through `tracing` (the `logging` crate installs it)"
+            )]
+        );
+        let both = format!("fn f() {{ {print}(\"a\"); }}\n");
+        assert_eq!(
+            print_problems("reference/hogvm/src/stl/mod.rs", &both).len(),
+            1
+        );
+        // The binary's CLI, xtask, tests, test modules, comments and look-alike names are fine.
+        for rel in [
+            "reference/hogref/src/serve_cmd.rs",
+            "xtask/src/tidy.rs",
+            "reference/hogvm/tests/oracle.rs",
+            "reference/settings/src/tests.rs",
+            "scenarios/tests/sdk_common/mod.rs",
+        ] {
+            assert!(print_problems(rel, &code).is_empty(), "{rel}");
+        }
+        let exempt = format!(
+            "// {print}(\"in a comment\")\nfn f() {{ my_{print}(); }}\n#[cfg(test)]\nmod tests {{ fn t() {{ {print}(\"t\"); }} }}\n"
+        );
+        assert!(print_problems("reference/hogvm/src/vm.rs", &exempt).is_empty());
+    }
 
     #[test]
     fn house_rules_hold() {

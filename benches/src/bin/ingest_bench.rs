@@ -15,32 +15,15 @@
 //!    each is `inserted_at` (set when the row lands in `sharded_events`, where it is queryable) minus its
 //!    scheduled send time, so a late request counts against the latency (no coordinated omission).
 
-use std::str::FromStr as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, bail};
-use ingest_worker::{Worker, WorkerConfig, create_team, create_topics, migrate};
-use migration_runner::Topology;
-use migration_runner::client::Client;
-use migration_runner::topology::Env;
-use serde_json::Value;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use ingest_worker::create_topics;
+use pipeline_kit::{Harness, Options};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
-
-/// Every topic capture, the worker and the ClickHouse schema name.
-const TOPICS: &[&str] = &[
-    "events_plugin_ingestion",
-    "events_plugin_ingestion_historical",
-    "exceptions_ingestion",
-    "clickhouse_events_json",
-    "clickhouse_person",
-    "clickhouse_person_distinct_id",
-    "clickhouse_groups",
-    "clickhouse_ingestion_warnings",
-];
 
 #[derive(Debug, Clone)]
 struct Args {
@@ -107,15 +90,6 @@ fn parse_args() -> anyhow::Result<Args> {
     Ok(a)
 }
 
-fn env(name: &str) -> anyhow::Result<String> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .with_context(|| {
-            format!("{name} is not set (run through `cargo xtask bench ingest`, or eval \"$(cargo xtask stack env)\")")
-        })
-}
-
 fn unix_micros() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -143,7 +117,8 @@ fn main() -> std::process::ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let args = parse_args()?;
-    let kafka_hosts = env("KAFKA_HOSTS")?;
+    let stack = pipeline_kit::stack_settings()?;
+    let kafka_hosts = stack.kafka.bootstrap_servers();
     let name = format!(
         "bench_ingest_{}_{}",
         std::process::id(),
@@ -164,7 +139,8 @@ fn run() -> anyhow::Result<()> {
             &[format!("{prefix}events_plugin_ingestion")],
             args.partitions,
         ))?;
-        let addr = start_capture(&capture_rt, &kafka_hosts, &prefix)?;
+        let capture = capture_rt.block_on(pipeline_kit::start_capture(&kafka_hosts, &prefix))?;
+        let addr = capture.addr;
         // A short warm-up: connections, producer metadata, allocator.
         loadgen_rt.block_on(closed_loop(
             addr,
@@ -273,8 +249,8 @@ fn run() -> anyhow::Result<()> {
             end_to_end(
                 &args,
                 *rate,
+                &stack,
                 &format!("{name}_{i}"),
-                &kafka_hosts,
                 &capture_rt,
                 &loadgen_rt,
             )?;
@@ -284,23 +260,6 @@ fn run() -> anyhow::Result<()> {
     capture_rt.shutdown_timeout(Duration::from_secs(2));
     loadgen_rt.shutdown_timeout(Duration::from_secs(2));
     Ok(())
-}
-
-/// Starts capture with the Kafka sink on 127.0.0.1 (a free port), on `rt`.
-fn start_capture(
-    rt: &tokio::runtime::Runtime,
-    kafka_hosts: &str,
-    prefix: &str,
-) -> anyhow::Result<std::net::SocketAddr> {
-    let sink = Arc::new(capture_server::KafkaSink::new(kafka_hosts, prefix)?);
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
-    let addr = listener.local_addr()?;
-    rt.spawn(capture_server::serve(
-        listener,
-        capture_server::AppState::new(sink),
-        std::future::pending(),
-    ));
-    Ok(addr)
 }
 
 /// A keep-alive HTTP/1.1 connection that POSTs JSON and reads `content-length` answers.
@@ -586,78 +545,33 @@ async fn broker_ceiling(
 fn end_to_end(
     args: &Args,
     rate: f64,
-    name: &str,
-    kafka_hosts: &str,
+    stack: &settings::Settings,
+    tag: &str,
     capture_rt: &tokio::runtime::Runtime,
     loadgen_rt: &tokio::runtime::Runtime,
 ) -> anyhow::Result<()> {
-    let clickhouse_url = env("CLICKHOUSE_URL")?;
-    let database_url = env("DATABASE_URL")?;
-    let prefix = format!("{name}_");
     let setup = Instant::now();
-    let topics: Vec<String> = TOPICS.iter().map(|t| format!("{prefix}{t}")).collect();
-    loadgen_rt.block_on(create_topics(kafka_hosts, &topics, args.partitions))?;
-
-    // ClickHouse: Hogref's schema in a fresh database, reading the prefixed topics.
-    let mut ch_env = Env::from_process();
-    ch_env.kafka_hosts = Some(kafka_hosts.to_string());
-    ch_env.topic_prefix = Some(prefix.clone());
-    ch_env.group_prefix = Some(prefix.clone());
-    let topology = Topology::single_node(&clickhouse_url, name, &ch_env);
-    let dir = format!(
-        "{}/migrations/clickhouse",
-        benches::workspace_root().display()
-    );
-    let (migrations, problems) = migration_checker::SourceSet::read(&dir)?.migrations();
-    anyhow::ensure!(problems.is_empty(), "{problems:?}");
-    migration_runner::apply(&topology, &migrations)?;
-
-    // PostgreSQL: the worker's schema in a schema of its own, and a team.
-    let worker_rt = runtime("worker", 2)?;
-    let (pool, team) = worker_rt.block_on(async {
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&database_url)
-            .await?;
-        sqlx::query(&format!("CREATE SCHEMA {name}"))
-            .execute(&admin)
-            .await?;
-        let options = PgConnectOptions::from_str(&database_url)?.options([("search_path", name)]);
-        let pool = PgPoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
-        migrate(&pool).await?;
-        let team = create_team(&pool, "bench").await?;
-        anyhow::Ok((pool, team))
-    })?;
-    let mut config = WorkerConfig {
-        kafka_hosts: kafka_hosts.to_string(),
-        kafka_prefix: prefix.clone(),
-        group_id: format!("{prefix}ingestion"),
-        batch_size: 500,
-        batch_wait: Duration::from_millis(50),
+    // The pipeline kit's namespace: topics under their own prefix, Hogref's schema in a fresh
+    // ClickHouse database reading them, the worker's schema in a PostgreSQL schema of its own, a team.
+    let mut options = Options {
+        input_partitions: args.partitions,
+        output_partitions: args.partitions,
+        connections: 8,
+        ..Options::default()
     };
     if let Ok(v) = std::env::var("HOGREF_BENCH_WORKER_BATCH")
         && let Ok(n) = v.parse()
     {
-        config.batch_size = n;
+        options.batch_size = n;
     }
-    // The consumer spawns onto the current runtime when created.
-    let worker = {
-        let _inside = worker_rt.enter();
-        Worker::new(config.clone(), pool.clone())?
-    };
-    let stats = worker.stats();
-    let mut ready = worker.ready();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker_task = worker_rt.spawn(worker.run(stopped));
-    worker_rt
-        .block_on(async {
-            tokio::time::timeout(Duration::from_secs(60), ready.wait_for(|r| *r)).await
-        })
-        .context("the worker got no partition assignment within 60 s")??;
-    let addr = start_capture(capture_rt, kafka_hosts, &prefix)?;
+    let worker_rt = runtime("worker", 2)?;
+    let h = worker_rt.block_on(Harness::create(stack, tag, &options))?;
+    let config = h.worker_config();
+    // The worker and its consumer run on the worker runtime, capture on its own.
+    let worker = worker_rt.block_on(h.start_worker_with(config.clone()))?;
+    let stats = worker.stats.clone();
+    let capture = capture_rt.block_on(h.start_capture())?;
+    let addr = capture.addr;
     println!(
         "\n== end to end: capture → Kafka → worker (PostgreSQL persons) → Kafka → ClickHouse (set up in {:.1}s) ==",
         setup.elapsed().as_secs_f64()
@@ -673,7 +587,7 @@ fn end_to_end(
     );
 
     let cpu_before = Cpu::now();
-    let sent = loadgen_rt.block_on(open_loop(addr, &team.api_token, rate, args))?;
+    let sent = loadgen_rt.block_on(open_loop(addr, &h.team.api_token, rate, args))?;
     let expected = sent.ok * args.e2e_batch as u64;
     println!(
         "sent {} requests ({} events acknowledged, {} non-200) in {:.1}s; request latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; late sends (request started > 10 ms after its slot): {}",
@@ -691,22 +605,11 @@ fn end_to_end(
     }
 
     // Wait until every acknowledged event is in ClickHouse.
-    let client = Client::new();
-    let query = |sql: &str| -> anyhow::Result<Vec<Value>> {
-        let text = client.exec(
-            &topology.nodes[0],
-            Some(&topology.database),
-            &format!("{sql} FORMAT JSONEachRow"),
-        )?;
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).context("a JSONEachRow line"))
-            .collect()
-    };
+    let query = |sql: &str| h.rows(sql);
     let wait_start = Instant::now();
     let count_sql = format!(
         "SELECT count() AS n, uniqExact(uuid) AS u FROM sharded_events WHERE team_id = {}",
-        team.id
+        h.team.id
     );
     let (rows, unique) = loop {
         let r = query(&count_sql)?;
@@ -749,7 +652,7 @@ fn end_to_end(
                 quantilesExact(0.5, 0.95, 0.99, 1)(toUnixTimestamp64Micro(assumeNotNull(captured_at)) - JSONExtractUInt(properties, 'bench_sent_us')) AS captured, \
                 quantilesExact(0.5, 0.95, 0.99, 1)(toUnixTimestamp64Micro(created_at) - JSONExtractUInt(properties, 'bench_sent_us')) AS emitted \
          FROM (SELECT * FROM sharded_events FINAL WHERE team_id = {})",
-        team.id
+        h.team.id
     ))?;
     let q = |key: &str, i: usize| -> f64 {
         let v = &lat[0][key][i];
@@ -787,26 +690,10 @@ fn end_to_end(
         stats.postgres_statements.load(Ordering::Relaxed) as f64 / ingested as f64
     );
 
-    stop.send_replace(true);
-    let _ = worker_rt
-        .block_on(async { tokio::time::timeout(Duration::from_secs(10), worker_task).await });
-    // Clean up the database and schema; a failure here is not the bench's.
-    let _ = client.exec(
-        &topology.nodes[0],
-        None,
-        &format!("DROP DATABASE IF EXISTS `{name}` SYNC"),
-    );
-    let _ = worker_rt.block_on(async {
-        pool.close().await;
-        let admin = PgPoolOptions::new()
-            .max_connections(1)
-            .connect(&database_url)
-            .await?;
-        sqlx::query(&format!("DROP SCHEMA {name} CASCADE"))
-            .execute(&admin)
-            .await?;
-        anyhow::Ok(())
-    });
+    // Stop capture and the worker, drop the database and schema; a failure here is not the bench's.
+    let _ = capture_rt.block_on(capture.stop());
+    let _ = worker_rt.block_on(worker.stop());
+    let _ = worker_rt.block_on(h.cleanup());
     worker_rt.shutdown_timeout(Duration::from_secs(2));
     Ok(())
 }

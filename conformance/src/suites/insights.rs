@@ -287,9 +287,25 @@ fn run_case(target: &dyn Target, case: &Case) -> anyhow::Result<Option<String>> 
     if status != 200 {
         return Ok(Some(format!("status {status}: {answer}")));
     }
-    let results = answer["results"].as_array().cloned().unwrap_or_default();
+    let problems = compare_results(&fixture["expect"], &answer["results"]);
+    Ok((!problems.is_empty()).then(|| {
+        format!(
+            "{} ({}):\n  {}",
+            case.id,
+            fixture["source"],
+            problems.join("\n  ")
+        )
+    }))
+}
+
+/// What keeps `results` (an insight answer's `results`) from meeting a case's `expect`: its `length`,
+/// and each of its `results` matched by [`matches`], in order, or with `"results_order": "any"` as a
+/// set (e.g. funnel breakdowns, whose order is ClickHouse's GROUP BY order in PostHog: each expected
+/// item matches a distinct result). Empty: it meets them. The scenario that runs the same cases on
+/// directly inserted rows (`scenarios/tests/insights.rs`) compares through this too.
+pub fn compare_results(expect: &Value, results_value: &Value) -> Vec<String> {
+    let results: &[Value] = results_value.as_array().map(Vec::as_slice).unwrap_or(&[]);
     let mut problems = Vec::new();
-    let expect = &fixture["expect"];
     if let Some(n) = expect["length"].as_u64()
         && results.len() as u64 != n
     {
@@ -301,7 +317,7 @@ fn run_case(target: &dyn Target, case: &Case) -> anyhow::Result<Option<String>> 
     if expect["results"].is_object() {
         matches(
             &expect["results"],
-            &answer["results"],
+            results_value,
             "results",
             &mut problems,
         );
@@ -333,14 +349,7 @@ fn run_case(target: &dyn Target, case: &Case) -> anyhow::Result<Option<String>> 
             &mut problems,
         );
     }
-    Ok((!problems.is_empty()).then(|| {
-        format!(
-            "{} ({}):\n  {}",
-            case.id,
-            fixture["source"],
-            problems.join("\n  ")
-        )
-    }))
+    problems
 }
 
 /// Every key of `expected` equals the same key of `actual` (numbers within 1e-6, relative).
@@ -363,7 +372,7 @@ fn matches(expected: &Value, actual: &Value, path: &str, problems: &mut Vec<Stri
             };
             if (prefix && a.len() < e.len()) || (!prefix && e.len() != a.len()) {
                 problems.push(format!(
-                    "{path}: expected {}{} items, got {}",
+                    "{path}: expected {}{} items, got {}: {actual}",
                     if prefix { "at least " } else { "" },
                     e.len(),
                     a.len()

@@ -24,7 +24,7 @@ use std::sync::Arc;
 pub use error::{AppError, Error, Result};
 pub use metrics::Metrics;
 pub use routes::app;
-pub use serve::{ServeConfig, serve, serve_blocking};
+pub use serve::{ServeConfig, serve, serve_blocking, shutdown_signal};
 pub use sink::{
     KafkaSink, MAX_MESSAGE_BYTES, MemorySink, Sink, SinkError, SinkFuture, check_message_sizes,
 };

@@ -47,8 +47,8 @@ pub async fn serve(
     Ok(())
 }
 
-/// Resolves on Ctrl-C or, on Unix, SIGTERM.
-async fn shutdown_signal() {
+/// Resolves on Ctrl-C or, on Unix, SIGTERM (`hogref serve` waits on it too).
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -6,7 +6,6 @@
 mod support;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Body;
 use axum::http::Request;
@@ -17,16 +16,7 @@ use tower::ServiceExt as _;
 
 /// A state with a memory sink, the corpus clock and a counter as the random source.
 fn state(sink: Arc<MemorySink>) -> AppState {
-    let counter = Arc::new(AtomicU64::new(1));
-    let mut state = AppState::new(sink);
-    state.clock = Arc::new(support::now);
-    state.random = Arc::new(move || {
-        let n = counter.fetch_add(1, Ordering::Relaxed);
-        let mut bytes = [0u8; 10];
-        bytes[2..].copy_from_slice(&n.to_be_bytes());
-        bytes
-    });
-    state
+    support::corpus_state(sink)
 }
 
 async fn run_case(case: &Value) -> anyhow::Result<Value> {

@@ -8,53 +8,32 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use capture_server::{AppState, KafkaSink, serve};
+use capture_server::{AppState, KafkaSink};
 use event_model::Topic;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::message::{Headers as _, Message as _};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const TOPICS: [Topic; 3] = [Topic::Main, Topic::Historical, Topic::Exceptions];
 
 fn kafka_hosts() -> anyhow::Result<String> {
-    std::env::var("KAFKA_HOSTS")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .context("the services feature needs KAFKA_HOSTS (run `cargo xtask test`, or eval `cargo xtask stack env`)")
+    Ok(pipeline_kit::stack_settings()?.kafka.bootstrap_servers())
 }
 
 fn unique_prefix(tag: &str) -> String {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() % 100_000_000)
-        .unwrap_or(0);
-    format!("{tag}_{}_{millis}_", std::process::id())
+    format!("{}_", pipeline_kit::unique(tag))
 }
 
 async fn create_topics(hosts: &str, prefix: &str) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", hosts)
-        .create()?;
     let names: Vec<String> = TOPICS
         .iter()
         .map(|t| format!("{prefix}{}", t.base_name()))
         .collect();
-    let topics: Vec<NewTopic<'_>> = names
-        .iter()
-        .map(|n| NewTopic::new(n, 1, TopicReplication::Fixed(1)))
-        .collect();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(15)));
-    for result in admin.create_topics(&topics, &options).await? {
-        result.map_err(|(name, code)| anyhow::anyhow!("creating topic {name}: {code}"))?;
-    }
+    ingest_worker::create_topics(hosts, &names, 1).await?;
     Ok(())
 }
 
@@ -62,42 +41,13 @@ async fn create_topics(hosts: &str, prefix: &str) -> anyhow::Result<()> {
 async fn start(
     state: AppState,
 ) -> anyhow::Result<(std::net::SocketAddr, tokio::sync::oneshot::Sender<()>)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        let _ = serve(listener, state, async {
-            let _ = stopped.await;
-        })
-        .await;
-    });
-    Ok((addr, stop))
+    let capture = pipeline_kit::serve_capture(state).await?;
+    Ok((capture.addr, capture.stop))
 }
 
 /// One HTTP/1.1 request over a fresh connection; returns the status code.
 async fn http(addr: std::net::SocketAddr, request: &support::WireRequest) -> anyhow::Result<u16> {
-    let mut stream = tokio::net::TcpStream::connect(addr).await?;
-    let mut head = format!(
-        "{} {} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-length: {}\r\n",
-        request.method,
-        request.uri,
-        request.body.len()
-    );
-    for (name, value) in &request.headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(&request.body).await?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await?;
-    let text = String::from_utf8_lossy(&response);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("no status line in {text:?}"))?;
-    Ok(status)
+    Ok(pipeline_kit::send(addr, request).await?.status)
 }
 
 /// Reads `count` messages of partition 0 of `topic` from the beginning, normalised like the corpus.
@@ -162,16 +112,7 @@ async fn every_producing_corpus_case_round_trips_through_kafka() -> anyhow::Resu
     let prefix = unique_prefix("capture_corpus");
     create_topics(&hosts, &prefix).await?;
     let sink = Arc::new(KafkaSink::new(&hosts, &prefix)?);
-    let counter = Arc::new(AtomicU64::new(1));
-    let mut state = AppState::new(sink);
-    state.clock = Arc::new(support::now);
-    state.random = Arc::new(move || {
-        let n = counter.fetch_add(1, Ordering::Relaxed);
-        let mut bytes = [0u8; 10];
-        bytes[2..].copy_from_slice(&n.to_be_bytes());
-        bytes
-    });
-    let (addr, stop) = start(state).await?;
+    let (addr, stop) = start(support::corpus_state(sink)).await?;
 
     let mut expected: BTreeMap<&'static str, Vec<Value>> = BTreeMap::new();
     let mut families = std::collections::BTreeSet::new();

@@ -49,8 +49,7 @@ struct Recorded {
 }
 
 fn corpus_path() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/capture/corpus/requests_dump.jsonl")
+    conformance::paths::fixtures_dir().join("capture/corpus/requests_dump.jsonl")
 }
 
 fn parse_instant(text: &str) -> Result<DateTime<FixedOffset>, String> {

@@ -8,80 +8,33 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
-use capture_server::{AppState, KafkaSink, serve};
 use event_model::Topic;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::message::Message as _;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const CLIENTS: usize = 8;
 
-/// One POST over a fresh connection: `Ok(Some(status))`, or `Ok(None)` when the connection was
-/// refused or closed without an answer (the server is gone).
-async fn post(addr: std::net::SocketAddr, body: &str) -> anyhow::Result<Option<u16>> {
-    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else {
-        return Ok(None);
-    };
-    let head = format!(
-        "POST /e/ HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-        body.len()
-    );
-    if stream.write_all(head.as_bytes()).await.is_err()
-        || stream.write_all(body.as_bytes()).await.is_err()
-    {
-        return Ok(None);
-    }
-    let mut response = Vec::new();
-    if stream.read_to_end(&mut response).await.is_err() || response.is_empty() {
-        return Ok(None);
-    }
-    let text = String::from_utf8_lossy(&response);
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("no status line in {text:?}"))?;
-    Ok(Some(status))
+/// One POST over a fresh connection: `Some(status)`, or `None` when the connection was refused or
+/// closed without an answer (the server is gone).
+async fn post(addr: std::net::SocketAddr, body: &str) -> Option<u16> {
+    pipeline_kit::post(addr, "/e/", body)
+        .await
+        .ok()
+        .map(|(status, _)| status)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn graceful_shutdown_loses_no_accepted_event() -> anyhow::Result<()> {
-    let hosts = std::env::var("KAFKA_HOSTS")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .context("the services feature needs KAFKA_HOSTS (run `cargo xtask test`, or eval `cargo xtask stack env`)")?;
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() % 100_000_000)
-        .unwrap_or(0);
-    let prefix = format!("capture_shutdown_{}_{millis}_", std::process::id());
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &hosts)
-        .create()?;
+    let hosts = pipeline_kit::stack_settings()?.kafka.bootstrap_servers();
+    let prefix = format!("{}_", pipeline_kit::unique("capture_shutdown"));
     let names: Vec<String> = [Topic::Main, Topic::Historical, Topic::Exceptions]
         .iter()
         .map(|t| format!("{prefix}{}", t.base_name()))
         .collect();
-    let topics: Vec<NewTopic<'_>> = names
-        .iter()
-        .map(|n| NewTopic::new(n, 1, TopicReplication::Fixed(1)))
-        .collect();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(15)));
-    for result in admin.create_topics(&topics, &options).await? {
-        result.map_err(|(name, code)| anyhow::anyhow!("creating topic {name}: {code}"))?;
-    }
-
-    let sink = Arc::new(KafkaSink::new(&hosts, &prefix)?);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve(listener, AppState::new(sink), async {
-        let _ = stopped.await;
-    }));
+    ingest_worker::create_topics(&hosts, &names, 1).await?;
+    let capture = pipeline_kit::start_capture(&hosts, &prefix).await?;
+    let addr = capture.addr;
 
     // Clients send until the server is gone; each remembers what got a 200.
     let accepted = Arc::new(AtomicUsize::new(0));
@@ -96,7 +49,7 @@ async fn graceful_shutdown_loses_no_accepted_event() -> anyhow::Result<()> {
                 let body = serde_json::json!({"api_key": "phc_shutdown", "event": "e", "distinct_id": format!("c{c}"),
                     "uuid": uuid.to_string(), "properties": {"i": i}})
                 .to_string();
-                match post(addr, &body).await? {
+                match post(addr, &body).await {
                     Some(200) => {
                         ok.push(uuid.to_string());
                         accepted.fetch_add(1, Ordering::Relaxed);
@@ -118,10 +71,7 @@ async fn graceful_shutdown_loses_no_accepted_event() -> anyhow::Result<()> {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let _ = stop.send(());
-    tokio::time::timeout(Duration::from_secs(60), server)
-        .await
-        .context("capture did not stop within 60 s")???;
+    capture.stop().await?;
     let mut ok = Vec::new();
     let mut other = Vec::new();
     for client in clients {

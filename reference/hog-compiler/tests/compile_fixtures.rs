@@ -13,7 +13,7 @@ use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
 
 fn hog_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/hog")
+    conformance::paths::fixtures_dir().join("hog")
 }
 
 fn hog_files(dir: &Path) -> Vec<PathBuf> {

@@ -6,7 +6,6 @@
 //! stops compiling. The test reports "N of M functions" on stderr (`--nocapture`).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use hogql_compiler::functions::{FunctionMeta, registry};
 use hogql_compiler::{Context, compile};
@@ -45,7 +44,8 @@ fn call_text(meta: &FunctionMeta) -> String {
 
 /// `name -> reason` from the gap list.
 fn gaps() -> BTreeMap<String, String> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/function_gaps.tsv");
+    let path = conformance::paths::workspace_root()
+        .join("reference/hogql-compiler/tests/function_gaps.tsv");
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())

@@ -58,11 +58,11 @@ fn context(path: &Path, case: &PrintCase) -> Result<Context, Failed> {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    conformance::paths::workspace_root()
 }
 
 fn snapshot_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots")
+    conformance::paths::workspace_root().join("reference/hogql-compiler/tests/snapshots")
 }
 
 fn sorted_entries(dir: &Path) -> Vec<PathBuf> {

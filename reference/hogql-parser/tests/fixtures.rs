@@ -16,7 +16,7 @@ use hogql_parser::{EntryPoint, parse, parse_json, printer};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    conformance::paths::workspace_root()
 }
 
 fn entry_of(folder: &str) -> EntryPoint {
@@ -93,7 +93,8 @@ fn run_case(
         (_, Err(_)) => serde_json::to_string_pretty(&parse_json(entry, &src, true))
             .map_err(|e| Failed::from(e.to_string()))?,
     };
-    let snapshot_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let snapshot_dir =
+        conformance::paths::workspace_root().join("reference/hogql-parser/tests/snapshots");
     let result = std::panic::catch_unwind(|| {
         insta::with_settings!({ snapshot_path => snapshot_dir, prepend_module_to_snapshot => false, omit_expression => true, input_file => path }, {
             insta::assert_snapshot!(snapshot.to_string(), rendered);
@@ -144,7 +145,8 @@ fn main() {
             }
         }
     }
-    let snap_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let snap_dir =
+        conformance::paths::workspace_root().join("reference/hogql-parser/tests/snapshots");
     if let Ok(rd) = std::fs::read_dir(&snap_dir) {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();

@@ -190,11 +190,9 @@ fn the_slow_fuzz_inputs_are_cheap() {
         ("fuzz_slow_select_arrows", 10),
         ("fuzz_slow_nested_selects", 40),
     ] {
-        let path = format!(
-            "{}/../../fixtures/hogql/parse/hostile/{name}.hogql",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let src = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let path =
+            conformance::paths::fixtures_dir().join(format!("hogql/parse/hostile/{name}.hogql"));
+        let src = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let src = String::from_utf8_lossy(&src);
         for entry in [EntryPoint::Select, EntryPoint::Expr, EntryPoint::OrderExpr] {
             let cost = parse_cost(entry, &src);

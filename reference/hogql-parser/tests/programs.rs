@@ -10,7 +10,7 @@ use hogql_parser::{EntryPoint, parse_cost, parse_program};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 fn hog_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/hog")
+    conformance::paths::fixtures_dir().join("hog")
 }
 
 fn check(path: &Path, expect_ok: bool) -> Result<(), Failed> {

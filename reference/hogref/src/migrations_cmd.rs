@@ -241,10 +241,11 @@ mod tests {
             let error = read_sources(path).expect_err(path).to_string();
             assert!(error.contains("larger than"), "{path}: {error}");
         }
-        let sources = read_sources(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../migrations/clickhouse"
-        ));
+        let sources = read_sources(
+            &conformance::paths::workspace_root()
+                .join("migrations/clickhouse")
+                .to_string_lossy(),
+        );
         assert!(sources.is_ok(), "{sources:?}");
     }
 }

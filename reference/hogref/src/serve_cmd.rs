@@ -4,7 +4,9 @@
 //! Configuration comes from the environment, with the compose stack's names (crate `settings`):
 //! `DATABASE_URL`, `CLICKHOUSE_URL`/`_DATABASE`/`_USER`/`_PASSWORD`, `REDIS_URL`, `KAFKA_HOSTS`,
 //! `KAFKA_PREFIX`, `HOGREF_BIND_ADDRESS`, `HOGREF_CAPTURE_PORT` (3000), `HOGREF_QUERY_PORT` (8000),
-//! `HOGREF_LOG_LEVEL`. `--port P` serves every HTTP API on the one port P instead.
+//! `HOGREF_LOG_LEVEL`, `INGESTION_WORKER_INDEX`/`_COUNT`, `INGESTION_CONSUMER_GROUP`; the worker's
+//! configuration comes from these settings only. `--port P` serves every HTTP API on the one port P
+//! instead.
 //!
 //! - capture: PostHog's v0 capture endpoints producing to Kafka.
 //! - worker: consumes `events_plugin_ingestion`, resolves teams and persons in PostgreSQL, produces
@@ -52,39 +54,10 @@ pub(crate) struct ServeArgs {
     query_cache_ttl: u64,
 }
 
-/// Throwaway values for the settings Hogref requires but does not use yet (signing, field
-/// encryption), so a development run needs only the four service variables.
-const DEV_DEFAULTS: &[(&str, &str)] = &[
-    (
-        "SECRET_KEY",
-        "hogref-development-secret-key-not-for-production",
-    ),
-    (
-        "ENCRYPTION_KEYS",
-        "vLLXoHUJnhq3riWUa47LiFPkvQU_Pn6Bb9hU-MUJ1yQ",
-    ),
-    (
-        "ENCRYPTION_SALT_KEYS",
-        "oKmjalAHOEFZ_Ry7vGjpUjkTMAu_TIDqkqmG-2pfsdc",
-    ),
-];
-
-/// The settings, and which of [`DEV_DEFAULTS`] filled a gap (logged once the logger is up).
+/// The settings from the process environment, and which of [`settings::DEV_DEFAULTS`] filled a gap
+/// (logged once the logger is up).
 fn load_settings() -> anyhow::Result<(settings::Settings, Vec<&'static str>)> {
-    let env: Vec<(String, String)> = std::env::vars()
-        .filter(|(k, v)| settings::VARIABLES.contains(&k.as_str()) && !v.trim().is_empty())
-        .collect();
-    let mut layered: Vec<(String, String)> = Vec::new();
-    let mut defaulted = Vec::new();
-    for (name, value) in DEV_DEFAULTS {
-        if !env.iter().any(|(k, _)| k == name) {
-            defaulted.push(*name);
-            layered.push(((*name).to_owned(), (*value).to_owned()));
-        }
-    }
-    layered.extend(env);
-    let settings = settings::Settings::from_env(layered).context("configuration")?;
-    Ok((settings, defaulted))
+    settings::Settings::for_development(std::env::vars()).context("configuration")
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<i32> {
@@ -130,22 +103,6 @@ fn migrate_clickhouse(dir: &str, settings: &settings::Settings) -> anyhow::Resul
     Ok(())
 }
 
-/// Resolves on Ctrl-C or, on Unix, SIGTERM.
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-}
-
 type ServerTask = tokio::task::JoinHandle<std::io::Result<()>>;
 
 async fn listen(
@@ -188,10 +145,9 @@ async fn serve(args: ServeArgs, settings: settings::Settings) -> anyhow::Result<
     // assigned some partitions (brokers like tansu do not auto-create topics).
     let migrates = !args.no_migrate && (runs_query || runs_worker);
     if runs_capture || runs_worker || migrates {
-        let topics: Vec<String> = ingest_worker::worker::WORKER_TOPICS
-            .iter()
-            .chain(&["events_plugin_ingestion_historical", "exceptions_ingestion"])
-            .map(|t| format!("{kafka_prefix}{t}"))
+        let topics: Vec<String> = ingest_worker::pipeline_topics()
+            .into_iter()
+            .map(|t| settings.kafka.topic(t))
             .collect();
         ingest_worker::create_topics(&kafka_hosts, &topics, 3)
             .await
@@ -217,10 +173,8 @@ async fn serve(args: ServeArgs, settings: settings::Settings) -> anyhow::Result<
 
     let mut worker_task = None;
     if runs_worker && let Some(pool) = &pool {
-        let mut config = ingest_worker::WorkerConfig::from_env()?;
-        config.kafka_hosts = kafka_hosts.clone();
-        config.kafka_prefix = kafka_prefix.clone();
-        let settings::WorkerSettings { index, count } = settings.worker;
+        let config = ingest_worker::WorkerConfig::from_settings(&settings);
+        let (index, count) = (settings.worker.index, settings.worker.count);
         let worker = ingest_worker::Worker::new(config.clone(), pool.clone())?
             .with_partition_share(index, count)?;
         tracing::info!(
@@ -329,11 +283,11 @@ async fn serve(args: ServeArgs, settings: settings::Settings) -> anyhow::Result<
 
     let worker_result = match &mut worker_task {
         Some(task) => tokio::select! {
-            _ = shutdown_signal() => None,
+            _ = capture_server::shutdown_signal() => None,
             result = task => Some(result),
         },
         None => {
-            shutdown_signal().await;
+            capture_server::shutdown_signal().await;
             None
         }
     };

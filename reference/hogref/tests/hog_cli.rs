@@ -2,11 +2,11 @@
 //! expected bytecode, the AST is a Program, `run` prints what PostHog's VM printed, and errors exit
 //! with status 1 and a JSON envelope with stable codes.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 fn hog_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/hog")
+    conformance::paths::fixtures_dir().join("hog")
 }
 
 fn hogref(args: &[&str]) -> (i32, String) {

@@ -60,7 +60,7 @@ impl Drop for Server {
 }
 
 fn start(vars: &[(String, String)], args: &[&str], ready: &str) -> Server {
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let root = conformance::paths::workspace_root();
     let child = Command::new(env!("CARGO_BIN_EXE_hogref"))
         .current_dir(root)
         .arg("serve")

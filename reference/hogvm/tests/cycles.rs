@@ -229,7 +229,7 @@ fn run_as_fuzzed(bytecode: &str) {
 
 #[test]
 fn inputs_the_fuzzer_found_leaking_leave_nothing_alive() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/leaks");
+    let dir = conformance::paths::workspace_root().join("reference/hogvm/tests/leaks");
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .expect("tests/leaks")
         .map(|e| e.expect("entry").path())

@@ -22,4 +22,4 @@ pub mod worker;
 
 pub use error::{Error, Result};
 pub use store::{Team, connect, create_team, migrate};
-pub use worker::{Stats, Worker, WorkerConfig, create_topics, ensure_topics};
+pub use worker::{Stats, Worker, WorkerConfig, create_topics, ensure_topics, pipeline_topics};

@@ -104,25 +104,41 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// `KAFKA_HOSTS` (required), `KAFKA_PREFIX` (default empty), `INGESTION_CONSUMER_GROUP`
-    /// (default `ingestion-events`).
-    pub fn from_env() -> Result<WorkerConfig> {
-        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        Ok(WorkerConfig {
-            kafka_hosts: get("KAFKA_HOSTS").ok_or_else(|| {
-                Error::Config("environment variable KAFKA_HOSTS is not set".into())
-            })?,
-            kafka_prefix: get("KAFKA_PREFIX").unwrap_or_default(),
-            group_id: get("INGESTION_CONSUMER_GROUP")
-                .unwrap_or_else(|| "ingestion-events".to_string()),
-            batch_size: 500,
-            batch_wait: Duration::from_millis(50),
-        })
+    /// The worker of a server configured by `settings`: its brokers and topic prefix (`KAFKA_HOSTS`,
+    /// `KAFKA_PREFIX`) and consumer group (`INGESTION_CONSUMER_GROUP`), batches of at most
+    /// [`DEFAULT_BATCH_SIZE`] messages waiting at most [`DEFAULT_BATCH_WAIT`] to fill.
+    pub fn from_settings(settings: &settings::Settings) -> WorkerConfig {
+        WorkerConfig {
+            kafka_hosts: settings.kafka.bootstrap_servers(),
+            kafka_prefix: settings.kafka.prefix.clone(),
+            group_id: settings.worker.group_id.clone(),
+            batch_size: DEFAULT_BATCH_SIZE,
+            batch_wait: DEFAULT_BATCH_WAIT,
+        }
     }
 
     fn topic(&self, base: &str) -> String {
         format!("{}{base}", self.kafka_prefix)
     }
+}
+
+/// Most messages in one batch, unless the caller says otherwise.
+pub const DEFAULT_BATCH_SIZE: usize = 500;
+/// Longest wait for a batch to fill once its first message arrived, unless the caller says otherwise.
+pub const DEFAULT_BATCH_WAIT: Duration = Duration::from_millis(50);
+
+/// Every topic of the pipeline (base names): capture's (the worker's input plus the historical and
+/// exceptions topics) and the worker's, in [`WORKER_TOPICS`] order, then capture's other two.
+pub fn pipeline_topics() -> Vec<&'static str> {
+    let capture = [
+        event_model::Topic::Main,
+        event_model::Topic::Historical,
+        event_model::Topic::Exceptions,
+    ]
+    .map(event_model::Topic::base_name);
+    let mut topics = WORKER_TOPICS.to_vec();
+    topics.extend(capture.into_iter().filter(|t| !WORKER_TOPICS.contains(t)));
+    topics
 }
 
 /// The topics the worker reads and writes (base names).

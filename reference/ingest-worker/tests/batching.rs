@@ -5,14 +5,12 @@
 //! of migration 0008), which HogQL's sessions table reads.
 #![cfg(feature = "services")]
 
-mod support;
-
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ingest_worker::person_id::person_uuid;
+use pipeline_kit::{Harness, post};
 use serde_json::{Value, json};
-use support::{Harness, post};
 
 fn as_u64(v: &Value) -> u64 {
     v.as_u64()

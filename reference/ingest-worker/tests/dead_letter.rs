@@ -3,17 +3,15 @@
 //! the batch around them is ingested as usual and its offsets move on.
 #![cfg(feature = "services")]
 
-mod support;
-
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use pipeline_kit::{Harness, post};
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::message::{Headers as _, Message as _};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::json;
-use support::{Harness, post};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn unparseable_messages_go_to_the_dead_letter_topic_with_the_reason() -> anyhow::Result<()> {

@@ -4,13 +4,11 @@
 //! and PostgreSQL schema.
 #![cfg(feature = "services")]
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use ingest_worker::person_id::person_uuid;
+use pipeline_kit::{Harness, json_field as props, post};
 use serde_json::{Value, json};
-use support::{Harness, json_field as props, post};
 
 /// Polls `sql` until it returns `count` rows (60 s at most).
 async fn wait_rows(h: &Harness, sql: &str, count: usize) -> anyhow::Result<Vec<Value>> {

@@ -15,16 +15,14 @@
 //! lists each one with the storage errors that caused it.
 #![cfg(feature = "services")]
 
-mod support;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use pipeline_kit::{Harness, deadline, post};
 use serde_json::json;
-use support::{Harness, deadline, post};
 
 /// Events sent; `HOGREF_FAULT_EVENTS` overrides it (a multiple of `BATCH`).
 const EVENTS_DEFAULT: usize = 50_000;

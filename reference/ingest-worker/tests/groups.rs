@@ -3,8 +3,6 @@
 //! upserts (version 1 on creation, +1 per change, no write without a change, earliest `created_at`).
 #![cfg(feature = "services")]
 
-mod support;
-
 use chrono::{TimeZone as _, Utc};
 use ingest_worker::create_team;
 use ingest_worker::store::{group_type_index, upsert_group};
@@ -16,13 +14,13 @@ fn map(v: Value) -> Map<String, Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_types_and_group_upserts() -> anyhow::Result<()> {
-    let support::PgSchema {
+    let pipeline_kit::PgSchema {
         name: schema,
         admin,
         pool,
-    } = support::pg_schema(
-        &support::unique("ingest_groups"),
-        &support::env("DATABASE_URL"),
+    } = pipeline_kit::pg_schema(
+        &pipeline_kit::unique("ingest_groups"),
+        pipeline_kit::stack_settings()?.postgres.url.as_str(),
         2,
     )
     .await?;

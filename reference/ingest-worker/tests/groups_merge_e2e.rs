@@ -5,13 +5,11 @@
 //! identified persons (the distinct ids of the merged-away person point at the survivor).
 #![cfg(feature = "services")]
 
-mod support;
-
 use std::time::Duration;
 
 use ingest_worker::person_id::person_uuid;
+use pipeline_kit::{Harness, json_field, post};
 use serde_json::{Value, json};
-use support::{Harness, json_field, post};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn groups_and_dangerous_merges_reach_clickhouse() -> anyhow::Result<()> {

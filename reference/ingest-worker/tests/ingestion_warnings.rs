@@ -4,12 +4,10 @@
 //! `cannot_merge_already_identified`, and the event itself is still ingested.
 #![cfg(feature = "services")]
 
-mod support;
-
 use std::time::Duration;
 
+use pipeline_kit::{Harness, post};
 use serde_json::{Value, json};
-use support::{Harness, post};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn refused_merge_writes_an_ingestion_warning_row() -> anyhow::Result<()> {
@@ -55,7 +53,7 @@ async fn refused_merge_writes_an_ingestion_warning_row() -> anyhow::Result<()> {
     assert_eq!(row["team_id"], json!(h.team.id));
     assert_eq!(row["source"], json!("plugin-server"));
     assert_eq!(row["type"], json!("cannot_merge_already_identified"));
-    let details: Value = support::json_field(row, "details");
+    let details: Value = pipeline_kit::json_field(row, "details");
     assert_eq!(
         details["eventUuid"],
         json!("0191e000-0000-7000-8000-00000000a003")

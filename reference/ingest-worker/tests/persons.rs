@@ -3,8 +3,6 @@
 //! the refusals, personless events and their later override. Each run uses its own schema.
 #![cfg(feature = "services")]
 
-mod support;
-
 use chrono::{TimeZone as _, Utc};
 use ingest_worker::event_row::{IncomingEvent, PersonMode};
 use ingest_worker::merge::{WARN_ALREADY_IDENTIFIED, WARN_ILLEGAL_ID};
@@ -41,13 +39,13 @@ async fn run(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persons_follow_the_identity_rules() -> anyhow::Result<()> {
-    let support::PgSchema {
+    let pipeline_kit::PgSchema {
         name: schema,
         admin,
         pool,
-    } = support::pg_schema(
-        &support::unique("ingest_persons"),
-        &support::env("DATABASE_URL"),
+    } = pipeline_kit::pg_schema(
+        &pipeline_kit::unique("ingest_persons"),
+        pipeline_kit::stack_settings()?.postgres.url.as_str(),
         2,
     )
     .await?;

@@ -5,15 +5,13 @@
 //! ClickHouse collapses redeliveries (`FINAL`) and PostgreSQL holds one person per distinct id.
 #![cfg(feature = "services")]
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ingest_worker::Worker;
+use pipeline_kit::{Harness, RunningWorker, post, run_worker};
 use serde_json::{Value, json};
-use support::{Harness, RunningWorker, post};
 
 fn as_u64(v: &Value) -> u64 {
     v.as_u64()
@@ -25,16 +23,7 @@ fn as_u64(v: &Value) -> u64 {
 async fn start_share(h: &Harness, index: u32, count: u32) -> anyhow::Result<RunningWorker> {
     let worker =
         Worker::new(h.worker_config(), h.pool.clone())?.with_partition_share(index, count)?;
-    let stats = worker.stats();
-    let mut ready = worker.ready();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(worker.run(stopped));
-    tokio::time::timeout(Duration::from_secs(60), ready.wait_for(|r| *r))
-        .await
-        .map_err(|_| {
-            anyhow::anyhow!("worker {index} of {count} held no partitions within 60 s")
-        })??;
-    Ok(RunningWorker { stop, task, stats })
+    run_worker(worker, &format!("worker {index} of {count}")).await
 }
 
 /// Sends events `from..to` (distinct ids `user-0..40`, so every partition gets some) in requests of 50.

@@ -20,7 +20,7 @@ struct Header {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    conformance::paths::workspace_root()
 }
 
 fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
@@ -93,7 +93,8 @@ fn run_case(code: &str, kind: &str, rel: &str, snapshot: &str) -> Result<(), Fai
     if again.render_json() != json {
         return Err("diagnostics differ between two runs".into());
     }
-    let snapshot_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let snapshot_dir =
+        conformance::paths::workspace_root().join("reference/migration-checker/tests/snapshots");
     let result = std::panic::catch_unwind(|| {
         insta::with_settings!({ snapshot_path => snapshot_dir, prepend_module_to_snapshot => false, omit_expression => true }, {
             insta::assert_snapshot!(snapshot.to_string(), text);
@@ -151,7 +152,8 @@ fn main() {
         },
     ));
     // Snapshots whose fixture was renamed or removed fail the run instead of lingering.
-    let snapshot_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let snapshot_dir =
+        conformance::paths::workspace_root().join("reference/migration-checker/tests/snapshots");
     for entry in sorted_entries(&snapshot_dir) {
         let name = entry
             .file_name()
@@ -165,7 +167,7 @@ fn main() {
         let rel = "fixtures/migrations/CH001/err/0001_on_cluster_create.toml";
         let report = check(&[read_case(rel)?], &Config::default());
         let json = report.render_json();
-        let snapshot_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+        let snapshot_dir = conformance::paths::workspace_root().join("reference/migration-checker/tests/snapshots");
         std::panic::catch_unwind(|| {
             insta::with_settings!({ snapshot_path => snapshot_dir, prepend_module_to_snapshot => false, omit_expression => true }, {
                 insta::assert_snapshot!("json_format", json);

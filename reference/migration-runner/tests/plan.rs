@@ -7,7 +7,10 @@ use migration_runner::topology::Env;
 use migration_runner::{Topology, plan};
 
 fn repo(path: &str) -> String {
-    format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"))
+    conformance::paths::workspace_root()
+        .join(path)
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn env() -> Env {

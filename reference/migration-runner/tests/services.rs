@@ -47,7 +47,10 @@ fn drop_database(topology: &Topology) {
 }
 
 fn hogref_migrations() -> Vec<Migration> {
-    let path = format!("{}/../../migrations/clickhouse", env!("CARGO_MANIFEST_DIR"));
+    let path = conformance::paths::workspace_root()
+        .join("migrations/clickhouse")
+        .to_string_lossy()
+        .into_owned();
     let (migrations, problems) = SourceSet::read(&path).unwrap().migrations();
     assert!(problems.is_empty(), "{problems:?}");
     migrations

@@ -5,13 +5,12 @@
 #![cfg(feature = "services")]
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
-use migration_runner::Topology;
-use migration_runner::topology::{Env, Node};
+use migration_runner::topology::Node;
+use pipeline_kit::unique;
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
@@ -19,14 +18,6 @@ fn env(name: &str) -> String {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| {
         panic!("the `services` feature is on but {name} is not set: run `cargo xtask test`, or eval \"$(cargo xtask stack env)\"")
     })
-}
-
-fn unique(tag: &str) -> String {
-    let millis = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() % 100_000_000)
-        .unwrap_or(0);
-    format!("{tag}_{}_{millis}", std::process::id())
 }
 
 struct Fixture {
@@ -39,14 +30,7 @@ struct Fixture {
 async fn fixture(cache_url: &str) -> anyhow::Result<Fixture> {
     let clickhouse_url = env("CLICKHOUSE_URL");
     let database = unique("query_api_test");
-    let mut topology_env = Env::from_process();
-    // Its Kafka tables read topics of their own, so they never consume another run's rows.
-    topology_env.topic_prefix = Some(format!("{database}_"));
-    let topology = Topology::single_node(&clickhouse_url, &database, &topology_env);
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/clickhouse");
-    let (migrations, problems) = migration_checker::SourceSet::read(dir)?.migrations();
-    anyhow::ensure!(problems.is_empty(), "{problems:?}");
-    migration_runner::apply(&topology, &migrations)?;
+    pipeline_kit::clickhouse_database(&database)?;
 
     let pool = ingest_worker::connect(&env("DATABASE_URL")).await?;
     ingest_worker::migrate(&pool).await?;

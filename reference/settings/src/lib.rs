@@ -60,6 +60,25 @@ pub const VARIABLES: &[&str] = &[
     "ENCRYPTION_SALT_KEYS",
     "INGESTION_WORKER_INDEX",
     "INGESTION_WORKER_COUNT",
+    "INGESTION_CONSUMER_GROUP",
+];
+
+/// Throwaway values for the settings Hogref requires but does not use yet (signing, field
+/// encryption), so a development run or a test needs only the service variables
+/// ([`Settings::for_development`]). Never for production: they are public.
+pub const DEV_DEFAULTS: &[(&str, &str)] = &[
+    (
+        "SECRET_KEY",
+        "hogref-development-secret-key-not-for-production",
+    ),
+    (
+        "ENCRYPTION_KEYS",
+        "vLLXoHUJnhq3riWUa47LiFPkvQU_Pn6Bb9hU-MUJ1yQ",
+    ),
+    (
+        "ENCRYPTION_SALT_KEYS",
+        "oKmjalAHOEFZ_Ry7vGjpUjkTMAu_TIDqkqmG-2pfsdc",
+    ),
 ];
 
 /// The whole server configuration.
@@ -81,15 +100,22 @@ pub struct Settings {
     pub worker: WorkerSettings,
 }
 
-/// Which partitions of `events_plugin_ingestion` this server's ingestion worker reads: those whose
-/// number modulo `count` is `index` (static assignment; several servers split the topic).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The ingestion worker: its consumer group, and which partitions of `events_plugin_ingestion` it
+/// reads: those whose number modulo `count` is `index` (static assignment; several servers split the
+/// topic).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerSettings {
     /// `INGESTION_WORKER_INDEX` (default 0): this worker's place, below the count.
     pub index: u32,
     /// `INGESTION_WORKER_COUNT` (default 1): how many workers split the topic, at least 1.
     pub count: u32,
+    /// `INGESTION_CONSUMER_GROUP` (default `ingestion-events`): the group id its offsets are
+    /// committed under (not prefixed by `KAFKA_PREFIX`).
+    pub group_id: String,
 }
+
+/// The ingestion worker's consumer group when `INGESTION_CONSUMER_GROUP` is unset.
+pub const DEFAULT_CONSUMER_GROUP: &str = "ingestion-events";
 
 /// Listeners, logging and the public face of the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -271,6 +297,32 @@ impl Settings {
         Ok(settings.expect("no errors means every field parsed"))
     }
 
+    /// Like [`Settings::from_env`] for a development run or a test: only the names of [`VARIABLES`]
+    /// are read (others, `HOGREF_*` typos included, are passed over), and each of [`DEV_DEFAULTS`]
+    /// fills its variable when that is unset. Returns the settings and the names a default filled.
+    pub fn for_development<I, K, V>(vars: I) -> Result<(Settings, Vec<&'static str>)>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let given: Vec<(String, String)> = vars
+            .into_iter()
+            .filter(|(k, v)| VARIABLES.contains(&k.as_ref()) && !v.as_ref().trim().is_empty())
+            .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
+            .collect();
+        let mut layered: Vec<(String, String)> = Vec::new();
+        let mut defaulted = Vec::new();
+        for (name, value) in DEV_DEFAULTS {
+            if !given.iter().any(|(k, _)| k == name) {
+                defaulted.push(*name);
+                layered.push(((*name).to_owned(), (*value).to_owned()));
+            }
+        }
+        layered.extend(given);
+        Ok((Settings::from_env(layered)?, defaulted))
+    }
+
     /// Parses `.env` text, then builds the settings from it alone.
     pub fn from_dotenv(text: &str) -> Result<Settings> {
         let entries = parse_dotenv(text)?;
@@ -341,12 +393,21 @@ impl Env {
                 value: value.to_owned(),
             })
         });
+        let group_id = self
+            .get("INGESTION_CONSUMER_GROUP")
+            .unwrap_or(DEFAULT_CONSUMER_GROUP)
+            .trim()
+            .to_owned();
         let (index, count) = (index?, count?);
         if index >= count {
             self.errors.push(Error::WorkerIndex { index, count });
             return None;
         }
-        Some(WorkerSettings { index, count })
+        Some(WorkerSettings {
+            index,
+            count,
+            group_id,
+        })
     }
 
     fn postgres(&mut self) -> Option<PostgresSettings> {

@@ -321,13 +321,28 @@ fn from_dotenv_parses_then_validates() {
 #[test]
 fn ingestion_worker_share() {
     let s = Settings::from_env(env(&[])).unwrap();
-    assert_eq!(s.worker, WorkerSettings { index: 0, count: 1 });
+    assert_eq!(
+        s.worker,
+        WorkerSettings {
+            index: 0,
+            count: 1,
+            group_id: "ingestion-events".into()
+        }
+    );
     let s = Settings::from_env(env(&[
         ("INGESTION_WORKER_INDEX", "2"),
         ("INGESTION_WORKER_COUNT", "3"),
+        ("INGESTION_CONSUMER_GROUP", "ingestion-b"),
     ]))
     .unwrap();
-    assert_eq!(s.worker, WorkerSettings { index: 2, count: 3 });
+    assert_eq!(
+        s.worker,
+        WorkerSettings {
+            index: 2,
+            count: 3,
+            group_id: "ingestion-b".into()
+        }
+    );
     check_err(
         &[("INGESTION_WORKER_INDEX", "1")],
         "INGESTION_WORKER_INDEX: 1 is not below INGESTION_WORKER_COUNT (1)",
@@ -340,4 +355,19 @@ fn ingestion_worker_share() {
         &[("INGESTION_WORKER_INDEX", "-1")],
         "INGESTION_WORKER_INDEX: `-1` is not a valid count or index (a non-negative integer; a count is at least 1)",
     );
+}
+
+#[test]
+fn development_settings_fill_only_the_unset_secrets() {
+    let (s, defaulted) = Settings::for_development([
+        ("SECRET_KEY", "mine"),
+        ("KAFKA_PREFIX", "dev_"),
+        ("HOGREF_TYPO", "passed over"),
+        ("CLICKHOUSE_DATABASE", " "),
+    ])
+    .unwrap();
+    assert_eq!(defaulted, ["ENCRYPTION_KEYS", "ENCRYPTION_SALT_KEYS"]);
+    assert_eq!(s.server.secret_key.expose(), "mine");
+    assert_eq!(s.kafka.prefix, "dev_");
+    assert_eq!(s.clickhouse.database, "default");
 }

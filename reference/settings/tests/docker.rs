@@ -12,7 +12,7 @@ use url::Url;
 use yaml_rust2::{Yaml, YamlLoader};
 
 fn docker_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docker")
+    conformance::paths::workspace_root().join("docker")
 }
 
 #[track_caller]

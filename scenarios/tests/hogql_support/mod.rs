@@ -4,13 +4,11 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use hogql_compiler::schema::{PropertySource, materialized_column_name};
 use hogql_compiler::{Context, bind_values, compile};
-use migration_runner::Topology;
-use migration_runner::topology::Env;
 
 /// The team the queries run for.
 pub const TEAM: i64 = 420;
@@ -34,7 +32,7 @@ pub const TABLES: &[(&str, &str)] = &[
 pub const DERIVED: &[&str] = &["sessions", "sessions_v2"];
 
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    conformance::paths::workspace_root()
 }
 
 pub fn dataset_dir() -> PathBuf {
@@ -56,17 +54,7 @@ pub async fn dataset_database(
     materialized: &[Materialized],
     only_team: Option<i64>,
 ) -> anyhow::Result<clickhouse::Client> {
-    let url = scenarios::endpoints()?.clickhouse_url;
-    let mut env = Env::from_process();
-    env.topic_prefix = Some(format!("{name}_"));
-    env.group_prefix = Some(format!("{name}_"));
-    let topology = Topology::single_node(&url, name, &env);
-    let dir = repo_root().join("migrations/clickhouse");
-    let (migrations, problems) =
-        migration_checker::SourceSet::read(&dir.to_string_lossy())?.migrations();
-    anyhow::ensure!(problems.is_empty(), "migration problems: {problems:?}");
-    tokio::task::block_in_place(|| migration_runner::apply(&topology, &migrations))
-        .context("applying migrations/clickhouse")?;
+    pipeline_kit::clickhouse_database(name).context("applying migrations/clickhouse")?;
     let client = scenarios::clickhouse()?.with_database(name);
 
     for m in materialized {

@@ -1,6 +1,6 @@
-//! What the SDK tests share: a private pipeline (capture on a free port, the ingestion worker, Hogref's
-//! ClickHouse schema in a fresh database, the worker's PostgreSQL schema in a schema of its own, topics with
-//! their own prefix), the driver run, and the checks of what the SDK's calls became in ClickHouse, with the
+//! What the SDK tests share: a private pipeline (`pipeline-kit`: capture on a free port, the ingestion
+//! worker, Hogref's ClickHouse schema in a fresh database, the worker's PostgreSQL schema in a schema of its
+//! own, topics with their own prefix), the driver run, and the checks of what the SDK's calls became in ClickHouse, with the
 //! checked list of known gaps in `fixtures/sdk/known-gaps.toml`.
 //!
 //! The SDK installs live in the cache, outside the clone, and `cargo xtask test` creates them
@@ -14,53 +14,17 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::str::FromStr as _;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use ingest_worker::person_id::person_uuid;
-use ingest_worker::{Team, Worker, WorkerConfig, create_team, create_topics, migrate};
-use migration_runner::Topology;
-use migration_runner::client::Client;
-use migration_runner::topology::Env;
+pub(crate) use pipeline_kit::workspace_root;
 use serde_json::{Map, Value, json};
-use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-
-/// Every topic capture, the worker and the ClickHouse schema name.
-const TOPICS: &[&str] = &[
-    "events_plugin_ingestion",
-    "events_plugin_ingestion_historical",
-    "exceptions_ingestion",
-    "clickhouse_events_json",
-    "clickhouse_person",
-    "clickhouse_person_distinct_id",
-    "clickhouse_groups",
-    "clickhouse_ingestion_warnings",
-];
 
 /// The first event's timestamp every driver stamps (`base_ts`); call i is stamped `BASE_TS + i` seconds.
 pub(crate) const BASE_TS: &str = "2026-03-01T10:00:00Z";
 /// [`BASE_TS`] in Unix microseconds.
 pub(crate) const BASE_US: i64 = 1_772_359_200_000_000;
-
-fn env(name: &str) -> anyhow::Result<String> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .with_context(|| {
-            format!("the `services` feature is on but {name} is not set: run `cargo xtask test`, or eval \"$(cargo xtask stack env)\"")
-        })
-}
-
-/// The workspace root.
-pub(crate) fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default()
-}
 
 /// The Python of the pinned posthog-python venv (created by `cargo xtask test`).
 pub(crate) fn sdk_python() -> anyhow::Result<PathBuf> {
@@ -84,141 +48,31 @@ pub(crate) fn sdk_node_modules() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// A private pipeline for one test.
-pub(crate) struct Pipeline {
-    pub(crate) name: String,
-    pub(crate) topology: Topology,
-    pub(crate) admin: PgPool,
-    pub(crate) pool: PgPool,
-    pub(crate) team: Team,
-    pub(crate) addr: std::net::SocketAddr,
-    stop: tokio::sync::watch::Sender<bool>,
-    worker: tokio::task::JoinHandle<ingest_worker::Result<()>>,
-    capture_stop: tokio::sync::oneshot::Sender<()>,
-    capture: tokio::task::JoinHandle<capture_server::Result<()>>,
-}
+/// A private pipeline for one test (the pipeline kit's: topics with one partition, so the order of a
+/// batch is the order of ingestion; worker batches of at most 100 events).
+pub(crate) struct Pipeline(pipeline_kit::Pipeline);
 
 impl Pipeline {
-    /// Topics (one partition, so the order of a batch is the order of ingestion), schema, team, worker and
-    /// capture, ready for traffic.
+    /// Topics, schema, team, worker and capture, ready for traffic.
     pub(crate) async fn start(tag: &str) -> anyhow::Result<Pipeline> {
-        let clickhouse_url = env("CLICKHOUSE_URL")?;
-        let kafka_hosts = env("KAFKA_HOSTS")?;
-        let database_url = env("DATABASE_URL")?;
-        let millis = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() % 100_000_000)
-            .unwrap_or(0);
-        let name = format!("{tag}_{}_{millis}", std::process::id());
-        let prefix = format!("{name}_");
-        let topics: Vec<String> = TOPICS.iter().map(|t| format!("{prefix}{t}")).collect();
-        deadline(
-            "creating the pipeline's topics",
-            CALL_DEADLINE,
-            create_topics(&kafka_hosts, &topics, 1),
-        )
-        .await??;
-
-        let mut ch_env = Env::from_process();
-        ch_env.kafka_hosts = Some(kafka_hosts.clone());
-        ch_env.topic_prefix = Some(prefix.clone());
-        ch_env.group_prefix = Some(prefix.clone());
-        let topology = Topology::single_node(&clickhouse_url, &name, &ch_env);
-        let dir = format!("{}/migrations/clickhouse", workspace_root().display());
-        let (migrations, problems) = migration_checker::SourceSet::read(&dir)?.migrations();
-        anyhow::ensure!(problems.is_empty(), "{problems:?}");
-        tokio::task::block_in_place(|| migration_runner::apply(&topology, &migrations))?;
-
-        let (admin, pool, team) = deadline(
-            "setting up the pipeline's PostgreSQL schema and team",
-            CALL_DEADLINE,
-            async {
-                let admin = PgPoolOptions::new()
-                    .max_connections(1)
-                    .connect(&database_url)
-                    .await?;
-                sqlx::query(&format!("CREATE SCHEMA {name}"))
-                    .execute(&admin)
-                    .await?;
-                let options = PgConnectOptions::from_str(&database_url)?
-                    .options([("search_path", name.as_str())]);
-                let pool = PgPoolOptions::new()
-                    .max_connections(4)
-                    .connect_with(options)
-                    .await?;
-                migrate(&pool).await?;
-                let team = create_team(&pool, tag).await?;
-                anyhow::Ok((admin, pool, team))
-            },
-        )
-        .await??;
-
-        let worker = Worker::new(
-            WorkerConfig {
-                kafka_hosts: kafka_hosts.clone(),
-                kafka_prefix: prefix.clone(),
-                group_id: format!("{prefix}ingestion"),
-                batch_size: 100,
-                batch_wait: Duration::from_millis(50),
-            },
-            pool.clone(),
-        )?;
-        let mut ready = worker.ready();
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let worker = tokio::spawn(worker.run(stopped));
-        tokio::time::timeout(Duration::from_secs(60), ready.wait_for(|r| *r))
-            .await
-            .context("the worker got no partition assignment within 60 s")??;
-
-        let sink = Arc::new(capture_server::KafkaSink::new(&kafka_hosts, &prefix)?);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let (capture_stop, capture_stopped) = tokio::sync::oneshot::channel::<()>();
-        let capture = tokio::spawn(capture_server::serve(
-            listener,
-            capture_server::AppState::new(sink),
-            async {
-                let _ = capture_stopped.await;
-            },
-        ));
-        Ok(Pipeline {
-            name,
-            topology,
-            admin,
-            pool,
-            team,
-            addr,
-            stop,
-            worker,
-            capture_stop,
-            capture,
-        })
+        let options = pipeline_kit::Options {
+            batch_size: 100,
+            ..pipeline_kit::Options::default()
+        };
+        Ok(Pipeline(
+            pipeline_kit::Pipeline::start(tag, &options).await?,
+        ))
     }
 
     /// The driver's configuration: capture's URL, the team's token, a run suffix and the base timestamp.
     pub(crate) fn driver_config(&self) -> String {
         json!({
-            "host": format!("http://{}", self.addr),
-            "api_key": self.team.api_token,
-            "run": self.name,
+            "host": format!("http://{}", self.0.addr),
+            "api_key": self.0.team.api_token,
+            "run": self.0.name,
             "base_ts": BASE_TS,
         })
         .to_string()
-    }
-
-    /// Rows of a ClickHouse query (`FORMAT JSONEachRow` is appended).
-    pub(crate) fn rows(&self, sql: &str) -> anyhow::Result<Vec<Value>> {
-        let text = tokio::task::block_in_place(|| {
-            Client::new().exec(
-                &self.topology.nodes[0],
-                Some(&self.topology.database),
-                &format!("{sql} FORMAT JSONEachRow"),
-            )
-        })?;
-        text.lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).context("a JSONEachRow line"))
-            .collect()
     }
 
     /// Polls `sql` until `done` holds for its rows (60 s at most); returns the last rows either way.
@@ -227,62 +81,25 @@ impl Pipeline {
         sql: &str,
         done: impl Fn(&[Value]) -> bool,
     ) -> anyhow::Result<Vec<Value>> {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let got = self.rows(sql)?;
-            if done(&got) || Instant::now() > deadline {
-                return Ok(got);
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        self.0.poll_rows(sql, Duration::from_secs(60), done).await
     }
 
     /// Stops capture and the worker, drops the database and the schema.
     pub(crate) async fn finish(self) -> anyhow::Result<()> {
-        let _ = self.capture_stop.send(());
-        self.stop.send_replace(true);
-        deadline("capture to stop", CALL_DEADLINE, self.capture).await???;
-        deadline("the worker to stop", CALL_DEADLINE, self.worker).await???;
-        deadline(
-            "closing the PostgreSQL pool",
-            CALL_DEADLINE,
-            self.pool.close(),
-        )
-        .await?;
-        let drop_schema = format!("DROP SCHEMA {} CASCADE", self.name);
-        deadline(
-            "dropping the pipeline's PostgreSQL schema",
-            CALL_DEADLINE,
-            sqlx::query(&drop_schema).execute(&self.admin),
-        )
-        .await??;
-        let _ = tokio::task::block_in_place(|| {
-            Client::new().exec(
-                &self.topology.nodes[0],
-                None,
-                &format!("DROP DATABASE IF EXISTS `{}` SYNC", self.name),
-            )
-        });
-        Ok(())
+        self.0.finish().await
     }
 }
 
-/// Longest wait for one setup or teardown step of the pipeline.
-const CALL_DEADLINE: Duration = Duration::from_secs(60);
+impl std::ops::Deref for Pipeline {
+    type Target = pipeline_kit::Pipeline;
+
+    fn deref(&self) -> &pipeline_kit::Pipeline {
+        &self.0
+    }
+}
 
 /// Longest run of an SDK driver (it sends a few dozen events and flushes).
 const DRIVER_DEADLINE: Duration = Duration::from_secs(180);
-
-/// Awaits `future` for at most `limit`; past it, an error that names what was waited for.
-pub(crate) async fn deadline<T>(
-    what: &str,
-    limit: Duration,
-    future: impl std::future::Future<Output = T>,
-) -> anyhow::Result<T> {
-    tokio::time::timeout(limit, future)
-        .await
-        .map_err(|_| anyhow::anyhow!("gave up waiting for {what} after {}s", limit.as_secs()))
-}
 
 /// Runs a driver program (its stdout is one JSON object) and returns that object. A driver that runs
 /// longer than [`DRIVER_DEADLINE`] is killed (its whole process group) and reported with its output.

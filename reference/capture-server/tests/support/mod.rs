@@ -27,7 +27,7 @@
 
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
+pub use conformance::http::WireRequest;
 use serde_json::{Map, Value, json};
 
 /// The receive time every corpus case runs with.
@@ -40,7 +40,22 @@ pub fn now() -> chrono::DateTime<chrono::Utc> {
 }
 
 pub fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/capture")
+    conformance::paths::fixtures_dir().join("capture")
+}
+
+/// A capture state for the corpus: `sink`, the clock at [`NOW`] and a counter as the random source
+/// (so generated uuids are the same on every run).
+pub fn corpus_state(sink: std::sync::Arc<dyn capture_server::Sink>) -> capture_server::AppState {
+    let counter = std::sync::atomic::AtomicU64::new(1);
+    let mut state = capture_server::AppState::new(sink);
+    state.clock = std::sync::Arc::new(now);
+    state.random = std::sync::Arc::new(move || {
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut bytes = [0u8; 10];
+        bytes[2..].copy_from_slice(&n.to_be_bytes());
+        bytes
+    });
+    state
 }
 
 /// Every case file, sorted.
@@ -73,90 +88,9 @@ pub fn case_name(path: &Path) -> String {
         .replace('\\', "/")
 }
 
-/// The request of a case, as bytes on the wire.
-#[derive(Debug, Clone)]
-pub struct WireRequest {
-    pub method: String,
-    /// Path plus `?query` when there is one.
-    pub uri: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(bytes).expect("gzip into memory");
-    encoder.finish().expect("gzip into memory")
-}
-
-fn percent(bytes: &[u8]) -> String {
-    url::form_urlencoded::byte_serialize(bytes).collect()
-}
-
+/// The request of a case, as bytes on the wire (the conformance suite's reader of the format).
 pub fn wire_request(case: &Value) -> anyhow::Result<WireRequest> {
-    let request = &case["request"];
-    let method = request["method"].as_str().unwrap_or("POST").to_string();
-    let path = request["path"]
-        .as_str()
-        .ok_or_else(|| anyhow::anyhow!("request.path missing"))?;
-    let mut query = request["query"].as_str().unwrap_or("").to_string();
-    let mut body: Vec<u8> = if let Some(v) = request.get("body_json") {
-        serde_json::to_vec(v)?
-    } else if let Some(t) = request["body_text"].as_str() {
-        t.as_bytes().to_vec()
-    } else if let Some(b) = request["body_base64"].as_str() {
-        base64::engine::general_purpose::STANDARD.decode(b)?
-    } else {
-        Vec::new()
-    };
-    for step in request["encode"].as_array().into_iter().flatten() {
-        match step.as_str().unwrap_or("") {
-            "gzip" => body = gzip(&body),
-            "base64" => {
-                body = base64::engine::general_purpose::STANDARD
-                    .encode(&body)
-                    .into_bytes()
-            }
-            "lz64" => {
-                let text = String::from_utf8(body)?;
-                body = event_model::lz64::compress_to_base64(&text).into_bytes();
-            }
-            "form" => body = format!("data={}", percent(&body)).into_bytes(),
-            "form-raw" => {
-                let mut out = b"data=".to_vec();
-                out.extend_from_slice(&body);
-                body = out;
-            }
-            "query" => {
-                let param = format!("data={}", percent(&body));
-                query = if query.is_empty() {
-                    param
-                } else {
-                    format!("{query}&{param}")
-                };
-                body = Vec::new();
-            }
-            other => anyhow::bail!("unknown encode step {other:?}"),
-        }
-    }
-    let headers = request["headers"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
-        .collect();
-    let uri = if query.is_empty() {
-        path.to_string()
-    } else {
-        format!("{path}?{query}")
-    };
-    Ok(WireRequest {
-        method,
-        uri,
-        headers,
-        body,
-    })
+    conformance::http::corpus_request(&case["request"])
 }
 
 /// One produced message in the normalised fixture form.

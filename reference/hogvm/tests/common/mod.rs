@@ -14,7 +14,7 @@ use serde_json::{Value as Json, json};
 pub const ASYNC_FUNCTIONS: &[&str] = &["fetch", "postHogCapture", "asyncEcho"];
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    conformance::paths::workspace_root()
 }
 
 pub fn bytecode_dir() -> PathBuf {
