@@ -20,7 +20,10 @@ use crate::escape::{Dialect, escape_identifier, escape_string, python_float_repr
 use crate::functions::{self, ArgType, CallShape, FunctionMeta, Resolved, SuffixArg, Target};
 use crate::ir::*;
 use crate::lazy::{self, Plans};
-use crate::resolve::{LazyField, LazyJoinUse, Resolution, Scope, ScopeTable, Source, SubColumn};
+use crate::resolve::{
+    ColumnName, LazyField, LazyJoinUse, Resolution, Scope, ScopeTable, Source, SubColumn,
+    column_name_winners, field_column_name, table_sql_name,
+};
 use crate::schema::{Database, LazySource, PropertySource, TableKind, ValueType};
 use crate::{Error, functions::CompareOp as FnCompareOp};
 
@@ -40,17 +43,6 @@ pub const GUARD_SETTINGS: &str =
 
 /// Aliases PostHog refuses.
 const RESERVED_ALIASES: [&str; 4] = ["team_id", "true", "false", "null"];
-
-/// How a SELECT column got its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ColumnName {
-    /// `expr AS name`.
-    Explicit,
-    /// A field's or call's own name (PostHog's hidden alias).
-    Implicit,
-    /// A bare reference to an alias (printed without `AS`).
-    AliasReference,
-}
 
 /// One printed SELECT column before alias de-duplication.
 #[derive(Debug, Clone)]
@@ -636,36 +628,21 @@ impl<'a, 'db> Printer<'a, 'db> {
         let from = self.select_from(q, &mut guards, &mut left_guard);
         self.outer_where = saved_where;
         let from = from?;
-        // Register explicit aliases so every clause can refer to them; an alias under tuple or
-        // array access (`(sumMap(…) AS x).1`) is one too.
-        for e in &q.select {
-            let mut e = e;
-            while let ExprKind::TupleAccess { tuple: inner, .. }
-            | ExprKind::ArrayAccess { array: inner, .. } = &e.kind
-            {
-                e = inner;
-            }
-            if let ExprKind::Alias { alias, .. } = &e.kind {
-                if RESERVED_ALIASES
+        // Register explicit aliases so every clause can refer to them.
+        for (alias, e, in_select) in crate::resolve::defined_aliases(q) {
+            if in_select
+                && RESERVED_ALIASES
                     .iter()
                     .any(|r| r.eq_ignore_ascii_case(alias))
-                {
-                    return Err(query_error(
-                        format!(
-                            "\"{alias}\" cannot be an alias or identifier, as it's a reserved keyword"
-                        ),
-                        e.span,
-                    ));
-                }
-                self.scope().add_alias(alias);
+            {
+                return Err(query_error(
+                    format!(
+                        "\"{alias}\" cannot be an alias or identifier, as it's a reserved keyword"
+                    ),
+                    e.span,
+                ));
             }
-        }
-        if let Some(aj) = &q.array_join {
-            for e in &aj.list {
-                if let ExprKind::Alias { alias, .. } = &e.kind {
-                    self.scope().add_alias(alias);
-                }
-            }
+            self.scope().add_alias(alias);
         }
         let mut select_columns = Vec::new();
         for e in &q.select {
@@ -803,6 +780,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             lazy.hop.target,
             wanted,
             lazy.hop.join.filter.as_deref(),
+            Vec::new(),
             span,
         )?;
         let alias = ident(&lazy.alias(), span)?;
@@ -854,15 +832,10 @@ impl<'a, 'db> Printer<'a, 'db> {
         lazy: &LazyJoinUse<'db>,
         span: Option<Span>,
     ) -> Result<Option<String>> {
-        let computed = self.scopes.last().is_some_and(|s| {
-            s.tables.iter().any(|t| {
-                t.name == lazy.hop.owner_name
-                    && matches!(&t.source, Source::Table(table)
-                    if table.field(&lazy.hop.join.from_field).is_ok_and(|def| {
-                        matches!(def.field, crate::schema::Field::Expression(_))
-                    }))
-            })
-        });
+        let computed = self
+            .scopes
+            .last()
+            .is_some_and(|s| s.joins_by_computed_field(&lazy.hop));
         if !computed {
             return Ok(None);
         }
@@ -916,39 +889,14 @@ impl<'a, 'db> Printer<'a, 'db> {
             ExprKind::Field(chain) => {
                 let res = self.resolve(chain, e.span)?;
                 if let Resolution::Asterisk(chains) = res {
-                    for chain in chains {
-                        let field = Expr {
-                            kind: ExprKind::Field(chain),
-                            span: e.span,
-                        };
+                    for field in crate::resolve::asterisk_columns(chains, e.span) {
                         self.select_column(&field, columns)?;
                     }
                     return Ok(());
                 }
-                // The implicit alias: the field's name, or for a JSON property its key path
-                // joined with `__` (none when the path has an array index).
-                let name = match &res {
-                    Resolution::Property { path, .. } => {
-                        if path.iter().any(|k| matches!(k, ChainPart::Index(_))) {
-                            None
-                        } else {
-                            Some(
-                                path.iter()
-                                    .map(ToString::to_string)
-                                    .collect::<Vec<_>>()
-                                    .join("__")
-                                    .replace('%', ""),
-                            )
-                        }
-                    }
-                    _ => chain.last().map(ToString::to_string),
-                };
-                // A reference to an alias prints bare (`SELECT 1, a … ARRAY JOIN … AS a`).
-                let kind = if matches!(res, Resolution::Alias(_)) {
-                    ColumnName::AliasReference
-                } else {
-                    ColumnName::Implicit
-                };
+                // The implicit alias; a reference to an alias prints bare (`SELECT 1, a …
+                // ARRAY JOIN … AS a`).
+                let (name, kind) = field_column_name(&res, chain);
                 let p = self.field(res, e.span)?;
                 columns.push(SelectColumn {
                     body: p.sql,
@@ -992,28 +940,8 @@ impl<'a, 'db> Printer<'a, 'db> {
         &mut self,
         columns: Vec<SelectColumn>,
     ) -> Result<(Vec<String>, Vec<SubColumn>)> {
-        // Per name, in one pass: the first explicit column, the last implicit one, the first of
-        // any kind; the winner is the first of those that exists.
-        let mut seen: std::collections::HashMap<&str, [Option<usize>; 3]> =
-            std::collections::HashMap::new();
-        for (i, c) in columns.iter().enumerate() {
-            let Some(name) = c.name.as_deref() else {
-                continue;
-            };
-            let slot = seen.entry(name).or_default();
-            match c.kind {
-                ColumnName::Explicit => {
-                    slot[0].get_or_insert(i);
-                }
-                ColumnName::Implicit => slot[1] = Some(i),
-                ColumnName::AliasReference => {}
-            }
-            slot[2].get_or_insert(i);
-        }
-        let winner = |name: &str| -> Option<usize> {
-            let slot = seen.get(name)?;
-            slot[0].or(slot[1]).or(slot[2])
-        };
+        let winners = column_name_winners(columns.iter().map(|c| (c.name.as_deref(), c.kind)));
+        let winner = |name: &str| winners.get(name).copied();
         let mut printed = Vec::new();
         let mut visible: Vec<(usize, SubColumn)> = Vec::new();
         for (i, c) in columns.iter().enumerate() {
@@ -1044,16 +972,18 @@ impl<'a, 'db> Printer<'a, 'db> {
         Ok((printed, visible.into_iter().map(|(_, c)| c).collect()))
     }
 
-    /// The subquery a lazy table in FROM stands for, selecting `fields`.
+    /// The subquery a lazy table in FROM stands for, selecting `fields`. `filter`: the join's
+    /// schema filter; `persons_filters`: filters moved into the persons subquery.
     fn lazy_table_sql(
         &mut self,
         table: &'db crate::schema::Table,
         mut fields: Vec<LazyField>,
         filter: Option<&str>,
+        persons_filters: Vec<Expr>,
         span: Option<Span>,
     ) -> Result<String> {
         if table.name == "persons" {
-            return self.persons_subquery(fields, span);
+            return self.persons_subquery(fields, persons_filters, span);
         }
         if let TableKind::Lazy(LazySource::Aggregate { raw_table, .. }) = &table.kind {
             return self.aggregate_subquery(table, raw_table, fields, span);
@@ -1157,12 +1087,20 @@ impl<'a, 'db> Printer<'a, 'db> {
 
     /// `persons` over `person`: v1 deduplicates with argMax per field; v2 (and `auto` when
     /// `properties` is read) keeps whole rows whose `(id, version)` is the latest live one.
-    /// Both drop deleted persons and persons created more than a day in the future.
+    /// Both drop deleted persons and persons created more than a day in the future. `filters`
+    /// (moved in from the query, in terms of the subquery's columns) go to the WHERE of the
+    /// argMax query: v1's own, v2's inner one.
     fn persons_subquery(
         &mut self,
         mut fields: Vec<LazyField>,
+        mut filters: Vec<Expr>,
         span: Option<Span>,
     ) -> Result<String> {
+        let filter = match filters.len() {
+            0 => None,
+            1 => filters.pop(),
+            _ => Some(Expr::new(ExprKind::And(filters))),
+        };
         if fields.is_empty() {
             fields.push(LazyField::plain("id"));
         }
@@ -1237,6 +1175,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                     alias("version", call("max", vec![field("version")])),
                 ],
                 select_from: Some(from()),
+                where_: filter,
                 group_by: vec![field("id")],
                 having: Some(having),
                 ..SelectQuery::default()
@@ -1275,6 +1214,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                     })
                     .collect(),
                 select_from: Some(from()),
+                where_: filter,
                 group_by: vec![field("id")],
                 having: Some(having),
                 settings,
@@ -1394,7 +1334,8 @@ impl<'a, 'db> Printer<'a, 'db> {
         let mut node = Some(first);
         while let Some(j) = node {
             let mut out = String::new();
-            let (table_sql, guard) = self.join_table(j)?;
+            let (inline, kept_on) = self.persons_join_filters(j);
+            let (table_sql, guard) = self.join_table(j, inline)?;
             let owner = self
                 .scopes
                 .last()
@@ -1427,7 +1368,12 @@ impl<'a, 'db> Printer<'a, 'db> {
                         self.non_equi_join = true;
                     }
                     self.in_join_constraint = true;
-                    let printed = self.expr(&c.expr);
+                    let printed = match &kept_on {
+                        Some(items) => self
+                            .and(Vec::new(), items.iter().copied())
+                            .map(|sql| P::new(sql, false)),
+                        None => self.expr(&c.expr),
+                    };
                     self.in_join_constraint = false;
                     let mut printed = printed?.sql;
                     if c.constraint_type == "ON" {
@@ -1462,7 +1408,11 @@ impl<'a, 'db> Printer<'a, 'db> {
 
     /// `and(prefix…, items…)` the way PostHog prints it: operands in order, stopping at the first
     /// `0` (later operands are never printed, so their values are never added), `1`s dropped.
-    fn and(&mut self, prefix: Vec<String>, items: &[Expr]) -> Result<String> {
+    fn and<'e>(
+        &mut self,
+        prefix: Vec<String>,
+        items: impl IntoIterator<Item = &'e Expr>,
+    ) -> Result<String> {
         if prefix.iter().any(|p| p == "0") {
             return Ok("0".into());
         }
@@ -1486,17 +1436,89 @@ impl<'a, 'db> Printer<'a, 'db> {
         })
     }
 
-    /// Print one FROM entry, add it to the scope, and return its team guard.
+    /// The columns of the CTE called `name` in scope.
     fn cte_columns(&self, name: &str) -> Option<Vec<SubColumn>> {
-        self.ctes
-            .iter()
-            .rev()
-            .flat_map(|frame| frame.iter().rev())
-            .find(|(n, _)| n == name)
-            .map(|(_, cols)| cols.clone())
+        crate::resolve::cte_columns(&self.ctes, name)
     }
 
-    fn join_table(&mut self, j: &JoinExpr) -> Result<(String, Option<String>)> {
+    /// PostHog's `PersonsTable.create_new_table_with_filter`: of an explicit
+    /// `JOIN persons [AS p] ON a AND b …`, the operands `p.id IN …` (`persons.id` without an
+    /// alias) move into the persons subquery as `id IN …`, the others stay in ON. Returns the
+    /// moved filters and, when any moved, the operands left for ON. Unlike PostHog, an `IN`
+    /// whose right side is not constants (a subquery) stays in ON: the subquery was planned
+    /// where it is written.
+    fn persons_join_filters<'j>(&self, j: &'j JoinExpr) -> (Vec<Expr>, Option<Vec<&'j Expr>>) {
+        let none = (Vec::new(), None);
+        let (
+            JoinTable::Table {
+                chain, args: None, ..
+            },
+            Some(c),
+        ) = (&j.table, &j.constraint)
+        else {
+            return none;
+        };
+        let ExprKind::And(items) = &c.expr.kind else {
+            return none;
+        };
+        if c.constraint_type != "ON"
+            || chain.len() != 1
+            || chain[0] != "persons"
+            || self.cte_columns("persons").is_some()
+        {
+            return none;
+        }
+        let alias = j.alias.as_deref().unwrap_or("persons");
+        let constant = |e: &Expr| matches!(e.kind, ExprKind::Constant(_));
+        let promotable = |e: &Expr| match &e.kind {
+            ExprKind::Compare {
+                op: CompareOp::In,
+                left,
+                right,
+                ..
+            } => {
+                matches!(&left.kind, ExprKind::Field(f)
+                    if f.len() == 2
+                        && matches!(&f[0], ChainPart::Name(n) if n == alias)
+                        && matches!(&f[1], ChainPart::Name(n) if n == "id"))
+                    && match &right.kind {
+                        ExprKind::Tuple(values) | ExprKind::Array(values) => {
+                            values.iter().all(constant)
+                        }
+                        _ => constant(right),
+                    }
+            }
+            _ => false,
+        };
+        let (moved, kept): (Vec<&Expr>, Vec<&Expr>) = items.iter().partition(|e| promotable(e));
+        if moved.is_empty() || kept.is_empty() {
+            return none;
+        }
+        let moved = moved
+            .into_iter()
+            .filter_map(|e| match &e.kind {
+                ExprKind::Compare {
+                    op,
+                    right,
+                    is_null_style,
+                    ..
+                } => Some(Expr::new(ExprKind::Compare {
+                    op: *op,
+                    left: Box::new(Expr::new(ExprKind::Field(vec![ChainPart::Name(
+                        "id".into(),
+                    )]))),
+                    right: right.clone(),
+                    is_null_style: *is_null_style,
+                })),
+                _ => None,
+            })
+            .collect();
+        (moved, Some(kept))
+    }
+
+    /// Print one FROM entry, add it to the scope, and return its team guard. `inline`: filters
+    /// for the persons subquery ([`Self::persons_join_filters`]).
+    fn join_table(&mut self, j: &JoinExpr, inline: Vec<Expr>) -> Result<(String, Option<String>)> {
         if !j.column_aliases.is_empty() {
             return Err(unsupported("column aliases on a FROM entry", j.span));
         }
@@ -1565,7 +1587,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                             sql_ref: Some(a.clone()),
                             source: Source::LazyTable(table),
                         });
-                        let sql = self.lazy_table_sql(table, planned, None, *span)?;
+                        let sql = self.lazy_table_sql(table, planned, None, inline, *span)?;
                         return Ok((format!("({sql}) AS {a}"), None));
                     }
                 };
@@ -1575,18 +1597,13 @@ impl<'a, 'db> Printer<'a, 'db> {
                         *span,
                     ));
                 }
-                let is_function = matches!(table.kind, TableKind::Function(_));
-                let (printed, sql_ref) = match &j.alias {
-                    Some(alias) if alias != table.clickhouse_name || is_function => {
-                        let a = ident(alias, *span)?;
-                        (format!("{base} AS {a}"), a)
-                    }
-                    // Table functions are always aliased, by their name.
-                    _ if is_function => {
-                        let a = ident(table.name, *span)?;
-                        (format!("{base} AS {a}"), a)
-                    }
-                    _ => (base, ident(table.clickhouse_name, *span)?),
+                // Table functions are always aliased, by their name when nothing else.
+                let (sql_name, aliased) = table_sql_name(j.alias.as_deref(), table);
+                let sql_ref = ident(sql_name, *span)?;
+                let printed = if aliased {
+                    format!("{base} AS {sql_ref}")
+                } else {
+                    base
                 };
                 let guard = guard_needed
                     .then(|| format!("equals({sql_ref}.team_id, {})", self.ctx.team_id));
@@ -1849,14 +1866,8 @@ impl<'a, 'db> Printer<'a, 'db> {
                 })?;
                 let lowered = crate::lower::expr(&node)?;
                 // Print against the owning table alone, then keep the lazy joins it needed.
-                self.scopes.push(Scope {
-                    tables: vec![ScopeTable {
-                        name: owner_name,
-                        sql_ref: Some(owner_sql),
-                        source: Source::Table(table),
-                    }],
-                    ..Scope::default()
-                });
+                self.scopes
+                    .push(Scope::of_table(owner_name, owner_sql, table));
                 let printed = self.expr(&lowered);
                 let inner = self.scopes.pop().unwrap_or_default();
                 let printed = printed?;
