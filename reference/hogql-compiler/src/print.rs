@@ -1208,7 +1208,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                         let value = if f.column == "id" && f.path.is_empty() {
                             lazy_field(f)
                         } else {
-                            call("argMax", vec![lazy_field(f), field("version")])
+                            latest_value(lazy_field(f), field("version"), !f.path.is_empty())
                         };
                         alias(&f.name, value)
                     })
@@ -1274,22 +1274,17 @@ impl<'a, 'db> Printer<'a, 'db> {
             .map(|f| {
                 let expr = if group_by.contains(&f.column.as_str()) && f.path.is_empty() {
                     field(&f.column)
-                } else if f.path.is_empty() {
-                    arg_max(&f.column)
                 } else {
                     let mut chain = vec![
                         ChainPart::Name((*raw_table).to_owned()),
                         ChainPart::Name(f.column.clone()),
                     ];
                     chain.extend(f.path.iter().cloned());
-                    Expr::new(ExprKind::Call(Call {
-                        name: "argMax".into(),
-                        args: vec![Expr::new(ExprKind::Field(chain)), field(version_field)],
-                        params: None,
-                        distinct: false,
-                        filter: None,
-                        within_group: None,
-                    }))
+                    latest_value(
+                        Expr::new(ExprKind::Field(chain)),
+                        field(version_field),
+                        lazy_field_nullable(target, f),
+                    )
                 };
                 Expr::new(ExprKind::Alias {
                     alias: f.name.clone(),
@@ -2684,6 +2679,41 @@ impl<'a, 'db> Printer<'a, 'db> {
 }
 
 /// Whether a join constraint compares with anything but equality.
+/// The value of `value` in the row with the highest `version`, as PostHog's `argmax_select`
+/// reads a field: `argMax(value, version)` when the value cannot be NULL, else
+/// `tupleElement(argMax(tuple(value), version), 1)`, so that a NULL in the latest row wins
+/// (ClickHouse's argMax skips NULL values and would return an older row's).
+fn latest_value(value: Expr, version: Expr, nullable: bool) -> Expr {
+    let call = |name: &str, args: Vec<Expr>| {
+        Expr::new(ExprKind::Call(Call {
+            name: name.into(),
+            args,
+            params: None,
+            distinct: false,
+            filter: None,
+            within_group: None,
+        }))
+    };
+    if !nullable {
+        return call("argMax", vec![value, version]);
+    }
+    call(
+        "tupleElement",
+        vec![
+            call("argMax", vec![call("tuple", vec![value]), version]),
+            Expr::new(ExprKind::Constant(Constant::Int(1))),
+        ],
+    )
+}
+
+/// Whether a lazy table's field may be NULL: a JSON property, or a column declared nullable.
+fn lazy_field_nullable(table: &crate::schema::Table, f: &LazyField) -> bool {
+    !f.path.is_empty()
+        || table.field(&f.column).is_ok_and(|def| {
+            matches!(&def.field, crate::schema::Field::Column(c) if c.is_nullable())
+        })
+}
+
 fn has_non_equi(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Compare {
