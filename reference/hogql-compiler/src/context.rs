@@ -289,9 +289,6 @@ impl Modifiers {
         {
             return reject("bounceRateDurationSeconds", &n.to_string());
         }
-        if self.optimize_joined_filters == Some(true) {
-            return reject("optimizeJoinedFilters", "true");
-        }
         if self.optimize_projections == Some(true) {
             return reject("optimizeProjections", "true");
         }

@@ -44,6 +44,16 @@ pub const GUARD_SETTINGS: &str =
 /// Aliases PostHog refuses.
 const RESERVED_ALIASES: [&str; 4] = ["team_id", "true", "false", "null"];
 
+/// Filters moved into a persons subquery, in terms of its columns.
+#[derive(Debug, Default)]
+struct PersonsFilters {
+    /// From an explicit join's ON (PostHog's `PersonsTable.filter`): the WHERE of v1's argMax
+    /// query, of v2's inner one.
+    join_on: Vec<Expr>,
+    /// From the SELECT's WHERE (`optimizeJoinedFilters`): ANDed to the subquery's own WHERE.
+    joined: Option<Expr>,
+}
+
 /// One printed SELECT column before alias de-duplication.
 #[derive(Debug, Clone)]
 struct SelectColumn {
@@ -606,8 +616,15 @@ impl<'a, 'db> Printer<'a, 'db> {
             .and_then(|s| s.plan.as_ref())
             .map(|p| p.joins.clone())
             .unwrap_or_default();
-        for lazy in &planned {
-            let printed = self.lazy_join(lazy, q.span)?;
+        // PostHog's `is_join` for the WHERE clause extractor: another table is joined by the
+        // time this join is added.
+        let explicit_join = q
+            .select_from
+            .as_ref()
+            .is_some_and(|j| j.next_join.is_some());
+        for (i, lazy) in planned.iter().enumerate() {
+            let filters = self.persons_joined_filters(q, lazy, explicit_join || i > 0);
+            let printed = self.lazy_join(lazy, filters, q.span)?;
             let owner = &lazy.hop.owner_name;
             let child_prefix = format!("{owner}__");
             let at = from
@@ -765,8 +782,44 @@ impl<'a, 'db> Printer<'a, 'db> {
         Ok((out, sub_columns))
     }
 
+    /// `optimizeJoinedFilters`: the parts of `q`'s WHERE and PREWHERE that read only the persons
+    /// table `lazy` joins, in terms of the persons subquery ([`crate::persons_where`]); empty for
+    /// other joins or when the modifier is off.
+    fn persons_joined_filters(
+        &self,
+        q: &SelectQuery,
+        lazy: &LazyJoinUse<'db>,
+        is_join: bool,
+    ) -> PersonsFilters {
+        if self.ctx.modifiers.optimize_joined_filters != Some(true)
+            || lazy.hop.target.name != "persons"
+        {
+            return PersonsFilters::default();
+        }
+        let alias = lazy.alias();
+        let mut field = |chain: &[ChainPart]| match self.resolve(chain, None) {
+            Ok(Resolution::LazyColumn { hops, field, .. })
+                if hops.last().is_some_and(|h| h.alias() == alias) =>
+            {
+                Some(persons_subquery_chain(&field))
+            }
+            _ => None,
+        };
+        let wheres: Vec<&Expr> = [&q.where_, &q.prewhere].into_iter().flatten().collect();
+        PersonsFilters {
+            join_on: Vec::new(),
+            joined: crate::persons_where::inner_where(&wheres, is_join, &mut field),
+        }
+    }
+
     /// `INNER JOIN (SELECT argMax(…) … GROUP BY … HAVING …) AS events__pdi ON …`.
-    fn lazy_join(&mut self, lazy: &LazyJoinUse<'db>, span: Option<Span>) -> Result<String> {
+    /// `persons_filters`: filters for a persons subquery.
+    fn lazy_join(
+        &mut self,
+        lazy: &LazyJoinUse<'db>,
+        persons_filters: PersonsFilters,
+        span: Option<Span>,
+    ) -> Result<String> {
         // The fields the query reads, then the join key (always last, as PostHog orders them).
         let key = lazy.hop.join.to_field;
         let mut wanted: Vec<LazyField> = lazy
@@ -780,7 +833,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             lazy.hop.target,
             wanted,
             lazy.hop.join.filter.as_deref(),
-            Vec::new(),
+            persons_filters,
             span,
         )?;
         let alias = ident(&lazy.alias(), span)?;
@@ -979,7 +1032,7 @@ impl<'a, 'db> Printer<'a, 'db> {
         table: &'db crate::schema::Table,
         mut fields: Vec<LazyField>,
         filter: Option<&str>,
-        persons_filters: Vec<Expr>,
+        persons_filters: PersonsFilters,
         span: Option<Span>,
     ) -> Result<String> {
         if table.name == "persons" {
@@ -1093,13 +1146,22 @@ impl<'a, 'db> Printer<'a, 'db> {
     fn persons_subquery(
         &mut self,
         mut fields: Vec<LazyField>,
-        mut filters: Vec<Expr>,
+        filters: PersonsFilters,
         span: Option<Span>,
     ) -> Result<String> {
-        let filter = match filters.len() {
+        let PersonsFilters {
+            join_on: mut on,
+            joined,
+        } = filters;
+        let filter = match on.len() {
             0 => None,
-            1 => filters.pop(),
-            _ => Some(Expr::new(ExprKind::And(filters))),
+            1 => on.pop(),
+            _ => Some(Expr::new(ExprKind::And(on))),
+        };
+        // PostHog ANDs the joined filter to the WHERE the subquery has (nested, as it builds it).
+        let and_joined = |own: Option<Expr>| match (own, joined) {
+            (Some(own), Some(j)) => Some(Expr::new(ExprKind::And(vec![own, j]))),
+            (own, j) => own.or(j),
         };
         if fields.is_empty() {
             fields.push(LazyField::plain("id"));
@@ -1186,7 +1248,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                     .map(|f| alias(&f.name, lazy_field(f)))
                     .collect(),
                 select_from: Some(from()),
-                where_: Some(Expr::new(ExprKind::Compare {
+                where_: and_joined(Some(Expr::new(ExprKind::Compare {
                     op: CompareOp::In,
                     left: Box::new(Expr::new(ExprKind::Tuple(vec![
                         field("id"),
@@ -1196,7 +1258,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                         Box::new(latest),
                     ))))),
                     is_null_style: false,
-                })),
+                }))),
                 settings,
                 ..SelectQuery::default()
             }
@@ -1214,7 +1276,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                     })
                     .collect(),
                 select_from: Some(from()),
-                where_: filter,
+                where_: and_joined(filter),
                 group_by: vec![field("id")],
                 having: Some(having),
                 settings,
@@ -1442,8 +1504,8 @@ impl<'a, 'db> Printer<'a, 'db> {
     /// moved filters and, when any moved, the operands left for ON. Unlike PostHog, an `IN`
     /// whose right side is not constants (a subquery) stays in ON: the subquery was planned
     /// where it is written.
-    fn persons_join_filters<'j>(&self, j: &'j JoinExpr) -> (Vec<Expr>, Option<Vec<&'j Expr>>) {
-        let none = (Vec::new(), None);
+    fn persons_join_filters<'j>(&self, j: &'j JoinExpr) -> (PersonsFilters, Option<Vec<&'j Expr>>) {
+        let none = (PersonsFilters::default(), None);
         let (
             JoinTable::Table {
                 chain, args: None, ..
@@ -1508,12 +1570,22 @@ impl<'a, 'db> Printer<'a, 'db> {
                 _ => None,
             })
             .collect();
-        (moved, Some(kept))
+        (
+            PersonsFilters {
+                join_on: moved,
+                joined: None,
+            },
+            Some(kept),
+        )
     }
 
     /// Print one FROM entry, add it to the scope, and return its team guard. `inline`: filters
     /// for the persons subquery ([`Self::persons_join_filters`]).
-    fn join_table(&mut self, j: &JoinExpr, inline: Vec<Expr>) -> Result<(String, Option<String>)> {
+    fn join_table(
+        &mut self,
+        j: &JoinExpr,
+        inline: PersonsFilters,
+    ) -> Result<(String, Option<String>)> {
         if !j.column_aliases.is_empty() {
             return Err(unsupported("column aliases on a FROM entry", j.span));
         }
@@ -2709,9 +2781,24 @@ fn latest_value(value: Expr, version: Expr, nullable: bool) -> Expr {
 /// Whether a lazy table's field may be NULL: a JSON property, or a column declared nullable.
 fn lazy_field_nullable(table: &crate::schema::Table, f: &LazyField) -> bool {
     !f.path.is_empty()
-        || table.field(&f.column).is_ok_and(|def| {
-            matches!(&def.field, crate::schema::Field::Column(c) if c.is_nullable())
-        })
+        || table.field(&f.column).is_ok_and(
+            |def| matches!(&def.field, crate::schema::Field::Column(c) if c.is_nullable()),
+        )
+}
+
+/// How a persons subquery reads a field of the persons table in a filter moved into it: `id`
+/// by its column alias (as PostHog prints it), anything else through `raw_persons`, so that a
+/// v1 subquery's argMax alias of the same name (`created_at`) is not what the WHERE reads.
+fn persons_subquery_chain(field: &LazyField) -> Vec<ChainPart> {
+    if field.column == "id" && field.path.is_empty() {
+        return vec![ChainPart::Name("id".into())];
+    }
+    let mut chain = vec![
+        ChainPart::Name("raw_persons".into()),
+        ChainPart::Name(field.column.clone()),
+    ];
+    chain.extend(field.path.iter().cloned());
+    chain
 }
 
 fn has_non_equi(e: &Expr) -> bool {
