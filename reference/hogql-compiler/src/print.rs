@@ -52,6 +52,9 @@ struct PersonsFilters {
     join_on: Vec<Expr>,
     /// From the SELECT's WHERE (`optimizeJoinedFilters`): ANDed to the subquery's own WHERE.
     joined: Option<Expr>,
+    /// For `persons` first in FROM: the part of the SELECT's WHERE about persons, over
+    /// `raw_persons AS where_optimization` (PostHog's where optimization).
+    where_optimization: Option<Expr>,
 }
 
 /// One printed SELECT column before alias de-duplication.
@@ -807,9 +810,30 @@ impl<'a, 'db> Printer<'a, 'db> {
         };
         let wheres: Vec<&Expr> = [&q.where_, &q.prewhere].into_iter().flatten().collect();
         PersonsFilters {
-            join_on: Vec::new(),
             joined: crate::persons_where::inner_where(&wheres, is_join, &mut field),
+            ..PersonsFilters::default()
         }
+    }
+
+    /// PostHog's where optimization of `persons` first in FROM (`alias`): the part of the
+    /// SELECT's WHERE about persons, over `raw_persons AS where_optimization`, or `None`. (PostHog
+    /// also reads PREWHERE; this printer keeps the WHERE of the SELECT being printed only.)
+    fn persons_where_optimization(&self, alias: &str, is_join: bool) -> Option<Expr> {
+        let outer = self.outer_where.as_ref()?;
+        let mut field = |chain: &[ChainPart]| match self.resolve(chain, None) {
+            Ok(Resolution::LazyTableColumn {
+                table_name, field, ..
+            }) if table_name == alias => {
+                let mut chain = vec![
+                    ChainPart::Name(WHERE_OPTIMIZATION.into()),
+                    ChainPart::Name(field.column.clone()),
+                ];
+                chain.extend(field.path.iter().cloned());
+                Some(chain)
+            }
+            _ => None,
+        };
+        crate::persons_where::inner_where(&[outer], is_join, &mut field)
     }
 
     /// `INNER JOIN (SELECT argMax(…) … GROUP BY … HAVING …) AS events__pdi ON …`.
@@ -1152,6 +1176,7 @@ impl<'a, 'db> Printer<'a, 'db> {
         let PersonsFilters {
             join_on: mut on,
             joined,
+            where_optimization,
         } = filters;
         let filter = match on.len() {
             0 => None,
@@ -1220,16 +1245,17 @@ impl<'a, 'db> Printer<'a, 'db> {
         ]));
         let from = || JoinExpr::table(raw);
         let settings = vec![("optimize_aggregation_in_order".to_owned(), "1".to_owned())];
-        let v2 = match self
-            .ctx
-            .modifiers
-            .persons_arg_max_version
-            .unwrap_or_default()
-        {
-            ArgMaxVersion::V1 => false,
-            ArgMaxVersion::V2 => true,
-            ArgMaxVersion::Auto => fields.iter().any(|f| f.column == "properties"),
-        };
+        let v2 = where_optimization.is_none()
+            && match self
+                .ctx
+                .modifiers
+                .persons_arg_max_version
+                .unwrap_or_default()
+            {
+                ArgMaxVersion::V1 => false,
+                ArgMaxVersion::V2 => true,
+                ArgMaxVersion::Auto => fields.iter().any(|f| f.column == "properties"),
+            };
         let sub = if v2 {
             let latest = SelectQuery {
                 select: vec![
@@ -1263,20 +1289,54 @@ impl<'a, 'db> Printer<'a, 'db> {
                 ..SelectQuery::default()
             }
         } else {
+            // PostHog's argmax_select: the fields read through argMax, the key `id` last.
+            let is_id = |f: &LazyField| f.name == "id" && f.column == "id" && f.path.is_empty();
+            let mut select: Vec<Expr> = fields
+                .iter()
+                .filter(|f| !is_id(f))
+                .map(|f| {
+                    let value = if f.column == "id" && f.path.is_empty() {
+                        lazy_field(f)
+                    } else {
+                        latest_value(lazy_field(f), field("version"), !f.path.is_empty())
+                    };
+                    alias(&f.name, value)
+                })
+                .collect();
+            select.push(alias("id", field("id")));
+            // PostHog's where optimization: the persons whose rows match the SELECT's person
+            // filters, found first in a plain read of `raw_persons`.
+            let (where_, settings) = match where_optimization {
+                Some(inner_where) => {
+                    let inner = SelectQuery {
+                        select: vec![Expr::new(ExprKind::Field(vec![ChainPart::Name(
+                            "id".into(),
+                        )]))],
+                        select_from: Some(JoinExpr {
+                            alias: Some(WHERE_OPTIMIZATION.into()),
+                            ..JoinExpr::table(raw)
+                        }),
+                        where_: Some(inner_where),
+                        ..SelectQuery::default()
+                    };
+                    let in_matching = Expr::new(ExprKind::Compare {
+                        op: CompareOp::In,
+                        left: Box::new(Expr::new(ExprKind::Field(vec![ChainPart::Name(
+                            "id".into(),
+                        )]))),
+                        right: Box::new(Expr::new(ExprKind::Query(Box::new(Query::Select(
+                            Box::new(inner),
+                        ))))),
+                        is_null_style: false,
+                    });
+                    (Some(in_matching), Vec::new())
+                }
+                None => (and_joined(filter), settings),
+            };
             SelectQuery {
-                select: fields
-                    .iter()
-                    .map(|f| {
-                        let value = if f.column == "id" && f.path.is_empty() {
-                            lazy_field(f)
-                        } else {
-                            latest_value(lazy_field(f), field("version"), !f.path.is_empty())
-                        };
-                        alias(&f.name, value)
-                    })
-                    .collect(),
+                select,
                 select_from: Some(from()),
-                where_: and_joined(filter),
+                where_,
                 group_by: vec![field("id")],
                 having: Some(having),
                 settings,
@@ -1392,7 +1452,9 @@ impl<'a, 'db> Printer<'a, 'db> {
         while let Some(j) = node {
             let mut out = String::new();
             let (inline, kept_on) = self.persons_join_filters(j);
-            let (table_sql, guard) = self.join_table(j, inline)?;
+            // The first FROM entry, and whether others are joined to it.
+            let first_entry = std::ptr::eq(j, first).then(|| first.next_join.is_some());
+            let (table_sql, guard) = self.join_table(j, inline, first_entry)?;
             let owner = self
                 .scopes
                 .last()
@@ -1573,7 +1635,7 @@ impl<'a, 'db> Printer<'a, 'db> {
         (
             PersonsFilters {
                 join_on: moved,
-                joined: None,
+                ..PersonsFilters::default()
             },
             Some(kept),
         )
@@ -1581,10 +1643,12 @@ impl<'a, 'db> Printer<'a, 'db> {
 
     /// Print one FROM entry, add it to the scope, and return its team guard. `inline`: filters
     /// for the persons subquery ([`Self::persons_join_filters`]).
+    /// `first_entry`: for the first FROM entry, whether others are joined to it.
     fn join_table(
         &mut self,
         j: &JoinExpr,
-        inline: PersonsFilters,
+        mut inline: PersonsFilters,
+        first_entry: Option<bool>,
     ) -> Result<(String, Option<String>)> {
         if !j.column_aliases.is_empty() {
             return Err(unsupported("column aliases on a FROM entry", j.span));
@@ -1650,10 +1714,14 @@ impl<'a, 'db> Printer<'a, 'db> {
                         let scope = self.scope();
                         scope.lazy_tables.push((alias.clone(), table, Vec::new()));
                         scope.tables.push(ScopeTable {
-                            name: alias,
+                            name: alias.clone(),
                             sql_ref: Some(a.clone()),
                             source: Source::LazyTable(table),
                         });
+                        if let (Some(is_join), "persons") = (first_entry, table.name) {
+                            inline.where_optimization =
+                                self.persons_where_optimization(&alias, is_join);
+                        }
                         let sql = self.lazy_table_sql(table, planned, None, inline, *span)?;
                         return Ok((format!("({sql}) AS {a}"), None));
                     }
@@ -2785,6 +2853,9 @@ fn lazy_field_nullable(table: &crate::schema::Table, f: &LazyField) -> bool {
             |def| matches!(&def.field, crate::schema::Field::Column(c) if c.is_nullable()),
         )
 }
+
+/// The alias of `raw_persons` in the where-optimization subquery of `persons` (PostHog's).
+const WHERE_OPTIMIZATION: &str = "where_optimization";
 
 /// How a persons subquery reads a field of the persons table in a filter moved into it: `id`
 /// by its column alias (as PostHog prints it), anything else through `raw_persons`, so that a
