@@ -1718,7 +1718,11 @@ impl<'a, 'db> Printer<'a, 'db> {
                             sql_ref: Some(a.clone()),
                             source: Source::LazyTable(table),
                         });
-                        if let (Some(is_join), "persons") = (first_entry, table.name) {
+                        // PostHog checks the FROM entry's type for the table itself, which an
+                        // alias (`FROM persons AS p`) hides.
+                        if let (Some(is_join), "persons", None) =
+                            (first_entry, table.name, &j.alias)
+                        {
                             inline.where_optimization =
                                 self.persons_where_optimization(&alias, is_join);
                         }
