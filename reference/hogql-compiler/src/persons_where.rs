@@ -198,6 +198,18 @@ impl Extractor<'_> {
                 None => return Out::Dropped,
             },
             ExprKind::Alias { expr, .. } => return self.operand(expr),
+            ExprKind::ArrayAccess {
+                array,
+                property,
+                nullish,
+            } => match (self.operand(array), self.operand(property)) {
+                (Out::Expr(array), Out::Expr(property)) => ExprKind::ArrayAccess {
+                    array: Box::new(array),
+                    property: Box::new(property),
+                    nullish: *nullish,
+                },
+                _ => return Out::Dropped,
+            },
             ExprKind::Tuple(items) | ExprKind::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
@@ -294,6 +306,10 @@ mod tests {
             extract("person.id in (select 1)", false),
             None,
             "a subquery operand is not copied in"
+        );
+        assert_eq!(
+            extract("person.properties['a'] = 'x'", false).as_deref(),
+            Some("equals(properties['a'], 'x')")
         );
         assert_eq!(
             extract("lower(person.properties.a) = 'x'", false).as_deref(),
