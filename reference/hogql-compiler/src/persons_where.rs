@@ -68,20 +68,7 @@ const NEGATED: [CompareOp; 8] = [
 ];
 
 fn comparison(name: &str) -> Option<CompareOp> {
-    Some(match functions::comparison_op(name)? {
-        FnCompareOp::Eq => CompareOp::Eq,
-        FnCompareOp::NotEq => CompareOp::NotEq,
-        FnCompareOp::Lt => CompareOp::Lt,
-        FnCompareOp::Gt => CompareOp::Gt,
-        FnCompareOp::LtEq => CompareOp::LtEq,
-        FnCompareOp::GtEq => CompareOp::GtEq,
-        FnCompareOp::Like => CompareOp::Like,
-        FnCompareOp::ILike => CompareOp::ILike,
-        FnCompareOp::NotLike => CompareOp::NotLike,
-        FnCompareOp::NotILike => CompareOp::NotILike,
-        FnCompareOp::In => CompareOp::In,
-        FnCompareOp::NotIn => CompareOp::NotIn,
-    })
+    functions::comparison_op(name).map(FnCompareOp::to_ir)
 }
 
 impl Extractor<'_> {

@@ -25,7 +25,7 @@ use crate::resolve::{
     column_name_winners, field_column_name, table_sql_name,
 };
 use crate::schema::{Database, LazySource, PropertySource, TableKind, ValueType};
-use crate::{Error, functions::CompareOp as FnCompareOp};
+use crate::Error;
 
 type Result<T> = std::result::Result<T, CompileError>;
 
@@ -1206,16 +1206,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             chain.extend(f.path.iter().cloned());
             Expr::new(ExprKind::Field(chain))
         };
-        let call = |name: &str, args: Vec<Expr>| {
-            Expr::new(ExprKind::Call(Call {
-                name: name.into(),
-                args,
-                params: None,
-                distinct: false,
-                filter: None,
-                within_group: None,
-            }))
-        };
+        let call = Expr::call;
         let arg_max = |name: &str| call("argMax", vec![field(name), field("version")]);
         let int = |i: i64| Expr::new(ExprKind::Constant(Constant::Int(i)));
         let alias = |name: &str, expr: Expr| {
@@ -2516,21 +2507,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             .map_err(|e| at(e, span))?;
         match resolved {
             Resolved::Comparison(op) => {
-                let op = match op {
-                    FnCompareOp::Eq => CompareOp::Eq,
-                    FnCompareOp::NotEq => CompareOp::NotEq,
-                    FnCompareOp::Lt => CompareOp::Lt,
-                    FnCompareOp::Gt => CompareOp::Gt,
-                    FnCompareOp::LtEq => CompareOp::LtEq,
-                    FnCompareOp::GtEq => CompareOp::GtEq,
-                    FnCompareOp::Like => CompareOp::Like,
-                    FnCompareOp::ILike => CompareOp::ILike,
-                    FnCompareOp::NotLike => CompareOp::NotLike,
-                    FnCompareOp::NotILike => CompareOp::NotILike,
-                    FnCompareOp::In => CompareOp::In,
-                    FnCompareOp::NotIn => CompareOp::NotIn,
-                };
-                self.compare(op, &call.args[0], &call.args[1], span)
+                self.compare(op.to_ir(), &call.args[0], &call.args[1], span)
             }
             Resolved::Aggregation(meta) => self.aggregation(call, meta, span),
             Resolved::Function(meta) => self.function(call, meta, span),
@@ -2822,22 +2799,12 @@ impl<'a, 'db> Printer<'a, 'db> {
     }
 }
 
-/// Whether a join constraint compares with anything but equality.
 /// The value of `value` in the row with the highest `version`, as PostHog's `argmax_select`
 /// reads a field: `argMax(value, version)` when the value cannot be NULL, else
 /// `tupleElement(argMax(tuple(value), version), 1)`, so that a NULL in the latest row wins
 /// (ClickHouse's argMax skips NULL values and would return an older row's).
 fn latest_value(value: Expr, version: Expr, nullable: bool) -> Expr {
-    let call = |name: &str, args: Vec<Expr>| {
-        Expr::new(ExprKind::Call(Call {
-            name: name.into(),
-            args,
-            params: None,
-            distinct: false,
-            filter: None,
-            within_group: None,
-        }))
-    };
+    let call = Expr::call;
     if !nullable {
         return call("argMax", vec![value, version]);
     }
@@ -2876,6 +2843,7 @@ fn persons_subquery_chain(field: &LazyField) -> Vec<ChainPart> {
     chain
 }
 
+/// Whether a join constraint compares with anything but equality.
 fn has_non_equi(e: &Expr) -> bool {
     match &e.kind {
         ExprKind::Compare {
