@@ -29,8 +29,8 @@ use crate::functions::{self, CallShape, CompareOp as FnCompareOp, Resolved, Targ
 use crate::ir::*;
 use crate::print::{access_chain, hogql_text};
 use crate::resolve::{
-    ColumnName, LazyField, LazyHop, LazyJoinUse, LazyPlan, Resolution, Scope, ScopeTable, Source,
-    SubColumn, column_name_winners, field_column_name, table_sql_name,
+    ColumnName, ColumnNameWinners, LazyField, LazyHop, LazyJoinUse, LazyPlan, Resolution, Scope,
+    ScopeTable, Source, SubColumn, field_column_name, table_sql_name,
 };
 use crate::schema::{self, Database, TableKind, ValueType};
 
@@ -824,8 +824,8 @@ impl<'db> Planner<'db> {
 /// explicit alias, else the last implicit one, else the first reference.
 fn visible_columns(columns: Vec<(Option<String>, ColumnName)>) -> Vec<SubColumn> {
     let winners: HashSet<usize> =
-        column_name_winners(columns.iter().map(|(name, kind)| (name.as_deref(), *kind)))
-            .into_values()
+        ColumnNameWinners::new(columns.iter().map(|(name, kind)| (name.as_deref(), *kind)))
+            .indices()
             .collect();
     columns
         .into_iter()

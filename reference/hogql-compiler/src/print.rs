@@ -14,6 +14,7 @@
 //!
 //! Where PostHog's public tests fix a string, the fixtures under `fixtures/hogql/print/` pin it.
 
+use crate::Error;
 use crate::compile::{CompileError, grow};
 use crate::context::{ArgMaxVersion, Context, ParamValue};
 use crate::escape::{Dialect, escape_identifier, escape_string, python_float_repr};
@@ -21,11 +22,10 @@ use crate::functions::{self, ArgType, CallShape, FunctionMeta, Resolved, SuffixA
 use crate::ir::*;
 use crate::lazy::{self, Plans};
 use crate::resolve::{
-    ColumnName, LazyField, LazyJoinUse, Resolution, Scope, ScopeTable, Source, SubColumn,
-    column_name_winners, field_column_name, table_sql_name,
+    ColumnName, ColumnNameWinners, LazyField, LazyJoinUse, Resolution, Scope, ScopeTable, Source,
+    SubColumn, field_column_name, table_sql_name,
 };
 use crate::schema::{Database, LazySource, PropertySource, TableKind, ValueType};
-use crate::Error;
 
 type Result<T> = std::result::Result<T, CompileError>;
 
@@ -1017,8 +1017,8 @@ impl<'a, 'db> Printer<'a, 'db> {
         &mut self,
         columns: Vec<SelectColumn>,
     ) -> Result<(Vec<String>, Vec<SubColumn>)> {
-        let winners = column_name_winners(columns.iter().map(|c| (c.name.as_deref(), c.kind)));
-        let winner = |name: &str| winners.get(name).copied();
+        let winners = ColumnNameWinners::new(columns.iter().map(|c| (c.name.as_deref(), c.kind)));
+        let winner = |name: &str| winners.get(name);
         let mut printed = Vec::new();
         let mut visible: Vec<(usize, SubColumn)> = Vec::new();
         for (i, c) in columns.iter().enumerate() {

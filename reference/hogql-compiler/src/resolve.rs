@@ -263,29 +263,47 @@ pub fn field_column_name(
 
 /// Which column keeps each name of a SELECT list (PostHog keeps "the first visible or last
 /// hidden" alias per name): per name, the first explicit alias, else the last implicit one,
-/// else the first reference. Returns the winning index per name.
-pub fn column_name_winners<'a>(
-    columns: impl IntoIterator<Item = (Option<&'a str>, ColumnName)>,
-) -> std::collections::HashMap<&'a str, usize> {
-    let mut seen: std::collections::HashMap<&str, [Option<usize>; 3]> =
-        std::collections::HashMap::new();
-    for (i, (name, kind)) in columns.into_iter().enumerate() {
-        let Some(name) = name else {
-            continue;
-        };
-        let slot = seen.entry(name).or_default();
-        match kind {
-            ColumnName::Explicit => {
-                slot[0].get_or_insert(i);
+/// else the first reference.
+#[derive(Debug, Default)]
+pub struct ColumnNameWinners<'a> {
+    /// Per name: the first explicit column, the last implicit one, the first of any kind.
+    seen: std::collections::HashMap<&'a str, [Option<usize>; 3]>,
+}
+
+impl<'a> ColumnNameWinners<'a> {
+    /// Reads the columns' names and kinds, in SELECT order, in one pass.
+    pub fn new(columns: impl IntoIterator<Item = (Option<&'a str>, ColumnName)>) -> Self {
+        let mut seen: std::collections::HashMap<&str, [Option<usize>; 3]> =
+            std::collections::HashMap::new();
+        for (i, (name, kind)) in columns.into_iter().enumerate() {
+            let Some(name) = name else {
+                continue;
+            };
+            let slot = seen.entry(name).or_default();
+            match kind {
+                ColumnName::Explicit => {
+                    slot[0].get_or_insert(i);
+                }
+                ColumnName::Implicit => slot[1] = Some(i),
+                ColumnName::AliasReference => {}
             }
-            ColumnName::Implicit => slot[1] = Some(i),
-            ColumnName::AliasReference => {}
+            slot[2].get_or_insert(i);
         }
-        slot[2].get_or_insert(i);
+        ColumnNameWinners { seen }
     }
-    seen.into_iter()
-        .filter_map(|(name, slot)| Some((name, slot[0].or(slot[1]).or(slot[2])?)))
-        .collect()
+
+    /// The index of the column that keeps `name`.
+    pub fn get(&self, name: &str) -> Option<usize> {
+        let slot = self.seen.get(name)?;
+        slot[0].or(slot[1]).or(slot[2])
+    }
+
+    /// The indices of every winning column.
+    pub fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.seen
+            .values()
+            .filter_map(|slot| slot[0].or(slot[1]).or(slot[2]))
+    }
 }
 
 /// The aliases a SELECT defines, in order, so every clause can refer to them: those of the
