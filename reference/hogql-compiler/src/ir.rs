@@ -20,6 +20,18 @@ impl Expr {
     pub fn new(kind: ExprKind) -> Self {
         Expr { kind, span: None }
     }
+
+    /// A plain call `name(args…)` (no parameters, DISTINCT, FILTER or WITHIN GROUP).
+    pub fn call(name: &str, args: Vec<Expr>) -> Self {
+        Expr::new(ExprKind::Call(Call {
+            name: name.into(),
+            args,
+            params: None,
+            distinct: false,
+            filter: None,
+            within_group: None,
+        }))
+    }
 }
 
 /// A literal value.

@@ -29,7 +29,8 @@ use crate::functions::{self, CallShape, CompareOp as FnCompareOp, Resolved, Targ
 use crate::ir::*;
 use crate::print::{access_chain, hogql_text};
 use crate::resolve::{
-    LazyField, LazyHop, LazyJoinUse, LazyPlan, Resolution, Scope, ScopeTable, Source, SubColumn,
+    ColumnName, ColumnNameWinners, LazyField, LazyHop, LazyJoinUse, LazyPlan, Resolution, Scope,
+    ScopeTable, Source, SubColumn, field_column_name, table_sql_name,
 };
 use crate::schema::{self, Database, TableKind, ValueType};
 
@@ -180,15 +181,6 @@ pub(crate) fn check_planned(scope: &Scope<'_>) -> std::result::Result<(), String
     Ok(())
 }
 
-/// How a SELECT column got its name (the printer's rules, for the columns a FROM subquery or
-/// CTE shows the outer query).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ColumnName {
-    Explicit,
-    Implicit,
-    AliasReference,
-}
-
 /// What an expression prints as, when that is a constant the AND/OR printer folds: `0` or `1`.
 type Fold = Option<bool>;
 
@@ -299,23 +291,8 @@ impl<'db> Planner<'db> {
         if let Some(j) = &q.select_from {
             self.join_chain(j)?;
         }
-        for e in &q.select {
-            let mut e = e;
-            while let ExprKind::TupleAccess { tuple: inner, .. }
-            | ExprKind::ArrayAccess { array: inner, .. } = &e.kind
-            {
-                e = inner;
-            }
-            if let ExprKind::Alias { alias, .. } = &e.kind {
-                self.scope().add_alias(alias);
-            }
-        }
-        if let Some(aj) = &q.array_join {
-            for e in &aj.list {
-                if let ExprKind::Alias { alias, .. } = &e.kind {
-                    self.scope().add_alias(alias);
-                }
-            }
+        for (alias, _, _) in crate::resolve::defined_aliases(q) {
+            self.scope().add_alias(alias);
         }
         let mut columns = Vec::new();
         for e in &q.select {
@@ -376,10 +353,7 @@ impl<'db> Planner<'db> {
                 if chain.len() == 1
                     && let Some(columns) = self.cte_columns(&name)
                 {
-                    let sql_ref = match &j.alias {
-                        Some(alias) if alias != &name => ident(alias),
-                        _ => ident(&name),
-                    };
+                    let sql_ref = ident(j.alias.as_deref().unwrap_or(&name));
                     sql_ref.map(|sql_ref| ScopeTable {
                         name: j.alias.clone().unwrap_or(name),
                         sql_ref: Some(sql_ref),
@@ -421,7 +395,6 @@ impl<'db> Planner<'db> {
         let Ok(table) = self.db.table(&name) else {
             return Ok(None);
         };
-        let is_function = matches!(table.kind, TableKind::Function(_));
         match &table.kind {
             TableKind::Table if args.is_none() => {}
             TableKind::Function(_) => self.exprs(args.unwrap_or(&[]))?,
@@ -441,11 +414,7 @@ impl<'db> Planner<'db> {
             }
             _ => return Ok(None),
         }
-        let sql_ref = match &j.alias {
-            Some(alias) if alias != table.clickhouse_name || is_function => ident(alias),
-            _ if is_function => ident(table.name),
-            _ => ident(table.clickhouse_name),
-        };
+        let sql_ref = ident(table_sql_name(j.alias.as_deref(), table).0);
         Ok(sql_ref.map(|sql_ref| ScopeTable {
             name: j.alias.clone().unwrap_or(name),
             sql_ref: Some(sql_ref),
@@ -454,12 +423,7 @@ impl<'db> Planner<'db> {
     }
 
     fn cte_columns(&self, name: &str) -> Option<Vec<SubColumn>> {
-        self.ctes
-            .iter()
-            .rev()
-            .flat_map(|frame| frame.iter().rev())
-            .find(|(n, _)| n == name)
-            .map(|(_, columns)| columns.clone())
+        crate::resolve::cte_columns(&self.ctes, name)
     }
 
     fn select_column(
@@ -480,36 +444,12 @@ impl<'db> Planner<'db> {
                     return Ok(());
                 };
                 if let Resolution::Asterisk(chains) = res {
-                    for chain in chains {
-                        let field = Expr {
-                            kind: ExprKind::Field(chain),
-                            span: e.span,
-                        };
+                    for field in crate::resolve::asterisk_columns(chains, e.span) {
                         self.select_column(&field, columns)?;
                     }
                     return Ok(());
                 }
-                let name = match &res {
-                    Resolution::Property { path, .. } => {
-                        if path.iter().any(|k| matches!(k, ChainPart::Index(_))) {
-                            None
-                        } else {
-                            Some(
-                                path.iter()
-                                    .map(ToString::to_string)
-                                    .collect::<Vec<_>>()
-                                    .join("__")
-                                    .replace('%', ""),
-                            )
-                        }
-                    }
-                    _ => chain.last().map(ToString::to_string),
-                };
-                let kind = if matches!(res, Resolution::Alias(_)) {
-                    ColumnName::AliasReference
-                } else {
-                    ColumnName::Implicit
-                };
+                let (name, kind) = field_column_name(&res, chain);
                 self.record(res)?;
                 columns.push((name, kind));
             }
@@ -542,14 +482,8 @@ impl<'db> Planner<'db> {
                     return Ok(());
                 };
                 // Against the owning table alone, as the printer prints it.
-                self.scopes.push(Scope {
-                    tables: vec![ScopeTable {
-                        name: owner_name,
-                        sql_ref: Some(owner_sql),
-                        source: Source::Table(table),
-                    }],
-                    ..Scope::default()
-                });
+                self.scopes
+                    .push(Scope::of_table(owner_name, owner_sql, table));
                 let walked = self.expr(&lowered);
                 let inner = self.scopes.pop().unwrap_or_default();
                 walked?;
@@ -572,14 +506,7 @@ impl<'db> Planner<'db> {
 
     /// The owner's join field, when the join hangs off a FROM table by a computed field.
     fn computed_key(&self, hop: &LazyHop<'db>) -> Option<Resolution<'db>> {
-        let computed = self.scopes.last()?.tables.iter().any(|t| {
-            t.name == hop.owner_name
-                && matches!(&t.source, Source::Table(table)
-                if table.field(&hop.join.from_field).is_ok_and(|def| {
-                    matches!(def.field, schema::Field::Expression(_))
-                }))
-        });
-        if !computed {
+        if !self.scopes.last()?.joins_by_computed_field(hop) {
             return None;
         }
         self.resolve(&[
@@ -896,25 +823,10 @@ impl<'db> Planner<'db> {
 /// The columns a SELECT shows an outer query, by the printer's rule: per name, the first
 /// explicit alias, else the last implicit one, else the first reference.
 fn visible_columns(columns: Vec<(Option<String>, ColumnName)>) -> Vec<SubColumn> {
-    let mut seen: HashMap<&str, [Option<usize>; 3]> = HashMap::new();
-    for (i, (name, kind)) in columns.iter().enumerate() {
-        let Some(name) = name.as_deref() else {
-            continue;
-        };
-        let slot = seen.entry(name).or_default();
-        match kind {
-            ColumnName::Explicit => {
-                slot[0].get_or_insert(i);
-            }
-            ColumnName::Implicit => slot[1] = Some(i),
-            ColumnName::AliasReference => {}
-        }
-        slot[2].get_or_insert(i);
-    }
-    let winners: HashSet<usize> = seen
-        .values()
-        .filter_map(|slot| slot[0].or(slot[1]).or(slot[2]))
-        .collect();
+    let winners: HashSet<usize> =
+        ColumnNameWinners::new(columns.iter().map(|(name, kind)| (name.as_deref(), *kind)))
+            .indices()
+            .collect();
     columns
         .into_iter()
         .enumerate()

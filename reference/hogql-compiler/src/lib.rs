@@ -91,6 +91,7 @@ pub mod functions;
 pub mod ir;
 pub mod lazy;
 pub mod lower;
+pub mod persons_where;
 pub mod print;
 pub mod print_hogql;
 pub mod resolve;

@@ -14,15 +14,18 @@
 //!
 //! Where PostHog's public tests fix a string, the fixtures under `fixtures/hogql/print/` pin it.
 
+use crate::Error;
 use crate::compile::{CompileError, grow};
 use crate::context::{ArgMaxVersion, Context, ParamValue};
 use crate::escape::{Dialect, escape_identifier, escape_string, python_float_repr};
 use crate::functions::{self, ArgType, CallShape, FunctionMeta, Resolved, SuffixArg, Target};
 use crate::ir::*;
 use crate::lazy::{self, Plans};
-use crate::resolve::{LazyField, LazyJoinUse, Resolution, Scope, ScopeTable, Source, SubColumn};
+use crate::resolve::{
+    ColumnName, ColumnNameWinners, LazyField, LazyJoinUse, Resolution, Scope, ScopeTable, Source,
+    SubColumn, field_column_name, table_sql_name,
+};
 use crate::schema::{Database, LazySource, PropertySource, TableKind, ValueType};
-use crate::{Error, functions::CompareOp as FnCompareOp};
 
 mod session_id;
 
@@ -43,15 +46,17 @@ pub const GUARD_SETTINGS: &str =
 /// Aliases PostHog refuses.
 const RESERVED_ALIASES: [&str; 4] = ["team_id", "true", "false", "null"];
 
-/// How a SELECT column got its name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ColumnName {
-    /// `expr AS name`.
-    Explicit,
-    /// A field's or call's own name (PostHog's hidden alias).
-    Implicit,
-    /// A bare reference to an alias (printed without `AS`).
-    AliasReference,
+/// Filters moved into a persons subquery, in terms of its columns.
+#[derive(Debug, Default)]
+struct PersonsFilters {
+    /// From an explicit join's ON (PostHog's `PersonsTable.filter`): the WHERE of v1's argMax
+    /// query, of v2's inner one.
+    join_on: Vec<Expr>,
+    /// From the SELECT's WHERE (`optimizeJoinedFilters`): ANDed to the subquery's own WHERE.
+    joined: Option<Expr>,
+    /// For `persons` first in FROM: the part of the SELECT's WHERE about persons, over
+    /// `raw_persons AS where_optimization` (PostHog's where optimization).
+    where_optimization: Option<Expr>,
 }
 
 /// One printed SELECT column before alias de-duplication.
@@ -616,8 +621,15 @@ impl<'a, 'db> Printer<'a, 'db> {
             .and_then(|s| s.plan.as_ref())
             .map(|p| p.joins.clone())
             .unwrap_or_default();
-        for lazy in &planned {
-            let printed = self.lazy_join(lazy, q.span)?;
+        // PostHog's `is_join` for the WHERE clause extractor: another table is joined by the
+        // time this join is added.
+        let explicit_join = q
+            .select_from
+            .as_ref()
+            .is_some_and(|j| j.next_join.is_some());
+        for (i, lazy) in planned.iter().enumerate() {
+            let filters = self.persons_joined_filters(q, lazy, explicit_join || i > 0);
+            let printed = self.lazy_join(lazy, filters, q.span)?;
             let owner = &lazy.hop.owner_name;
             let child_prefix = format!("{owner}__");
             let at = from
@@ -638,36 +650,21 @@ impl<'a, 'db> Printer<'a, 'db> {
         let from = self.select_from(q, &mut guards, &mut left_guard);
         self.outer_where = saved_where;
         let from = from?;
-        // Register explicit aliases so every clause can refer to them; an alias under tuple or
-        // array access (`(sumMap(…) AS x).1`) is one too.
-        for e in &q.select {
-            let mut e = e;
-            while let ExprKind::TupleAccess { tuple: inner, .. }
-            | ExprKind::ArrayAccess { array: inner, .. } = &e.kind
-            {
-                e = inner;
-            }
-            if let ExprKind::Alias { alias, .. } = &e.kind {
-                if RESERVED_ALIASES
+        // Register explicit aliases so every clause can refer to them.
+        for (alias, e, in_select) in crate::resolve::defined_aliases(q) {
+            if in_select
+                && RESERVED_ALIASES
                     .iter()
                     .any(|r| r.eq_ignore_ascii_case(alias))
-                {
-                    return Err(query_error(
-                        format!(
-                            "\"{alias}\" cannot be an alias or identifier, as it's a reserved keyword"
-                        ),
-                        e.span,
-                    ));
-                }
-                self.scope().add_alias(alias);
+            {
+                return Err(query_error(
+                    format!(
+                        "\"{alias}\" cannot be an alias or identifier, as it's a reserved keyword"
+                    ),
+                    e.span,
+                ));
             }
-        }
-        if let Some(aj) = &q.array_join {
-            for e in &aj.list {
-                if let ExprKind::Alias { alias, .. } = &e.kind {
-                    self.scope().add_alias(alias);
-                }
-            }
+            self.scope().add_alias(alias);
         }
         let mut select_columns = Vec::new();
         for e in &q.select {
@@ -790,8 +787,65 @@ impl<'a, 'db> Printer<'a, 'db> {
         Ok((out, sub_columns))
     }
 
+    /// `optimizeJoinedFilters`: the parts of `q`'s WHERE and PREWHERE that read only the persons
+    /// table `lazy` joins, in terms of the persons subquery ([`crate::persons_where`]); empty for
+    /// other joins or when the modifier is off.
+    fn persons_joined_filters(
+        &self,
+        q: &SelectQuery,
+        lazy: &LazyJoinUse<'db>,
+        is_join: bool,
+    ) -> PersonsFilters {
+        if self.ctx.modifiers.optimize_joined_filters != Some(true)
+            || lazy.hop.target.name != "persons"
+        {
+            return PersonsFilters::default();
+        }
+        let alias = lazy.alias();
+        let mut field = |chain: &[ChainPart]| match self.resolve(chain, None) {
+            Ok(Resolution::LazyColumn { hops, field, .. })
+                if hops.last().is_some_and(|h| h.alias() == alias) =>
+            {
+                Some(persons_subquery_chain(&field))
+            }
+            _ => None,
+        };
+        let wheres: Vec<&Expr> = [&q.where_, &q.prewhere].into_iter().flatten().collect();
+        PersonsFilters {
+            joined: crate::persons_where::inner_where(&wheres, is_join, &mut field),
+            ..PersonsFilters::default()
+        }
+    }
+
+    /// PostHog's where optimization of `persons` first in FROM (`alias`): the part of the
+    /// SELECT's WHERE about persons, over `raw_persons AS where_optimization`, or `None`. (PostHog
+    /// also reads PREWHERE; this printer keeps the WHERE of the SELECT being printed only.)
+    fn persons_where_optimization(&self, alias: &str, is_join: bool) -> Option<Expr> {
+        let outer = self.outer_where.as_ref()?;
+        let mut field = |chain: &[ChainPart]| match self.resolve(chain, None) {
+            Ok(Resolution::LazyTableColumn {
+                table_name, field, ..
+            }) if table_name == alias => {
+                let mut chain = vec![
+                    ChainPart::Name(WHERE_OPTIMIZATION.into()),
+                    ChainPart::Name(field.column.clone()),
+                ];
+                chain.extend(field.path.iter().cloned());
+                Some(chain)
+            }
+            _ => None,
+        };
+        crate::persons_where::inner_where(&[outer], is_join, &mut field)
+    }
+
     /// `INNER JOIN (SELECT argMax(…) … GROUP BY … HAVING …) AS events__pdi ON …`.
-    fn lazy_join(&mut self, lazy: &LazyJoinUse<'db>, span: Option<Span>) -> Result<String> {
+    /// `persons_filters`: filters for a persons subquery.
+    fn lazy_join(
+        &mut self,
+        lazy: &LazyJoinUse<'db>,
+        persons_filters: PersonsFilters,
+        span: Option<Span>,
+    ) -> Result<String> {
         // The fields the query reads, then the join key (always last, as PostHog orders them).
         let key = lazy.hop.join.to_field;
         let mut wanted: Vec<LazyField> = lazy
@@ -805,6 +859,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             lazy.hop.target,
             wanted,
             lazy.hop.join.filter.as_deref(),
+            persons_filters,
             span,
         )?;
         let alias = ident(&lazy.alias(), span)?;
@@ -861,15 +916,10 @@ impl<'a, 'db> Printer<'a, 'db> {
         lazy: &LazyJoinUse<'db>,
         span: Option<Span>,
     ) -> Result<Option<String>> {
-        let computed = self.scopes.last().is_some_and(|s| {
-            s.tables.iter().any(|t| {
-                t.name == lazy.hop.owner_name
-                    && matches!(&t.source, Source::Table(table)
-                    if table.field(&lazy.hop.join.from_field).is_ok_and(|def| {
-                        matches!(def.field, crate::schema::Field::Expression(_))
-                    }))
-            })
-        });
+        let computed = self
+            .scopes
+            .last()
+            .is_some_and(|s| s.joins_by_computed_field(&lazy.hop));
         if !computed {
             return Ok(None);
         }
@@ -923,39 +973,14 @@ impl<'a, 'db> Printer<'a, 'db> {
             ExprKind::Field(chain) => {
                 let res = self.resolve(chain, e.span)?;
                 if let Resolution::Asterisk(chains) = res {
-                    for chain in chains {
-                        let field = Expr {
-                            kind: ExprKind::Field(chain),
-                            span: e.span,
-                        };
+                    for field in crate::resolve::asterisk_columns(chains, e.span) {
                         self.select_column(&field, columns)?;
                     }
                     return Ok(());
                 }
-                // The implicit alias: the field's name, or for a JSON property its key path
-                // joined with `__` (none when the path has an array index).
-                let name = match &res {
-                    Resolution::Property { path, .. } => {
-                        if path.iter().any(|k| matches!(k, ChainPart::Index(_))) {
-                            None
-                        } else {
-                            Some(
-                                path.iter()
-                                    .map(ToString::to_string)
-                                    .collect::<Vec<_>>()
-                                    .join("__")
-                                    .replace('%', ""),
-                            )
-                        }
-                    }
-                    _ => chain.last().map(ToString::to_string),
-                };
-                // A reference to an alias prints bare (`SELECT 1, a … ARRAY JOIN … AS a`).
-                let kind = if matches!(res, Resolution::Alias(_)) {
-                    ColumnName::AliasReference
-                } else {
-                    ColumnName::Implicit
-                };
+                // The implicit alias; a reference to an alias prints bare (`SELECT 1, a …
+                // ARRAY JOIN … AS a`).
+                let (name, kind) = field_column_name(&res, chain);
                 let p = self.field(res, e.span)?;
                 columns.push(SelectColumn {
                     body: p.sql,
@@ -999,28 +1024,8 @@ impl<'a, 'db> Printer<'a, 'db> {
         &mut self,
         columns: Vec<SelectColumn>,
     ) -> Result<(Vec<String>, Vec<SubColumn>)> {
-        // Per name, in one pass: the first explicit column, the last implicit one, the first of
-        // any kind; the winner is the first of those that exists.
-        let mut seen: std::collections::HashMap<&str, [Option<usize>; 3]> =
-            std::collections::HashMap::new();
-        for (i, c) in columns.iter().enumerate() {
-            let Some(name) = c.name.as_deref() else {
-                continue;
-            };
-            let slot = seen.entry(name).or_default();
-            match c.kind {
-                ColumnName::Explicit => {
-                    slot[0].get_or_insert(i);
-                }
-                ColumnName::Implicit => slot[1] = Some(i),
-                ColumnName::AliasReference => {}
-            }
-            slot[2].get_or_insert(i);
-        }
-        let winner = |name: &str| -> Option<usize> {
-            let slot = seen.get(name)?;
-            slot[0].or(slot[1]).or(slot[2])
-        };
+        let winners = ColumnNameWinners::new(columns.iter().map(|c| (c.name.as_deref(), c.kind)));
+        let winner = |name: &str| winners.get(name);
         let mut printed = Vec::new();
         let mut visible: Vec<(usize, SubColumn)> = Vec::new();
         for (i, c) in columns.iter().enumerate() {
@@ -1051,16 +1056,18 @@ impl<'a, 'db> Printer<'a, 'db> {
         Ok((printed, visible.into_iter().map(|(_, c)| c).collect()))
     }
 
-    /// The subquery a lazy table in FROM stands for, selecting `fields`.
+    /// The subquery a lazy table in FROM stands for, selecting `fields`. `filter`: the join's
+    /// schema filter; `persons_filters`: filters moved into the persons subquery.
     fn lazy_table_sql(
         &mut self,
         table: &'db crate::schema::Table,
         mut fields: Vec<LazyField>,
         filter: Option<&str>,
+        persons_filters: PersonsFilters,
         span: Option<Span>,
     ) -> Result<String> {
         if table.name == "persons" {
-            return self.persons_subquery(fields, span);
+            return self.persons_subquery(fields, persons_filters, span);
         }
         if let TableKind::Lazy(LazySource::Aggregate { raw_table, .. }) = &table.kind {
             return self.aggregate_subquery(table, raw_table, fields, span);
@@ -1169,12 +1176,30 @@ impl<'a, 'db> Printer<'a, 'db> {
 
     /// `persons` over `person`: v1 deduplicates with argMax per field; v2 (and `auto` when
     /// `properties` is read) keeps whole rows whose `(id, version)` is the latest live one.
-    /// Both drop deleted persons and persons created more than a day in the future.
+    /// Both drop deleted persons and persons created more than a day in the future. `filters`
+    /// (moved in from the query, in terms of the subquery's columns) go to the WHERE of the
+    /// argMax query: v1's own, v2's inner one.
     fn persons_subquery(
         &mut self,
         mut fields: Vec<LazyField>,
+        filters: PersonsFilters,
         span: Option<Span>,
     ) -> Result<String> {
+        let PersonsFilters {
+            join_on: mut on,
+            joined,
+            where_optimization,
+        } = filters;
+        let filter = match on.len() {
+            0 => None,
+            1 => on.pop(),
+            _ => Some(Expr::new(ExprKind::And(on))),
+        };
+        // PostHog ANDs the joined filter to the WHERE the subquery has (nested, as it builds it).
+        let and_joined = |own: Option<Expr>| match (own, joined) {
+            (Some(own), Some(j)) => Some(Expr::new(ExprKind::And(vec![own, j]))),
+            (own, j) => own.or(j),
+        };
         if fields.is_empty() {
             fields.push(LazyField::plain("id"));
         }
@@ -1193,16 +1218,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             chain.extend(f.path.iter().cloned());
             Expr::new(ExprKind::Field(chain))
         };
-        let call = |name: &str, args: Vec<Expr>| {
-            Expr::new(ExprKind::Call(Call {
-                name: name.into(),
-                args,
-                params: None,
-                distinct: false,
-                filter: None,
-                within_group: None,
-            }))
-        };
+        let call = Expr::call;
         let arg_max = |name: &str| call("argMax", vec![field(name), field("version")]);
         let int = |i: i64| Expr::new(ExprKind::Constant(Constant::Int(i)));
         let alias = |name: &str, expr: Expr| {
@@ -1232,16 +1248,17 @@ impl<'a, 'db> Printer<'a, 'db> {
         ]));
         let from = || JoinExpr::table(raw);
         let settings = vec![("optimize_aggregation_in_order".to_owned(), "1".to_owned())];
-        let v2 = match self
-            .ctx
-            .modifiers
-            .persons_arg_max_version
-            .unwrap_or_default()
-        {
-            ArgMaxVersion::V1 => false,
-            ArgMaxVersion::V2 => true,
-            ArgMaxVersion::Auto => fields.iter().any(|f| f.column == "properties"),
-        };
+        let v2 = where_optimization.is_none()
+            && match self
+                .ctx
+                .modifiers
+                .persons_arg_max_version
+                .unwrap_or_default()
+            {
+                ArgMaxVersion::V1 => false,
+                ArgMaxVersion::V2 => true,
+                ArgMaxVersion::Auto => fields.iter().any(|f| f.column == "properties"),
+            };
         let sub = if v2 {
             let latest = SelectQuery {
                 select: vec![
@@ -1249,6 +1266,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                     alias("version", call("max", vec![field("version")])),
                 ],
                 select_from: Some(from()),
+                where_: filter,
                 group_by: vec![field("id")],
                 having: Some(having),
                 ..SelectQuery::default()
@@ -1259,7 +1277,7 @@ impl<'a, 'db> Printer<'a, 'db> {
                     .map(|f| alias(&f.name, lazy_field(f)))
                     .collect(),
                 select_from: Some(from()),
-                where_: Some(Expr::new(ExprKind::Compare {
+                where_: and_joined(Some(Expr::new(ExprKind::Compare {
                     op: CompareOp::In,
                     left: Box::new(Expr::new(ExprKind::Tuple(vec![
                         field("id"),
@@ -1269,24 +1287,59 @@ impl<'a, 'db> Printer<'a, 'db> {
                         Box::new(latest),
                     ))))),
                     is_null_style: false,
-                })),
+                }))),
                 settings,
                 ..SelectQuery::default()
             }
         } else {
+            // PostHog's argmax_select: the fields read through argMax, the key `id` last.
+            let is_id = |f: &LazyField| f.name == "id" && f.column == "id" && f.path.is_empty();
+            let mut select: Vec<Expr> = fields
+                .iter()
+                .filter(|f| !is_id(f))
+                .map(|f| {
+                    let value = if f.column == "id" && f.path.is_empty() {
+                        lazy_field(f)
+                    } else {
+                        latest_value(lazy_field(f), field("version"), !f.path.is_empty())
+                    };
+                    alias(&f.name, value)
+                })
+                .collect();
+            select.push(alias("id", field("id")));
+            // PostHog's where optimization: the persons whose rows match the SELECT's person
+            // filters, found first in a plain read of `raw_persons`.
+            let (where_, settings) = match where_optimization {
+                Some(inner_where) => {
+                    let inner = SelectQuery {
+                        select: vec![Expr::new(ExprKind::Field(vec![ChainPart::Name(
+                            "id".into(),
+                        )]))],
+                        select_from: Some(JoinExpr {
+                            alias: Some(WHERE_OPTIMIZATION.into()),
+                            ..JoinExpr::table(raw)
+                        }),
+                        where_: Some(inner_where),
+                        ..SelectQuery::default()
+                    };
+                    let in_matching = Expr::new(ExprKind::Compare {
+                        op: CompareOp::In,
+                        left: Box::new(Expr::new(ExprKind::Field(vec![ChainPart::Name(
+                            "id".into(),
+                        )]))),
+                        right: Box::new(Expr::new(ExprKind::Query(Box::new(Query::Select(
+                            Box::new(inner),
+                        ))))),
+                        is_null_style: false,
+                    });
+                    (Some(in_matching), Vec::new())
+                }
+                None => (and_joined(filter), settings),
+            };
             SelectQuery {
-                select: fields
-                    .iter()
-                    .map(|f| {
-                        let value = if f.column == "id" && f.path.is_empty() {
-                            lazy_field(f)
-                        } else {
-                            call("argMax", vec![lazy_field(f), field("version")])
-                        };
-                        alias(&f.name, value)
-                    })
-                    .collect(),
+                select,
                 select_from: Some(from()),
+                where_,
                 group_by: vec![field("id")],
                 having: Some(having),
                 settings,
@@ -1346,22 +1399,17 @@ impl<'a, 'db> Printer<'a, 'db> {
             .map(|f| {
                 let expr = if group_by.contains(&f.column.as_str()) && f.path.is_empty() {
                     field(&f.column)
-                } else if f.path.is_empty() {
-                    arg_max(&f.column)
                 } else {
                     let mut chain = vec![
                         ChainPart::Name((*raw_table).to_owned()),
                         ChainPart::Name(f.column.clone()),
                     ];
                     chain.extend(f.path.iter().cloned());
-                    Expr::new(ExprKind::Call(Call {
-                        name: "argMax".into(),
-                        args: vec![Expr::new(ExprKind::Field(chain)), field(version_field)],
-                        params: None,
-                        distinct: false,
-                        filter: None,
-                        within_group: None,
-                    }))
+                    latest_value(
+                        Expr::new(ExprKind::Field(chain)),
+                        field(version_field),
+                        lazy_field_nullable(target, f),
+                    )
                 };
                 Expr::new(ExprKind::Alias {
                     alias: f.name.clone(),
@@ -1406,7 +1454,10 @@ impl<'a, 'db> Printer<'a, 'db> {
         let mut node = Some(first);
         while let Some(j) = node {
             let mut out = String::new();
-            let (table_sql, guard) = self.join_table(j)?;
+            let (inline, kept_on) = self.persons_join_filters(j);
+            // The first FROM entry, and whether others are joined to it.
+            let first_entry = std::ptr::eq(j, first).then(|| first.next_join.is_some());
+            let (table_sql, guard) = self.join_table(j, inline, first_entry)?;
             let owner = self
                 .scopes
                 .last()
@@ -1439,7 +1490,12 @@ impl<'a, 'db> Printer<'a, 'db> {
                         self.non_equi_join = true;
                     }
                     self.in_join_constraint = true;
-                    let printed = self.expr(&c.expr);
+                    let printed = match &kept_on {
+                        Some(items) => self
+                            .and(Vec::new(), items.iter().copied())
+                            .map(|sql| P::new(sql, false)),
+                        None => self.expr(&c.expr),
+                    };
                     self.in_join_constraint = false;
                     let mut printed = printed?.sql;
                     if c.constraint_type == "ON" {
@@ -1474,7 +1530,11 @@ impl<'a, 'db> Printer<'a, 'db> {
 
     /// `and(prefix…, items…)` the way PostHog prints it: operands in order, stopping at the first
     /// `0` (later operands are never printed, so their values are never added), `1`s dropped.
-    fn and(&mut self, prefix: Vec<String>, items: &[Expr]) -> Result<String> {
+    fn and<'e>(
+        &mut self,
+        prefix: Vec<String>,
+        items: impl IntoIterator<Item = &'e Expr>,
+    ) -> Result<String> {
         if prefix.iter().any(|p| p == "0") {
             return Ok("0".into());
         }
@@ -1498,17 +1558,101 @@ impl<'a, 'db> Printer<'a, 'db> {
         })
     }
 
-    /// Print one FROM entry, add it to the scope, and return its team guard.
+    /// The columns of the CTE called `name` in scope.
     fn cte_columns(&self, name: &str) -> Option<Vec<SubColumn>> {
-        self.ctes
-            .iter()
-            .rev()
-            .flat_map(|frame| frame.iter().rev())
-            .find(|(n, _)| n == name)
-            .map(|(_, cols)| cols.clone())
+        crate::resolve::cte_columns(&self.ctes, name)
     }
 
-    fn join_table(&mut self, j: &JoinExpr) -> Result<(String, Option<String>)> {
+    /// PostHog's `PersonsTable.create_new_table_with_filter`: of an explicit
+    /// `JOIN persons [AS p] ON a AND b …`, the operands `p.id IN …` (`persons.id` without an
+    /// alias) move into the persons subquery as `id IN …`, the others stay in ON. Returns the
+    /// moved filters and, when any moved, the operands left for ON. Unlike PostHog, an `IN`
+    /// whose right side is not constants (a subquery) stays in ON: the subquery was planned
+    /// where it is written.
+    fn persons_join_filters<'j>(&self, j: &'j JoinExpr) -> (PersonsFilters, Option<Vec<&'j Expr>>) {
+        let none = (PersonsFilters::default(), None);
+        let (
+            JoinTable::Table {
+                chain, args: None, ..
+            },
+            Some(c),
+        ) = (&j.table, &j.constraint)
+        else {
+            return none;
+        };
+        let ExprKind::And(items) = &c.expr.kind else {
+            return none;
+        };
+        if c.constraint_type != "ON"
+            || chain.len() != 1
+            || chain[0] != "persons"
+            || self.cte_columns("persons").is_some()
+        {
+            return none;
+        }
+        let alias = j.alias.as_deref().unwrap_or("persons");
+        let constant = |e: &Expr| matches!(e.kind, ExprKind::Constant(_));
+        let promotable = |e: &Expr| match &e.kind {
+            ExprKind::Compare {
+                op: CompareOp::In,
+                left,
+                right,
+                ..
+            } => {
+                matches!(&left.kind, ExprKind::Field(f)
+                    if f.len() == 2
+                        && matches!(&f[0], ChainPart::Name(n) if n == alias)
+                        && matches!(&f[1], ChainPart::Name(n) if n == "id"))
+                    && match &right.kind {
+                        ExprKind::Tuple(values) | ExprKind::Array(values) => {
+                            values.iter().all(constant)
+                        }
+                        _ => constant(right),
+                    }
+            }
+            _ => false,
+        };
+        let (moved, kept): (Vec<&Expr>, Vec<&Expr>) = items.iter().partition(|e| promotable(e));
+        if moved.is_empty() || kept.is_empty() {
+            return none;
+        }
+        let moved = moved
+            .into_iter()
+            .filter_map(|e| match &e.kind {
+                ExprKind::Compare {
+                    op,
+                    right,
+                    is_null_style,
+                    ..
+                } => Some(Expr::new(ExprKind::Compare {
+                    op: *op,
+                    left: Box::new(Expr::new(ExprKind::Field(vec![ChainPart::Name(
+                        "id".into(),
+                    )]))),
+                    right: right.clone(),
+                    is_null_style: *is_null_style,
+                })),
+                _ => None,
+            })
+            .collect();
+        (
+            PersonsFilters {
+                join_on: moved,
+                ..PersonsFilters::default()
+            },
+            Some(kept),
+        )
+    }
+
+    /// Print one FROM entry, add it to the scope, and return its team guard. `inline`: filters
+    /// for the persons subquery ([`Self::persons_join_filters`]).
+    /// `first_entry`: for the first FROM entry, whether others are joined to it.
+    fn join_table(
+        &mut self,
+        j: &JoinExpr,
+        mut inline: PersonsFilters,
+        first_entry: Option<bool>,
+    ) -> Result<(String, Option<String>)> {
         if !j.column_aliases.is_empty() {
             return Err(unsupported("column aliases on a FROM entry", j.span));
         }
@@ -1573,11 +1717,19 @@ impl<'a, 'db> Printer<'a, 'db> {
                         let scope = self.scope();
                         scope.lazy_tables.push((alias.clone(), table, Vec::new()));
                         scope.tables.push(ScopeTable {
-                            name: alias,
+                            name: alias.clone(),
                             sql_ref: Some(a.clone()),
                             source: Source::LazyTable(table),
                         });
-                        let sql = self.lazy_table_sql(table, planned, None, *span)?;
+                        // PostHog checks the FROM entry's type for the table itself, which an
+                        // alias (`FROM persons AS p`) hides.
+                        if let (Some(is_join), "persons", None) =
+                            (first_entry, table.name, &j.alias)
+                        {
+                            inline.where_optimization =
+                                self.persons_where_optimization(&alias, is_join);
+                        }
+                        let sql = self.lazy_table_sql(table, planned, None, inline, *span)?;
                         return Ok((format!("({sql}) AS {a}"), None));
                     }
                 };
@@ -1587,18 +1739,13 @@ impl<'a, 'db> Printer<'a, 'db> {
                         *span,
                     ));
                 }
-                let is_function = matches!(table.kind, TableKind::Function(_));
-                let (printed, sql_ref) = match &j.alias {
-                    Some(alias) if alias != table.clickhouse_name || is_function => {
-                        let a = ident(alias, *span)?;
-                        (format!("{base} AS {a}"), a)
-                    }
-                    // Table functions are always aliased, by their name.
-                    _ if is_function => {
-                        let a = ident(table.name, *span)?;
-                        (format!("{base} AS {a}"), a)
-                    }
-                    _ => (base, ident(table.clickhouse_name, *span)?),
+                // Table functions are always aliased, by their name when nothing else.
+                let (sql_name, aliased) = table_sql_name(j.alias.as_deref(), table);
+                let sql_ref = ident(sql_name, *span)?;
+                let printed = if aliased {
+                    format!("{base} AS {sql_ref}")
+                } else {
+                    base
                 };
                 let guard = guard_needed
                     .then(|| format!("equals({sql_ref}.team_id, {})", self.ctx.team_id));
@@ -1861,14 +2008,8 @@ impl<'a, 'db> Printer<'a, 'db> {
                 })?;
                 let lowered = crate::lower::expr(&node)?;
                 // Print against the owning table alone, then keep the lazy joins it needed.
-                self.scopes.push(Scope {
-                    tables: vec![ScopeTable {
-                        name: owner_name,
-                        sql_ref: Some(owner_sql),
-                        source: Source::Table(table),
-                    }],
-                    ..Scope::default()
-                });
+                self.scopes
+                    .push(Scope::of_table(owner_name, owner_sql, table));
                 let printed = self.expr(&lowered);
                 let inner = self.scopes.pop().unwrap_or_default();
                 let printed = printed?;
@@ -2383,21 +2524,7 @@ impl<'a, 'db> Printer<'a, 'db> {
             .map_err(|e| at(e, span))?;
         match resolved {
             Resolved::Comparison(op) => {
-                let op = match op {
-                    FnCompareOp::Eq => CompareOp::Eq,
-                    FnCompareOp::NotEq => CompareOp::NotEq,
-                    FnCompareOp::Lt => CompareOp::Lt,
-                    FnCompareOp::Gt => CompareOp::Gt,
-                    FnCompareOp::LtEq => CompareOp::LtEq,
-                    FnCompareOp::GtEq => CompareOp::GtEq,
-                    FnCompareOp::Like => CompareOp::Like,
-                    FnCompareOp::ILike => CompareOp::ILike,
-                    FnCompareOp::NotLike => CompareOp::NotLike,
-                    FnCompareOp::NotILike => CompareOp::NotILike,
-                    FnCompareOp::In => CompareOp::In,
-                    FnCompareOp::NotIn => CompareOp::NotIn,
-                };
-                self.compare(op, &call.args[0], &call.args[1], span)
+                self.compare(op.to_ir(), &call.args[0], &call.args[1], span)
             }
             Resolved::Aggregation(meta) => self.aggregation(call, meta, span),
             Resolved::Function(meta) => self.function(call, meta, span),
@@ -2687,6 +2814,50 @@ impl<'a, 'db> Printer<'a, 'db> {
             _ => None,
         }
     }
+}
+
+/// The value of `value` in the row with the highest `version`, as PostHog's `argmax_select`
+/// reads a field: `argMax(value, version)` when the value cannot be NULL, else
+/// `tupleElement(argMax(tuple(value), version), 1)`, so that a NULL in the latest row wins
+/// (ClickHouse's argMax skips NULL values and would return an older row's).
+fn latest_value(value: Expr, version: Expr, nullable: bool) -> Expr {
+    let call = Expr::call;
+    if !nullable {
+        return call("argMax", vec![value, version]);
+    }
+    call(
+        "tupleElement",
+        vec![
+            call("argMax", vec![call("tuple", vec![value]), version]),
+            Expr::new(ExprKind::Constant(Constant::Int(1))),
+        ],
+    )
+}
+
+/// Whether a lazy table's field may be NULL: a JSON property, or a column declared nullable.
+fn lazy_field_nullable(table: &crate::schema::Table, f: &LazyField) -> bool {
+    !f.path.is_empty()
+        || table.field(&f.column).is_ok_and(
+            |def| matches!(&def.field, crate::schema::Field::Column(c) if c.is_nullable()),
+        )
+}
+
+/// The alias of `raw_persons` in the where-optimization subquery of `persons` (PostHog's).
+const WHERE_OPTIMIZATION: &str = "where_optimization";
+
+/// How a persons subquery reads a field of the persons table in a filter moved into it: `id`
+/// by its column alias (as PostHog prints it), anything else through `raw_persons`, so that a
+/// v1 subquery's argMax alias of the same name (`created_at`) is not what the WHERE reads.
+fn persons_subquery_chain(field: &LazyField) -> Vec<ChainPart> {
+    if field.column == "id" && field.path.is_empty() {
+        return vec![ChainPart::Name("id".into())];
+    }
+    let mut chain = vec![
+        ChainPart::Name("raw_persons".into()),
+        ChainPart::Name(field.column.clone()),
+    ];
+    chain.extend(field.path.iter().cloned());
+    chain
 }
 
 /// Whether a join constraint compares with anything but equality.

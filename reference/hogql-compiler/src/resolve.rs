@@ -190,6 +190,182 @@ impl Scope<'_> {
     }
 }
 
+impl<'db> Scope<'db> {
+    /// The scope an expression field (`events.person_id` in the override modes) is resolved
+    /// in: its owning table alone, as the printer prints it.
+    pub fn of_table(name: String, sql_ref: String, table: &'db schema::Table) -> Self {
+        Scope {
+            tables: vec![ScopeTable {
+                name,
+                sql_ref: Some(sql_ref),
+                source: Source::Table(table),
+            }],
+            ..Scope::default()
+        }
+    }
+
+    /// Whether `hop` hangs off a FROM table of this scope by a computed (expression) field,
+    /// such as `events.person_id` in the override modes: its join key is then that expression,
+    /// printed against the table, with the joins it needs.
+    pub fn joins_by_computed_field(&self, hop: &LazyHop<'db>) -> bool {
+        self.tables.iter().any(|t| {
+            t.name == hop.owner_name
+                && matches!(&t.source, Source::Table(table)
+                if table.field(&hop.join.from_field).is_ok_and(|def| {
+                    matches!(def.field, Field::Expression(_))
+                }))
+        })
+    }
+}
+
+/// How a SELECT column got its name (the printer's rules, which the lazy-table pass follows for
+/// the columns a FROM subquery or CTE shows the outer query).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnName {
+    /// `expr AS name`.
+    Explicit,
+    /// A field's or call's own name (PostHog's hidden alias).
+    Implicit,
+    /// A bare reference to an alias (printed without `AS`).
+    AliasReference,
+}
+
+/// The name a field column gets without `AS`, and how: the field's name, or for a JSON property
+/// its key path joined with `__` (none when the path has an array index; `%` stripped, as
+/// PostHog does); a reference to an alias prints bare.
+pub fn field_column_name(
+    res: &Resolution<'_>,
+    chain: &[ChainPart],
+) -> (Option<String>, ColumnName) {
+    let name = match res {
+        Resolution::Property { path, .. } => {
+            if path.iter().any(|k| matches!(k, ChainPart::Index(_))) {
+                None
+            } else {
+                Some(
+                    path.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("__")
+                        .replace('%', ""),
+                )
+            }
+        }
+        _ => chain.last().map(ToString::to_string),
+    };
+    let kind = if matches!(res, Resolution::Alias(_)) {
+        ColumnName::AliasReference
+    } else {
+        ColumnName::Implicit
+    };
+    (name, kind)
+}
+
+/// Which column keeps each name of a SELECT list (PostHog keeps "the first visible or last
+/// hidden" alias per name): per name, the first explicit alias, else the last implicit one,
+/// else the first reference.
+#[derive(Debug, Default)]
+pub struct ColumnNameWinners<'a> {
+    /// Per name: the first explicit column, the last implicit one, the first of any kind.
+    seen: std::collections::HashMap<&'a str, [Option<usize>; 3]>,
+}
+
+impl<'a> ColumnNameWinners<'a> {
+    /// Reads the columns' names and kinds, in SELECT order, in one pass.
+    pub fn new(columns: impl IntoIterator<Item = (Option<&'a str>, ColumnName)>) -> Self {
+        let mut seen: std::collections::HashMap<&str, [Option<usize>; 3]> =
+            std::collections::HashMap::new();
+        for (i, (name, kind)) in columns.into_iter().enumerate() {
+            let Some(name) = name else {
+                continue;
+            };
+            let slot = seen.entry(name).or_default();
+            match kind {
+                ColumnName::Explicit => {
+                    slot[0].get_or_insert(i);
+                }
+                ColumnName::Implicit => slot[1] = Some(i),
+                ColumnName::AliasReference => {}
+            }
+            slot[2].get_or_insert(i);
+        }
+        ColumnNameWinners { seen }
+    }
+
+    /// The index of the column that keeps `name`.
+    pub fn get(&self, name: &str) -> Option<usize> {
+        let slot = self.seen.get(name)?;
+        slot[0].or(slot[1]).or(slot[2])
+    }
+
+    /// The indices of every winning column.
+    pub fn indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.seen
+            .values()
+            .filter_map(|slot| slot[0].or(slot[1]).or(slot[2]))
+    }
+}
+
+/// The aliases a SELECT defines, in order, so every clause can refer to them: those of the
+/// SELECT list (`true`; an alias under tuple or array access, `(sumMap(…) AS x).1`, is one
+/// too), then those of ARRAY JOIN (`false`). Each with the expression that carries it.
+pub fn defined_aliases(q: &crate::ir::SelectQuery) -> Vec<(&str, &crate::ir::Expr, bool)> {
+    use crate::ir::ExprKind;
+    let mut out = Vec::new();
+    for e in &q.select {
+        let mut e = e;
+        while let ExprKind::TupleAccess { tuple: inner, .. }
+        | ExprKind::ArrayAccess { array: inner, .. } = &e.kind
+        {
+            e = inner;
+        }
+        if let ExprKind::Alias { alias, .. } = &e.kind {
+            out.push((alias.as_str(), e, true));
+        }
+    }
+    for e in q.array_join.iter().flat_map(|aj| &aj.list) {
+        if let ExprKind::Alias { alias, .. } = &e.kind {
+            out.push((alias.as_str(), e, false));
+        }
+    }
+    out
+}
+
+/// The field columns `*` (or `t.*`) stands for, at the asterisk's position.
+pub fn asterisk_columns(
+    chains: Vec<Vec<ChainPart>>,
+    span: Option<crate::ir::Span>,
+) -> Vec<crate::ir::Expr> {
+    chains
+        .into_iter()
+        .map(|chain| crate::ir::Expr {
+            kind: crate::ir::ExprKind::Field(chain),
+            span,
+        })
+        .collect()
+}
+
+/// The columns of the CTE called `name`, innermost frame and latest definition first.
+pub fn cte_columns(ctes: &[Vec<(String, Vec<SubColumn>)>], name: &str) -> Option<Vec<SubColumn>> {
+    ctes.iter()
+        .rev()
+        .flat_map(|frame| frame.iter().rev())
+        .find(|(n, _)| n == name)
+        .map(|(_, columns)| columns.clone())
+}
+
+/// The name the printed SQL refers to a database table by (before escaping), and whether the
+/// FROM entry prints `AS` it: an alias other than the ClickHouse name; a table function is
+/// always aliased, by its alias or its HogQL name.
+pub fn table_sql_name<'a>(alias: Option<&'a str>, table: &'a schema::Table) -> (&'a str, bool) {
+    let is_function = matches!(table.kind, TableKind::Function(_));
+    match alias {
+        Some(alias) if alias != table.clickhouse_name || is_function => (alias, true),
+        _ if is_function => (table.name, true),
+        _ => (table.clickhouse_name, false),
+    }
+}
+
 /// What a field chain resolved to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resolution<'db> {

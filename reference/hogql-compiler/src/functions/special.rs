@@ -48,6 +48,25 @@ pub fn comparison_op(name: &str) -> Option<CompareOp> {
 }
 
 impl CompareOp {
+    /// The same operator in the IR.
+    pub fn to_ir(self) -> crate::ir::CompareOp {
+        use crate::ir::CompareOp as Ir;
+        match self {
+            CompareOp::Eq => Ir::Eq,
+            CompareOp::NotEq => Ir::NotEq,
+            CompareOp::Lt => Ir::Lt,
+            CompareOp::Gt => Ir::Gt,
+            CompareOp::LtEq => Ir::LtEq,
+            CompareOp::GtEq => Ir::GtEq,
+            CompareOp::Like => Ir::Like,
+            CompareOp::ILike => Ir::ILike,
+            CompareOp::NotLike => Ir::NotLike,
+            CompareOp::NotILike => Ir::NotILike,
+            CompareOp::In => Ir::In,
+            CompareOp::NotIn => Ir::NotIn,
+        }
+    }
+
     /// The ClickHouse function the operator prints as.
     pub fn clickhouse_function(self) -> &'static str {
         COMPARISON_FUNCTIONS
