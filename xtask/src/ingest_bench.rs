@@ -30,9 +30,10 @@ pub(crate) struct IngestArgs {
     /// Ingest, capture phase: seconds per batch size.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
-    /// Ingest: concurrent connections of the load generator.
-    #[arg(long, default_value_t = 32)]
-    connections: usize,
+    /// Ingest: concurrent connections (and ceiling senders), comma-separated; the capture phase runs
+    /// each batch size at each, the end-to-end phase uses the first.
+    #[arg(long, default_value = "32,256")]
+    connections: String,
     /// Ingest, capture phase: events per request, comma-separated (1 uses `/e`, more `/batch`).
     #[arg(long, default_value = "1,100")]
     batch: String,
@@ -257,7 +258,7 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<()> {
         .env("HOGREF_BENCH_PIDS", pids)
         .args(["--phase", &args.phase])
         .args(["--seconds", &args.seconds.to_string()])
-        .args(["--connections", &args.connections.to_string()])
+        .args(["--connections", &args.connections])
         .args(["--batch", &args.batch])
         .args(["--rate", &args.rate])
         .args(["--e2e-seconds", &args.e2e_seconds.to_string()])
