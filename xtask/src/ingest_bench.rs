@@ -162,7 +162,11 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<()> {
         .map(str::trim)
         .filter(|e| !e.is_empty())
         .collect();
-    if !have_env && engines.len() > 1 {
+    // One engine is a run of its own too unless this process already has it in its environment (else
+    // `--storage memory` alone would bring up a stack with the default storage).
+    let engine_set = engines.len() == 1
+        && std::env::var("HOGREF_TANSU_STORAGE").is_ok_and(|v| v.trim() == engines[0]);
+    if !have_env && !engines.is_empty() && !engine_set {
         // Each run builds, brings a stack up and benches: all three limits, plus the stack's own.
         return run_per_storage(
             &engines,
