@@ -299,11 +299,24 @@ pub fn clickhouse_schema(settings: &Settings) -> anyhow::Result<Topology> {
     env.kafka_hosts = Some(settings.kafka.bootstrap_servers());
     env.topic_prefix = Some(settings.kafka.prefix.clone());
     env.group_prefix = Some(settings.kafka.prefix.clone());
-    let topology = Topology::single_node(
+    let mut topology = Topology::single_node(
         settings.clickhouse.url.as_str().trim_end_matches('/'),
         &settings.clickhouse.database,
         &env,
     );
+    // `HOGREF_BENCH_KAFKA_SETTINGS=name=value,...` (set by hand for `cargo xtask bench ingest`)
+    // overrides the local stack's Kafka table settings, e.g. `kafka_consumer_reschedule_ms=500`
+    // (ClickHouse's default) to compare with the stack's.
+    if let Ok(overrides) = std::env::var("HOGREF_BENCH_KAFKA_SETTINGS") {
+        for pair in overrides.split(',').filter(|p| !p.trim().is_empty()) {
+            let (k, v) = pair.split_once('=').with_context(|| {
+                format!("HOGREF_BENCH_KAFKA_SETTINGS: `{pair}` is not name=value")
+            })?;
+            let (k, v) = (k.trim().to_string(), v.trim().to_string());
+            topology.kafka_settings.retain(|(name, _)| *name != k);
+            topology.kafka_settings.push((k, v));
+        }
+    }
     let dir = workspace_root().join("migrations/clickhouse");
     let (migrations, problems) =
         migration_checker::SourceSet::read(&dir.to_string_lossy())?.migrations();

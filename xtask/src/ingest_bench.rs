@@ -30,9 +30,10 @@ pub(crate) struct IngestArgs {
     /// Ingest, capture phase: seconds per batch size.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
-    /// Ingest: concurrent connections of the load generator.
-    #[arg(long, default_value_t = 32)]
-    connections: usize,
+    /// Ingest: concurrent connections (and ceiling senders), comma-separated; the capture phase runs
+    /// each batch size at each, the end-to-end phase uses the first.
+    #[arg(long, default_value = "32,256")]
+    connections: String,
     /// Ingest, capture phase: events per request, comma-separated (1 uses `/e`, more `/batch`).
     #[arg(long, default_value = "1,100")]
     batch: String,
@@ -161,7 +162,11 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<()> {
         .map(str::trim)
         .filter(|e| !e.is_empty())
         .collect();
-    if !have_env && engines.len() > 1 {
+    // One engine is a run of its own too unless this process already has it in its environment (else
+    // `--storage memory` alone would bring up a stack with the default storage).
+    let engine_set = engines.len() == 1
+        && std::env::var("HOGREF_TANSU_STORAGE").is_ok_and(|v| v.trim() == engines[0]);
+    if !have_env && !engines.is_empty() && !engine_set {
         // Each run builds, brings a stack up and benches: all three limits, plus the stack's own.
         return run_per_storage(
             &engines,
@@ -257,7 +262,7 @@ pub(crate) fn run(args: &IngestArgs) -> anyhow::Result<()> {
         .env("HOGREF_BENCH_PIDS", pids)
         .args(["--phase", &args.phase])
         .args(["--seconds", &args.seconds.to_string()])
-        .args(["--connections", &args.connections.to_string()])
+        .args(["--connections", &args.connections])
         .args(["--batch", &args.batch])
         .args(["--rate", &args.rate])
         .args(["--e2e-seconds", &args.e2e_seconds.to_string()])

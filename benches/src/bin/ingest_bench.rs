@@ -5,10 +5,18 @@
 //! (`capture`, `worker`, `loadgen`), so a `perf record` of the process splits the time by part
 //! (`perf report --sort comm`). The load generator is a minimal keep-alive HTTP/1.1 client on loopback.
 //!
-//! 1. **capture**: for each `--batch` size, `--connections` connections send requests back to back
-//!    (closed loop) for `--seconds`; capture answers 200 only after the broker acknowledged every event of the
-//!    request, so acknowledged events/s = 200-requests × batch / elapsed. Latency is per request. The worker
-//!    does not run in this phase (its topics get their own prefix).
+//! 1. **capture**: for each `--batch` size and each of the `--connections` concurrencies, first the
+//!    broker's ceiling: as many senders hand the messages capture builds for one request to capture's own
+//!    `KafkaSink` (same settings, topic, keys, values and headers, no HTTP, no decoding) and wait for the
+//!    acknowledgements, back to back for `--seconds`; then capture: as many connections send that request
+//!    back to back (closed loop) for `--seconds`; capture answers 200 only after the broker acknowledged
+//!    every event of the request, so acknowledged events/s = 200-requests × batch / elapsed. The two runs
+//!    follow each other so both meet the broker in the same state. In a closed loop, throughput is
+//!    concurrency over latency until something saturates, and capture's HTTP round trip adds latency, so
+//!    the ratio compares the best of each over the concurrencies (with too few connections both measure
+//!    latency, not the broker). The load generator runs in this process on the same cores, and the CPU
+//!    line of each run shows what it took beside capture, the producer, the broker and the machine as a
+//!    whole. The worker does not run in this phase (its topics get their own prefix).
 //! 2. **end to end**: capture and the ingestion worker, Hogref's ClickHouse schema in a fresh database; an
 //!    open-loop generator sends `--rate` events/s in requests of `--e2e-batch` events for `--e2e-seconds`. Each
 //!    event carries its scheduled send time (`bench_sent_us`); once every event is in ClickHouse, the latency of
@@ -29,7 +37,8 @@ use tokio::net::TcpStream;
 struct Args {
     phase: String,
     seconds: f64,
-    connections: usize,
+    /// Concurrencies of the capture phase (each batch size runs at each); the end-to-end phase uses the first.
+    connections: Vec<usize>,
     batches: Vec<usize>,
     rates: Vec<f64>,
     e2e_seconds: f64,
@@ -42,7 +51,7 @@ fn parse_args() -> anyhow::Result<Args> {
     let mut a = Args {
         phase: "all".into(),
         seconds: 10.0,
-        connections: 32,
+        connections: vec![32, 256],
         batches: vec![1, 100],
         rates: vec![1_000.0, 10_000.0],
         e2e_seconds: 20.0,
@@ -56,7 +65,12 @@ fn parse_args() -> anyhow::Result<Args> {
         match flag.as_str() {
             "--phase" => a.phase = value()?,
             "--seconds" => a.seconds = value()?.parse()?,
-            "--connections" => a.connections = value()?.parse()?,
+            "--connections" => {
+                a.connections = value()?
+                    .split(',')
+                    .map(|c| c.trim().parse::<usize>())
+                    .collect::<Result<_, _>>()?
+            }
             "--batch" => {
                 a.batches = value()?
                     .split(',')
@@ -81,7 +95,8 @@ fn parse_args() -> anyhow::Result<Args> {
         "--phase is all, capture or e2e"
     );
     anyhow::ensure!(
-        a.connections > 0
+        !a.connections.is_empty()
+            && a.connections.iter().all(|c| *c > 0)
             && a.e2e_batch > 0
             && a.batches.iter().all(|b| *b > 0)
             && a.rates.iter().all(|r| *r > 0.0),
@@ -133,116 +148,7 @@ fn run() -> anyhow::Result<()> {
         std::env::var("HOGREF_TANSU_STORAGE").unwrap_or_else(|_| "(the stack's default)".into())
     );
     if matches!(args.phase.as_str(), "all" | "capture") {
-        let prefix = format!("{name}_cap_");
-        loadgen_rt.block_on(create_topics(
-            &kafka_hosts,
-            &[format!("{prefix}events_plugin_ingestion")],
-            args.partitions,
-        ))?;
-        let capture = capture_rt.block_on(pipeline_kit::start_capture(&kafka_hosts, &prefix))?;
-        let addr = capture.addr;
-        // A short warm-up: connections, producer metadata, allocator.
-        loadgen_rt.block_on(closed_loop(
-            addr,
-            "phc_warmup",
-            4,
-            1,
-            Duration::from_secs(1),
-        ))?;
-        // The broker's own ceiling: a plain producer, configured as capture's, sending the messages
-        // capture builds from the same request body, `batch` per "request", acks awaited per request.
-        let mut ceilings = Vec::new();
-        println!(
-            "\n== broker ceiling: plain rdkafka producer (capture's settings and message shape), {} concurrent senders, {} s per batch size ==",
-            args.connections, args.seconds
-        );
-        println!(
-            "{:>6} {:>10} {:>12} {:>10} {:>10}",
-            "batch", "events", "events/s", "p50 ms", "p99 ms"
-        );
-        for &batch in &args.batches {
-            let r = loadgen_rt.block_on(broker_ceiling(
-                &kafka_hosts,
-                &format!("{prefix}events_plugin_ingestion"),
-                args.connections,
-                batch,
-                Duration::from_secs_f64(args.seconds),
-            ))?;
-            let rate = r.ok as f64 / r.elapsed.as_secs_f64();
-            println!(
-                "{:>6} {:>10} {:>12.0} {:>10.2} {:>10.2}",
-                batch,
-                r.ok,
-                rate,
-                r.quantile(0.50),
-                r.quantile(0.99)
-            );
-            if r.failed > 0 {
-                println!("        {} failed; first: {}", r.failed, r.first_failure);
-            }
-            ceilings.push((batch, rate));
-        }
-        println!(
-            "\n== capture: closed loop, {} connections, {} s per batch size, every 200 acknowledged by the broker ==",
-            args.connections, args.seconds
-        );
-        println!(
-            "{:>6} {:>10} {:>10} {:>12} {:>10} {:>10} {:>10} {:>8} {:>9}",
-            "batch",
-            "requests",
-            "events",
-            "events/s",
-            "p50 ms",
-            "p99 ms",
-            "max ms",
-            "non-200",
-            "/ceiling"
-        );
-        let mut cpu = Vec::new();
-        let mut summaries = Vec::new();
-        for &batch in &args.batches {
-            let ceiling = ceilings
-                .iter()
-                .find(|(b, _)| *b == batch)
-                .map_or(f64::NAN, |(_, r)| *r);
-            let before = Cpu::now();
-            let r = loadgen_rt.block_on(closed_loop(
-                addr,
-                "phc_bench_capture_token",
-                args.connections,
-                batch,
-                Duration::from_secs_f64(args.seconds),
-            ))?;
-            let rate = (r.ok * batch as u64) as f64 / r.elapsed.as_secs_f64();
-            println!(
-                "{:>6} {:>10} {:>10} {:>12.0} {:>10.2} {:>10.2} {:>10.2} {:>8} {:>9.2}",
-                batch,
-                r.ok,
-                r.ok * batch as u64,
-                rate,
-                r.quantile(0.50),
-                r.quantile(0.99),
-                r.quantile(1.0),
-                r.failed,
-                rate / ceiling
-            );
-            summaries.push(format!(
-                "summary: capture batch={batch:<4} broker ceiling {ceiling:>9.0} ev/s  capture {rate:>9.0} ev/s  ratio {:.2}  (request p50 {:.2} ms)",
-                rate / ceiling,
-                r.quantile(0.50)
-            ));
-            if r.failed > 0 {
-                println!("        first failure: {}", r.first_failure);
-            }
-            cpu.push((batch, before, Cpu::now()));
-        }
-        println!("(load average {})", load_average());
-        for (batch, before, after) in &cpu {
-            after.report(before, &format!("the capture run with batch {batch}"));
-        }
-        for line in summaries {
-            println!("{line}");
-        }
+        capture_phase(&args, &name, &kafka_hosts, &capture_rt, &loadgen_rt)?;
     }
     if matches!(args.phase.as_str(), "all" | "e2e") {
         for (i, rate) in args.rates.iter().enumerate() {
@@ -426,21 +332,10 @@ async fn closed_loop(
     Ok(total)
 }
 
-/// The broker's ceiling for capture's traffic: `senders` tasks each queue the `batch` messages capture
-/// builds for one request (same topic, key, value and headers; a producer configured as capture's)
-/// and wait for every acknowledgement, back to back for `duration`. `ok` counts acknowledged events.
-async fn broker_ceiling(
-    kafka_hosts: &str,
-    topic: &str,
-    senders: usize,
-    batch: usize,
-    duration: Duration,
-) -> anyhow::Result<LoadResult> {
-    use rdkafka::ClientConfig;
-    use rdkafka::message::{Header, OwnedHeaders};
-    use rdkafka::producer::{FutureProducer, FutureRecord};
-
-    let (path, payload) = body("phc_bench_capture_token", batch, 0, 1000, "");
+/// The messages capture builds from the closed loop's request body of `batch` events (capture's own
+/// core, so topic, key, value and headers are exactly capture's).
+fn capture_messages(batch: usize) -> anyhow::Result<Arc<Vec<event_model::OutgoingMessage>>> {
+    let (path, payload) = body(CAPTURE_TOKEN, batch, 0, 1000, "");
     let request = event_model::HttpRequest {
         endpoint: if path == "/e/" {
             event_model::Endpoint::E
@@ -470,65 +365,53 @@ async fn broker_ceiling(
         &mut random,
     )
     .map_err(|e| anyhow::anyhow!("capture's core rejected the bench body: {e}"))?;
-    let messages = Arc::new(captured.messages);
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", kafka_hosts)
-        .set("linger.ms", "2")
-        .set("queue.buffering.max.kbytes", "409600")
-        .set("queue.buffering.max.messages", "1000000")
-        .set("message.timeout.ms", "20000")
-        .set("acks", "all")
-        .set("message.send.max.retries", "2")
-        .set("partitioner", "murmur2_random")
-        .set("socket.timeout.ms", "10000")
-        .create()?;
+    Ok(Arc::new(captured.messages))
+}
+
+/// The producer of the ceiling runs: capture's `KafkaSink`, so settings and the per-message send path
+/// (headers, record, queue-full retry, acknowledgement) are capture's own, not a copy that may drift.
+fn ceiling_producer(
+    kafka_hosts: &str,
+    prefix: &str,
+) -> anyhow::Result<Arc<capture_server::KafkaSink>> {
+    Ok(Arc::new(capture_server::KafkaSink::new(
+        kafka_hosts,
+        prefix,
+    )?))
+}
+
+/// The broker's ceiling for capture's traffic: `senders` tasks each hand the `batch` messages capture
+/// builds for one request to a producer configured as capture's and wait for every acknowledgement,
+/// back to back for `duration`: capture without HTTP and without decoding. `ok` counts acknowledged
+/// events.
+async fn broker_ceiling(
+    sink: Arc<capture_server::KafkaSink>,
+    messages: Arc<Vec<event_model::OutgoingMessage>>,
+    senders: usize,
+    duration: Duration,
+) -> anyhow::Result<LoadResult> {
+    use capture_server::Sink as _;
     let start = Instant::now();
     let deadline = start + duration;
     let mut tasks = Vec::new();
     for _ in 0..senders {
-        let producer = producer.clone();
+        let sink = sink.clone();
         let messages = messages.clone();
-        let topic = topic.to_string();
         tasks.push(tokio::spawn(async move {
             let mut out = LoadResult::default();
             while Instant::now() < deadline {
                 let t0 = Instant::now();
-                let mut pending = Vec::with_capacity(messages.len());
-                for m in messages.iter() {
-                    let mut headers = OwnedHeaders::new_with_capacity(m.headers.len());
-                    for (name, value) in &m.headers {
-                        headers = headers.insert(Header {
-                            key: name,
-                            value: Some(value.as_str()),
-                        });
-                    }
-                    let record = FutureRecord::to(&topic)
-                        .key(m.key.as_str())
-                        .payload(m.value.as_str())
-                        .headers(headers);
-                    match producer.send_result(record) {
-                        Ok(delivery) => pending.push(delivery),
-                        Err((e, _)) => anyhow::bail!("queueing a message: {e}"),
-                    }
-                }
-                let mut failed = false;
-                for delivery in pending {
-                    match delivery.await {
-                        Ok(Ok(_)) => {}
-                        Ok(Err((e, _))) => {
-                            failed = true;
-                            if out.first_failure.is_empty() {
-                                out.first_failure = e.to_string();
-                            }
-                        }
-                        Err(_) => failed = true,
-                    }
-                }
+                // The sink takes the messages by value, as capture hands over a request's.
+                let sent = sink.send(messages.as_ref().clone()).await;
                 out.latencies_us.push(t0.elapsed().as_micros() as u64);
-                if failed {
-                    out.failed += 1;
-                } else {
-                    out.ok += messages.len() as u64;
+                match sent {
+                    Ok(()) => out.ok += messages.len() as u64,
+                    Err(e) => {
+                        out.failed += 1;
+                        if out.first_failure.is_empty() {
+                            out.first_failure = e.to_string();
+                        }
+                    }
                 }
             }
             anyhow::Ok(out)
@@ -540,6 +423,121 @@ async fn broker_ceiling(
     }
     total.elapsed = start.elapsed();
     Ok(total)
+}
+
+/// The token of the capture phase's requests.
+const CAPTURE_TOKEN: &str = "phc_bench_capture_token";
+
+/// The capture phase: per batch size and per concurrency, the broker's ceiling (a plain producer)
+/// and then capture, back to back, so both meet the broker in the same state; the CPU each part used
+/// during each run; and per batch size the best of each over the concurrencies, with their ratio.
+fn capture_phase(
+    args: &Args,
+    name: &str,
+    kafka_hosts: &str,
+    capture_rt: &tokio::runtime::Runtime,
+    loadgen_rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<()> {
+    let prefix = format!("{name}_cap_");
+    loadgen_rt.block_on(create_topics(
+        kafka_hosts,
+        &[format!("{prefix}events_plugin_ingestion")],
+        args.partitions,
+    ))?;
+    let capture = capture_rt.block_on(pipeline_kit::start_capture(kafka_hosts, &prefix))?;
+    let addr = capture.addr;
+    let sink = ceiling_producer(kafka_hosts, &prefix)?;
+    // A short warm-up of both: connections, producer metadata, allocator.
+    let warm = Duration::from_secs(1);
+    loadgen_rt.block_on(closed_loop(addr, "phc_warmup", 4, 1, warm))?;
+    loadgen_rt.block_on(broker_ceiling(sink.clone(), capture_messages(1)?, 4, warm))?;
+    let seconds = Duration::from_secs_f64(args.seconds);
+    println!(
+        "\n== capture against the broker's ceiling: per batch size and concurrency, {} s of a plain producer \
+         (capture's KafkaSink, settings and messages, no HTTP) then {} s of capture (closed loop over HTTP), \
+         every event acknowledged by the broker ==",
+        args.seconds, args.seconds
+    );
+    println!(
+        "{:>6} {:>6} {:>12} {:>9} {:>12} {:>9} {:>9} {:>8} {:>7}",
+        "batch",
+        "conns",
+        "ceiling ev/s",
+        "p50 ms",
+        "capture ev/s",
+        "p50 ms",
+        "p99 ms",
+        "non-200",
+        "ratio"
+    );
+    let mut summaries = Vec::new();
+    for &batch in &args.batches {
+        let messages = capture_messages(batch)?;
+        let mut best_ceiling = (0.0f64, 0usize, String::new());
+        let mut best_capture = (0.0f64, 0usize, String::new());
+        for &conns in &args.connections {
+            let c0 = Cpu::now();
+            let ceiling = loadgen_rt.block_on(broker_ceiling(
+                sink.clone(),
+                messages.clone(),
+                conns,
+                seconds,
+            ))?;
+            let c1 = Cpu::now();
+            let capture =
+                loadgen_rt.block_on(closed_loop(addr, CAPTURE_TOKEN, conns, batch, seconds))?;
+            let c2 = Cpu::now();
+            let ceiling_rate = ceiling.ok as f64 / ceiling.elapsed.as_secs_f64();
+            let capture_rate = (capture.ok * batch as u64) as f64 / capture.elapsed.as_secs_f64();
+            println!(
+                "{:>6} {:>6} {:>12.0} {:>9.2} {:>12.0} {:>9.2} {:>9.2} {:>8} {:>7.2}",
+                batch,
+                conns,
+                ceiling_rate,
+                ceiling.quantile(0.50),
+                capture_rate,
+                capture.quantile(0.50),
+                capture.quantile(0.99),
+                capture.failed,
+                capture_rate / ceiling_rate
+            );
+            let ceiling_cpu = c1.brief(&c0);
+            let capture_cpu = c2.brief(&c1);
+            println!("         CPU ceiling: {ceiling_cpu}");
+            println!("         CPU capture: {capture_cpu}");
+            for (what, r) in [("ceiling", &ceiling), ("capture", &capture)] {
+                if r.failed > 0 {
+                    println!(
+                        "         {what}: {} failed; first: {}",
+                        r.failed, r.first_failure
+                    );
+                }
+            }
+            if ceiling_rate > best_ceiling.0 {
+                best_ceiling = (ceiling_rate, conns, ceiling_cpu);
+            }
+            if capture_rate > best_capture.0 {
+                best_capture = (capture_rate, conns, capture_cpu);
+            }
+        }
+        summaries.push(format!(
+            "summary: capture batch={batch:<4} broker ceiling {:>9.0} ev/s ({} conns)  capture {:>9.0} ev/s ({} conns)  ratio {:.2}",
+            best_ceiling.0,
+            best_ceiling.1,
+            best_capture.0,
+            best_capture.1,
+            best_capture.0 / best_ceiling.0
+        ));
+        summaries.push(format!(
+            "summary:   CPU at the best ceiling: {}; at capture's best: {}",
+            best_ceiling.2, best_capture.2
+        ));
+    }
+    println!("(load average {})", load_average());
+    for line in summaries {
+        println!("{line}");
+    }
+    Ok(())
 }
 
 fn end_to_end(
@@ -628,9 +626,9 @@ fn end_to_end(
         }
         std::thread::sleep(Duration::from_millis(200));
     };
+    let drained = wait_start.elapsed().as_secs_f64();
     println!(
-        "ClickHouse holds {unique} distinct of {expected} acknowledged events ({rows} rows) {:.1}s after the last send; worker ingested {}, dropped {}",
-        wait_start.elapsed().as_secs_f64(),
+        "ClickHouse holds {unique} distinct of {expected} acknowledged events ({rows} rows) {drained:.1}s after the last send; worker ingested {}, dropped {}",
         stats.ingested.load(Ordering::Relaxed),
         stats.dropped.load(Ordering::Relaxed)
     );
@@ -650,7 +648,9 @@ fn end_to_end(
     let lat = query(&format!(
         "SELECT quantilesExact(0.5, 0.95, 0.99, 1)(toUnixTimestamp64Micro(inserted_at) - JSONExtractUInt(properties, 'bench_sent_us')) AS queryable, \
                 quantilesExact(0.5, 0.95, 0.99, 1)(toUnixTimestamp64Micro(assumeNotNull(captured_at)) - JSONExtractUInt(properties, 'bench_sent_us')) AS captured, \
-                quantilesExact(0.5, 0.95, 0.99, 1)(toUnixTimestamp64Micro(created_at) - JSONExtractUInt(properties, 'bench_sent_us')) AS emitted \
+                quantilesExact(0.5, 0.95, 0.99, 1)(toUnixTimestamp64Micro(created_at) - JSONExtractUInt(properties, 'bench_sent_us')) AS emitted, \
+                quantilesExact(0.5, 0.95, 0.99, 1)(toUnixTimestamp64Micro(created_at) - toUnixTimestamp64Micro(assumeNotNull(captured_at))) AS capture_to_emit, \
+                quantilesExact(0.5, 0.95, 0.99, 1)(toUnixTimestamp64Micro(inserted_at) - toUnixTimestamp64Micro(created_at)) AS emit_to_queryable \
          FROM (SELECT * FROM sharded_events FINAL WHERE team_id = {})",
         h.team.id
     ))?;
@@ -669,6 +669,11 @@ fn end_to_end(
         ("to capture's receive time (captured_at)", "captured"),
         ("to the worker's emit of the row (created_at)", "emitted"),
         ("to queryable in sharded_events (inserted_at)", "queryable"),
+        (
+            "stage: capture's receive to the worker's emit",
+            "capture_to_emit",
+        ),
+        ("stage: the worker's emit to queryable", "emit_to_queryable"),
     ] {
         println!(
             "{:<44} {:>10.1} {:>10.1} {:>10.1} {:>10.1}",
@@ -681,10 +686,12 @@ fn end_to_end(
     }
     println!("(load average {})", load_average());
     println!(
-        "summary: e2e {rate:>6.0} ev/s  queryable p50 {:>7.1} ms  p95 {:>7.1} ms  (emitted by the worker p95 {:.1} ms; {}/{} events; {:.2} PostgreSQL statements per event)",
+        "summary: e2e {rate:>6.0} ev/s  queryable p50 {:>7.1} ms  p95 {:>7.1} ms  (stages p95: to capture {:.1} ms, capture to worker emit {:.1} ms, emit to queryable {:.1} ms; {}/{} events, all queryable {drained:.1} s after the last send; {:.2} PostgreSQL statements per event)",
         q("queryable", 0),
         q("queryable", 1),
-        q("emitted", 1),
+        q("captured", 1),
+        q("capture_to_emit", 1),
+        q("emit_to_queryable", 1),
         unique,
         expected,
         stats.postgres_statements.load(Ordering::Relaxed) as f64 / ingested as f64
@@ -715,7 +722,7 @@ async fn open_loop(
     let start_unix = unix_micros();
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
-    for _ in 0..args.connections.min(requests.max(1) as usize) {
+    for _ in 0..args.connections[0].min(requests.max(1) as usize) {
         let next = next.clone();
         let token = token.to_string();
         let args = args.clone();
@@ -771,7 +778,22 @@ async fn open_loop(
 #[derive(Debug, Clone, Default)]
 struct Cpu {
     ticks: std::collections::BTreeMap<String, u64>,
+    /// The whole machine's busy and total ticks (`/proc/stat`, every core), other builds included.
+    machine: Option<(u64, u64)>,
     at: Option<Instant>,
+}
+
+/// `(busy, total)` ticks of every core from `/proc/stat` (busy leaves out idle and iowait).
+fn machine_ticks() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = text.lines().next()?.strip_prefix("cpu ")?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    let total: u64 = f.iter().take(8).sum();
+    let idle = f.get(3)? + f.get(4)?;
+    Some((total - idle, total))
 }
 
 /// `(ppid, utime + stime)` from a `/proc/.../stat` line.
@@ -846,8 +868,47 @@ impl Cpu {
         }
         Cpu {
             ticks,
+            machine: machine_ticks(),
             at: Some(Instant::now()),
         }
+    }
+
+    /// One line: the cores the whole machine was busy since `before` (of how many), then each part's
+    /// cores, busiest first (parts under 0.01 cores left out).
+    fn brief(&self, before: &Cpu) -> String {
+        let wall = match (before.at, self.at) {
+            (Some(a), Some(b)) => b.duration_since(a).as_secs_f64(),
+            _ => return String::new(),
+        };
+        let mut out = match (before.machine, self.machine) {
+            (Some((b0, t0)), Some((b1, t1))) if t1 > t0 => {
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+                format!(
+                    "machine busy {:.2} of {cores} cores",
+                    (b1 - b0) as f64 / (t1 - t0) as f64 * cores as f64
+                )
+            }
+            _ => "machine ?".to_string(),
+        };
+        let mut rows: Vec<(String, f64)> = self
+            .ticks
+            .iter()
+            .map(|(k, v)| {
+                let used = v.saturating_sub(before.ticks.get(k).copied().unwrap_or(0));
+                let short = k
+                    .trim_start_matches("bench process: ")
+                    .trim_start_matches("service: ")
+                    .trim_end_matches(" runtime")
+                    .trim_end_matches(" threads");
+                (short.to_string(), used as f64 / 100.0 / wall)
+            })
+            .filter(|(_, cores)| *cores >= 0.01)
+            .collect();
+        rows.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for (k, cores) in rows {
+            out.push_str(&format!(", {k} {cores:.2}"));
+        }
+        out
     }
 
     /// Prints the CPU seconds each part used since `before`, and its share of the wall time in cores.

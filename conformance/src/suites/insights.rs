@@ -315,12 +315,7 @@ pub fn compare_results(expect: &Value, results_value: &Value) -> Vec<String> {
     // ClickHouse's GROUP BY order in PostHog); each expected item matches a distinct result.
     // An object (a funnel's time to convert: `bins`, `average_conversion_time`) is matched whole.
     if expect["results"].is_object() {
-        matches(
-            &expect["results"],
-            results_value,
-            "results",
-            &mut problems,
-        );
+        matches(&expect["results"], results_value, "results", &mut problems);
     }
     let any_order = expect["results_order"] == "any";
     let mut used = vec![false; results.len()];

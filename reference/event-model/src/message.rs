@@ -138,6 +138,10 @@ pub fn extract_distinct_id(event: &RawEvent, index: usize, path: &str) -> Result
     if text.trim().is_empty() {
         return Err(missing());
     }
+    // Most ids are short and clean: no second and third copy for them.
+    if text.len() <= MAX_DISTINCT_ID_CHARS && !text.contains('\0') {
+        return Ok(text);
+    }
     Ok(text
         .replace('\0', "\u{FFFD}")
         .chars()
@@ -194,15 +198,30 @@ pub fn build(
 
     let mut out = Vec::with_capacity(events.len());
     for (index, event) in events {
-        let path = Error::event_path(payload.shape, index);
+        // The event's place in the payload, for errors only (not formatted per event).
+        let path = || Error::event_path(payload.shape, index);
         if event.event.is_empty() {
-            return Err(Error::MissingEventName { index, path });
+            return Err(Error::MissingEventName {
+                index,
+                path: path(),
+            });
         }
-        let distinct_id = extract_distinct_id(event, index, &path)?;
+        let distinct_id = extract_distinct_id(event, index, "").map_err(|e| match e {
+            Error::MissingDistinctId { index, .. } => Error::MissingDistinctId {
+                index,
+                path: path(),
+            },
+            other => other,
+        })?;
         let is_cookieless_mode = match event.properties.get("$cookieless_mode") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
-            Some(_) => return Err(Error::InvalidCookielessMode { index, path }),
+            Some(_) => {
+                return Err(Error::InvalidCookielessMode {
+                    index,
+                    path: path(),
+                });
+            }
         };
         let capture_internal = event
             .properties

@@ -27,36 +27,43 @@ pub struct RawEvent {
 
 impl RawEvent {
     /// The event re-serialised the way it travels in `CapturedEvent.data` (fields in a fixed order;
-    /// `uuid` is written as `null` when absent, the other optional fields are left out).
+    /// `uuid` is written as `null` when absent, the other optional fields are left out). Written from
+    /// borrowed fields: the properties are not copied first.
     pub fn to_data_json(&self) -> String {
-        let mut map = Map::new();
-        if let Some(token) = &self.token {
-            map.insert("token".into(), Value::String(token.clone()));
-        }
-        if let Some(distinct_id) = &self.distinct_id {
-            map.insert("distinct_id".into(), distinct_id.clone());
-        }
-        map.insert(
-            "uuid".into(),
-            self.uuid
-                .map_or(Value::Null, |u| Value::String(u.hyphenated().to_string())),
-        );
-        map.insert("event".into(), Value::String(self.event.clone()));
-        map.insert("properties".into(), Value::Object(self.properties.clone()));
-        if let Some(timestamp) = &self.timestamp {
-            map.insert("timestamp".into(), Value::String(timestamp.clone()));
-        }
-        if let Some(offset) = self.offset {
-            map.insert("offset".into(), Value::from(offset));
-        }
-        if let Some(set) = &self.set {
-            map.insert("$set".into(), Value::Object(set.clone()));
-        }
-        if let Some(set_once) = &self.set_once {
-            map.insert("$set_once".into(), Value::Object(set_once.clone()));
-        }
-        Value::Object(map).to_string()
+        let data = DataJson {
+            token: self.token.as_deref(),
+            distinct_id: self.distinct_id.as_ref(),
+            uuid: self.uuid.map(|u| u.hyphenated().to_string()),
+            event: &self.event,
+            properties: &self.properties,
+            timestamp: self.timestamp.as_deref(),
+            offset: self.offset,
+            set: self.set.as_ref(),
+            set_once: self.set_once.as_ref(),
+        };
+        // Strings, maps and integers only: serialising cannot fail.
+        serde_json::to_string(&data).unwrap_or_default()
     }
+}
+
+/// [`RawEvent::to_data_json`]'s fields, borrowed, in wire order.
+#[derive(serde::Serialize)]
+struct DataJson<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    distinct_id: Option<&'a Value>,
+    uuid: Option<String>,
+    event: &'a str,
+    properties: &'a Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offset: Option<i64>,
+    #[serde(rename = "$set", skip_serializing_if = "Option::is_none")]
+    set: Option<&'a Map<String, Value>>,
+    #[serde(rename = "$set_once", skip_serializing_if = "Option::is_none")]
+    set_once: Option<&'a Map<String, Value>>,
 }
 
 /// Which shape the payload had.
@@ -312,6 +319,16 @@ mod tests {
         assert_eq!(
             p.events[0].to_data_json(),
             r#"{"distinct_id":7,"uuid":null,"event":"a","properties":{"b":1,"a":2},"offset":5}"#
+        );
+        // Every field, escapes and nested values: the same bytes as the event written as a JSON value.
+        let p = parse(
+            r#"{"$set_once":{"o":[1,{"x":null}]},"event":"e\"\u00e9","$token":"t","timestamp":"2025-01-01T00:00:00Z","uuid":"01890a5d-ac96-774b-bcce-b302099a8057","$set":{"s":"\n"},"distinct_id":{"k":1.5},"properties":{"p":true},"offset":-3}"#,
+            Endpoint::Capture,
+        )
+        .unwrap();
+        assert_eq!(
+            p.events[0].to_data_json(),
+            r#"{"token":"t","distinct_id":{"k":1.5},"uuid":"01890a5d-ac96-774b-bcce-b302099a8057","event":"e\"é","properties":{"p":true},"timestamp":"2025-01-01T00:00:00Z","offset":-3,"$set":{"s":"\n"},"$set_once":{"o":[1,{"x":null}]}}"#
         );
     }
 }
