@@ -276,6 +276,31 @@ impl LoadResult {
         }
         self.latencies_us.extend(other.latencies_us);
     }
+
+    /// Counts one answer: a 200, or a failure (the first one kept with its body).
+    fn record(&mut self, status: u16, answer: &[u8]) {
+        if status == 200 {
+            self.ok += 1;
+        } else {
+            self.failed += 1;
+            if self.first_failure.is_empty() {
+                self.first_failure = format!("{status} {}", String::from_utf8_lossy(answer));
+            }
+        }
+    }
+
+    /// The load tasks' results merged, timed from `start`.
+    async fn join(
+        tasks: Vec<tokio::task::JoinHandle<anyhow::Result<LoadResult>>>,
+        start: Instant,
+    ) -> anyhow::Result<LoadResult> {
+        let mut total = LoadResult::default();
+        for t in tasks {
+            total.merge(t.await??);
+        }
+        total.elapsed = start.elapsed();
+        Ok(total)
+    }
 }
 
 fn quantile_ms(sorted_or_not: &[u64], q: f64) -> f64 {
@@ -311,25 +336,12 @@ async fn closed_loop(
                 let t0 = Instant::now();
                 let (status, answer) = conn.post(&path, &payload).await?;
                 out.latencies_us.push(t0.elapsed().as_micros() as u64);
-                if status == 200 {
-                    out.ok += 1;
-                } else {
-                    out.failed += 1;
-                    if out.first_failure.is_empty() {
-                        out.first_failure =
-                            format!("{status} {}", String::from_utf8_lossy(&answer));
-                    }
-                }
+                out.record(status, &answer);
             }
             anyhow::Ok(out)
         }));
     }
-    let mut total = LoadResult::default();
-    for t in tasks {
-        total.merge(t.await??);
-    }
-    total.elapsed = start.elapsed();
-    Ok(total)
+    LoadResult::join(tasks, start).await
 }
 
 /// The messages capture builds from the closed loop's request body of `batch` events (capture's own
@@ -417,12 +429,7 @@ async fn broker_ceiling(
             anyhow::Ok(out)
         }));
     }
-    let mut total = LoadResult::default();
-    for t in tasks {
-        total.merge(t.await??);
-    }
-    total.elapsed = start.elapsed();
-    Ok(total)
+    LoadResult::join(tasks, start).await
 }
 
 /// The token of the capture phase's requests.
@@ -751,25 +758,12 @@ async fn open_loop(
                 let (status, answer) = conn.post(&path, payload.as_bytes()).await?;
                 // Latency from the scheduled slot, so a late start counts.
                 out.latencies_us.push(due.elapsed().as_micros() as u64);
-                if status == 200 {
-                    out.ok += 1;
-                } else {
-                    out.failed += 1;
-                    if out.first_failure.is_empty() {
-                        out.first_failure =
-                            format!("{status} {}", String::from_utf8_lossy(&answer));
-                    }
-                }
+                out.record(status, &answer);
             }
             anyhow::Ok(out)
         }));
     }
-    let mut total = LoadResult::default();
-    for t in tasks {
-        total.merge(t.await??);
-    }
-    total.elapsed = start.elapsed();
-    Ok(total)
+    LoadResult::join(tasks, start).await
 }
 
 /// CPU time (utime + stime, in clock ticks of 10 ms) of this process's threads by thread name, and of each
