@@ -62,7 +62,7 @@ struct Services {
 impl Drop for Services {
     fn drop(&mut self) {
         if let Some(mut server) = self.server.take() {
-            stop_server(&mut server);
+            stop_server(&mut server, "conformance");
         }
         if let Some(stack) = self.stack.take() {
             let started = Instant::now();
@@ -77,10 +77,10 @@ impl Drop for Services {
     }
 }
 
-/// SIGTERM (graceful shutdown), then SIGKILL after 15 s.
-fn stop_server(server: &mut Child) {
+/// SIGTERM (graceful shutdown), then SIGKILL after 15 s; `who` names the command in a timeout.
+pub(crate) fn stop_server(server: &mut Child, who: &str) {
     let _ = stack::status_with_deadline(
-        "conformance: kill -TERM hogref serve",
+        &format!("{who}: kill -TERM hogref serve"),
         Command::new("kill").args(["-TERM", &server.id().to_string()]),
         Duration::from_secs(10),
     );

@@ -97,20 +97,7 @@ struct Services {
 impl Drop for Services {
     fn drop(&mut self) {
         if let Some(mut server) = self.server.take() {
-            let _ = stack::status_with_deadline(
-                "bench insights: kill -TERM hogref serve",
-                Command::new("kill").args(["-TERM", &server.id().to_string()]),
-                Duration::from_secs(10),
-            );
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = server.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let _ = server.kill();
-            let _ = server.wait();
+            crate::conformance::stop_server(&mut server, "bench insights");
         }
         if let Some(s) = self.stack.take() {
             eprintln!("bench insights: bringing the stack down");
