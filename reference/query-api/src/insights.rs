@@ -91,25 +91,9 @@ pub async fn answer(
 ) -> Result<Value> {
     let key = cache_key(team_id, &request.query);
     if request.refresh != Refresh::ForceBlocking
-        && let Some(cache) = &state.cache
+        && let Some(body) = crate::cached_answer(state, team_id, &key).await?
     {
-        let cached = {
-            let (cache, key) = (cache.clone(), key.clone());
-            tokio::task::spawn_blocking(move || cache.get(team_id, &key))
-                .await
-                .map_err(|e| Error::Internal(e.to_string()))?
-        };
-        match cached {
-            Ok(Some(text)) => {
-                if let Ok(Value::Object(mut body)) = serde_json::from_str::<Value>(&text) {
-                    state.metrics.record_cache_hit();
-                    body.insert("is_cached".into(), Value::Bool(true));
-                    return Ok(Value::Object(body));
-                }
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "redis read failed; running uncached"),
-        }
+        return Ok(body);
     }
     if request.refresh == Refresh::ForceCache {
         return Ok(json!({

@@ -228,25 +228,9 @@ async fn answer(
     let cache_key = cache::cache_key(team_id, &request);
 
     if request.refresh != Refresh::ForceBlocking
-        && let Some(cache) = &state.cache
+        && let Some(body) = cached_answer(state, team_id, &cache_key).await?
     {
-        let cached = {
-            let (cache, key) = (cache.clone(), cache_key.clone());
-            tokio::task::spawn_blocking(move || cache.get(team_id, &key))
-                .await
-                .map_err(|e| Error::Internal(e.to_string()))?
-        };
-        match cached {
-            Ok(Some(text)) => {
-                if let Ok(Value::Object(mut body)) = serde_json::from_str::<Value>(&text) {
-                    state.metrics.record_cache_hit();
-                    body.insert("is_cached".into(), Value::Bool(true));
-                    return Ok(Value::Object(body));
-                }
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "redis read failed; running uncached"),
-        }
+        return Ok(body);
     }
     if request.refresh == Refresh::ForceCache {
         return Ok(json!({
@@ -330,4 +314,34 @@ async fn answer(
         }
     }
     Ok(body)
+}
+
+/// The cached answer of `key` for `team_id`, marked `is_cached` (none without a cache, on a miss, or
+/// when Redis fails: then the query runs uncached and a warning is logged). A hit is counted.
+pub(crate) async fn cached_answer(
+    state: &AppState,
+    team_id: i64,
+    key: &str,
+) -> Result<Option<Value>> {
+    let Some(cache) = &state.cache else {
+        return Ok(None);
+    };
+    let cached = {
+        let (cache, key) = (cache.clone(), key.to_owned());
+        tokio::task::spawn_blocking(move || cache.get(team_id, &key))
+            .await
+            .map_err(|e| Error::Internal(e.to_string()))?
+    };
+    match cached {
+        Ok(Some(text)) => {
+            if let Ok(Value::Object(mut body)) = serde_json::from_str::<Value>(&text) {
+                state.metrics.record_cache_hit();
+                body.insert("is_cached".into(), Value::Bool(true));
+                return Ok(Some(Value::Object(body)));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "redis read failed; running uncached"),
+    }
+    Ok(None)
 }
