@@ -76,23 +76,12 @@ pub fn bound_target(raw_table: &str, group_by: &[&str]) -> Expr {
         return field("min_timestamp");
     }
     let int = |n: i64| Expr::new(ExprKind::Constant(Constant::Int(n)));
-    let shifted = call("bitShiftRight", vec![field("session_id_v7"), int(80)]);
-    let millis = call("_toUInt64", vec![shifted]);
-    call(
+    let shifted = Expr::call("bitShiftRight", vec![field("session_id_v7"), int(80)]);
+    let millis = Expr::call("_toUInt64", vec![shifted]);
+    Expr::call(
         "fromUnixTimestamp",
-        vec![call("intDiv", vec![millis, int(1000)])],
+        vec![Expr::call("intDiv", vec![millis, int(1000)])],
     )
-}
-
-fn call(name: &str, args: Vec<Expr>) -> Expr {
-    Expr::new(ExprKind::Call(Call {
-        name: name.into(),
-        args,
-        params: None,
-        distinct: false,
-        filter: None,
-        within_group: None,
-    }))
 }
 
 /// A condition, or one of the two constants it folds to.
