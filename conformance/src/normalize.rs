@@ -70,6 +70,19 @@ pub fn first_difference(expected: &Value, actual: &Value) -> Option<String> {
     walk("$", expected, actual)
 }
 
+/// `v` with every string that starts with one of the `today` dates (yesterday's, today's and
+/// tomorrow's) replaced by `[now]`, at any depth: a tuple or array cell (e.g. `tumble(now(), …)`'s
+/// window) is redacted inside too.
+pub fn redact_now(v: &Value, today: &[String]) -> Value {
+    match v {
+        Value::String(s) if today.iter().any(|d| s.starts_with(d.as_str())) => {
+            Value::String("[now]".into())
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|i| redact_now(i, today)).collect()),
+        other => other.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -122,19 +122,16 @@ fn top_level(query: &str) -> String {
 /// The result rows with cells that are the current date (queries calling `now()`) redacted, and
 /// sorted (by their JSON text) unless the query has a top-level ORDER BY; and whether it has.
 fn normalized_rows(case: &Case, result: &Rows, today: &[String]) -> (Vec<String>, bool) {
-    let redact = |v: &serde_json::Value| -> serde_json::Value {
-        match v {
-            serde_json::Value::String(s) if today.iter().any(|d| s.starts_with(d.as_str())) => {
-                serde_json::Value::String("[now]".into())
-            }
-            other => other.clone(),
-        }
-    };
     let mut rows: Vec<String> = result
         .rows
         .iter()
         .map(|r| {
-            serde_json::to_string(&r.iter().map(redact).collect::<Vec<_>>()).unwrap_or_default()
+            serde_json::to_string(
+                &r.iter()
+                    .map(|v| conformance::normalize::redact_now(v, today))
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap_or_default()
         })
         .collect();
     let ordered = top_level(&case.case.query).contains("order by");

@@ -158,18 +158,16 @@ fn bind(sql: &str, values: &serde_json::Map<String, Value>) -> Result<String, St
 
 /// The rows of a JSONCompact answer as JSON texts, redacted (`[now]`) and sorted unless `ordered`.
 fn normalized(rows: &[Value], ordered: bool, today: &[String]) -> Vec<String> {
-    let redact = |v: &Value| match v {
-        Value::String(s) if today.iter().any(|d| s.starts_with(d.as_str())) => {
-            Value::String("[now]".into())
-        }
-        other => other.clone(),
-    };
     let mut out: Vec<String> = rows
         .iter()
         .map(|row| {
             let cells: Vec<Value> = row
                 .as_array()
-                .map(|r| r.iter().map(redact).collect())
+                .map(|r| {
+                    r.iter()
+                        .map(|v| crate::normalize::redact_now(v, today))
+                        .collect()
+                })
                 .unwrap_or_default();
             serde_json::to_string(&cells).unwrap_or_default()
         })
